@@ -1,4 +1,4 @@
-"""Request and response shapes of the payouts API (JSON Schema draft-04, as API Gateway reads it)."""
+"""Request and response shapes of the payouts API (JSON Schema draft-04, read by API Gateway)."""
 
 from __future__ import annotations
 

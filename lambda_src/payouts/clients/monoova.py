@@ -1,0 +1,185 @@
+"""HTTP client for the Monoova Payments API (v2 financial endpoints).
+
+Retries 5xx, 429, timeouts and connection errors with backoff 1, 2, 4 s and +-20% jitter.
+A request that never got a definite answer is UNKNOWN: the caller must not resend it under
+a new uniqueReference. Monoova's own answer to a repeated reference, `UniqueReferenceExists`,
+means it already holds the payment.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+
+from shared import jsonutil
+
+EXECUTE_PATH = "/financial/v2/transaction/execute"
+STATUS_PATH = "/financial/v2/status/"
+ACCEPTED_STATUSES = frozenset({"Ok", "Pending"})
+DUPLICATE_STATUS = "UniqueReferenceExists"
+# Monoova does not document the answer for an unknown reference; these are the names seen in
+# its legacy error list and the simulator's choice (see providers.md §10, open questions).
+NOT_FOUND_STATUSES = frozenset({"TransactionNotFound", "UniqueReferenceNotFound", "NotFound"})
+_RETRYABLE_HTTP = frozenset({429, 500, 502, 503, 504})
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # Monoova already has this uniqueReference
+    DECLINED = "declined"  # a definite refusal: nothing was paid
+    UNKNOWN = "unknown"  # no definite answer after the last retry
+
+
+@dataclass(frozen=True)
+class CallStats:
+    attempts: int
+    failed_attempts: int
+    elapsed_ms: int
+
+
+@dataclass(frozen=True)
+class ExecuteResult:
+    outcome: Outcome
+    stats: CallStats
+    transaction_id: int | None = None
+    provider_status: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    found: bool | None  # None: Monoova gave no definite answer
+    stats: CallStats
+    transaction_status: str | None = None
+    provider_status: str | None = None
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    body: dict[str, Any]
+
+
+_POOL: urllib3.PoolManager | None = None
+
+
+def _pool() -> urllib3.PoolManager:
+    global _POOL  # noqa: PLW0603 - one connection pool per container
+    if _POOL is None:
+        _POOL = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False)
+    return _POOL
+
+
+class MonoovaClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Callable[[], str],
+        timeout_seconds: float,
+        *,
+        backoff: tuple[float, ...] = (1.0, 2.0, 4.0),
+        jitter: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        remaining_seconds: Callable[[], float] | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout_seconds
+        self._backoff = backoff
+        self._jitter = jitter
+        self._sleep = sleep
+        self._rand = rand
+        self._remaining = remaining_seconds
+
+    def execute(self, body: dict[str, Any]) -> ExecuteResult:
+        response, stats = self._call("POST", EXECUTE_PATH, body)
+        if response is None:
+            return ExecuteResult(Outcome.UNKNOWN, stats)
+        status = str(response.body.get("status", ""))
+        description = response.body.get("statusDescription")
+        txn_id = response.body.get("transactionId")
+        txn = int(txn_id) if isinstance(txn_id, int) and txn_id > 0 else None
+        if status == DUPLICATE_STATUS:
+            return ExecuteResult(Outcome.DUPLICATE, stats, txn, status, description)
+        if response.status == 200 and status in ACCEPTED_STATUSES:
+            return ExecuteResult(Outcome.ACCEPTED, stats, txn, status, description)
+        return ExecuteResult(
+            Outcome.DECLINED, stats, None, status or f"HTTP{response.status}", description
+        )
+
+    def status(self, unique_reference: str) -> StatusResult:
+        path = STATUS_PATH + quote(unique_reference, safe="")
+        response, stats = self._call("GET", path, None)
+        if response is None:
+            return StatusResult(None, stats)
+        status = str(response.body.get("status", ""))
+        if response.status == 404 or status in NOT_FOUND_STATUSES:
+            return StatusResult(False, stats, None, status)
+        if response.status == 200 and status == "Ok":
+            return StatusResult(True, stats, response.body.get("transactionStatus"), status)
+        return StatusResult(None, stats, None, status or f"HTTP{response.status}")
+
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None
+    ) -> tuple[_Response | None, CallStats]:
+        started = time.monotonic()
+        attempts = failed = 0
+        payload = jsonutil.dumps_exact(body).encode() if body is not None else None
+        headers = self._headers()
+        for attempt in range(len(self._backoff) + 1):
+            if attempt and not self._pause(self._backoff[attempt - 1]):
+                break
+            attempts += 1
+            response = self._attempt(method, path, payload, headers)
+            if response is not None and response.status not in _RETRYABLE_HTTP:
+                return response, _stats(attempts, failed, started)
+            failed += 1
+        return None, _stats(attempts, failed, started)
+
+    def _attempt(
+        self, method: str, path: str, payload: bytes | None, headers: dict[str, str]
+    ) -> _Response | None:
+        try:
+            raw = _pool().request(
+                method,
+                self._base_url + path,
+                body=payload,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=min(self._timeout, 3.0), read=self._timeout),
+            )
+        except urllib3.exceptions.HTTPError:
+            return None  # timeout, refused or reset: the outcome of this attempt is unknown
+        try:
+            parsed = jsonutil.loads(raw.data) if raw.data else {}
+        except jsonutil.InvalidJson:
+            parsed = {}
+        return _Response(raw.status, parsed if isinstance(parsed, dict) else {})
+
+    def _pause(self, base: float) -> bool:
+        """Sleep before the next retry; False when the function has no time left for one."""
+        delay = base * (1 + self._jitter * (2 * self._rand() - 1))
+        if self._remaining is not None and self._remaining() < delay + self._timeout + 1:
+            return False
+        self._sleep(delay)
+        return True
+
+    def _headers(self) -> dict[str, str]:
+        token = base64.b64encode(f"{self._api_key()}:".encode()).decode("ascii")
+        return {
+            "Authorization": f"Basic {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+
+
+def _stats(attempts: int, failed: int, started: float) -> CallStats:
+    return CallStats(attempts, failed, int((time.monotonic() - started) * 1000))

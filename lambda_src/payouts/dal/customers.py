@@ -1,0 +1,130 @@
+"""Customers: available balance and encrypted payout destinations."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from payouts.logic import validation
+from payouts.models.payout import Destination
+from shared import clock, ddb
+from shared.fieldcrypto import FieldCrypto
+
+ACTIVE = "active"
+_PROTECTED = {
+    "PayId": ("pay_id", "account_name"),
+    "BankAccount": ("bsb", "account_number", "account_name"),
+}
+
+
+class CustomerStore:
+    def __init__(self, client: Any, table: str, crypto: FieldCrypto | None) -> None:
+        self.client = client
+        self.table = table
+        self._crypto = crypto
+
+    @staticmethod
+    def key(customer_id: str) -> dict[str, str]:
+        return {"customer_id": customer_id}
+
+    def get(self, customer_id: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=ddb.to_item(self.key(customer_id)), ConsistentRead=True
+        )
+        return ddb.from_item(response.get("Item"))
+
+    def exists(self, customer_id: str) -> bool:
+        response = self.client.get_item(
+            TableName=self.table,
+            Key=ddb.to_item(self.key(customer_id)),
+            ProjectionExpression="customer_id",
+        )
+        return "Item" in response
+
+    def destination(self, customer: dict[str, Any], method: str) -> Destination:
+        entry = active_destination(customer, method)
+        if entry is None or self._crypto is None:
+            raise LookupError(f"no active {method} destination")
+        names = _PROTECTED[method]
+        opened = self._crypto.open(
+            _scope(customer["customer_id"], method),
+            bytes(entry["data_key"]),
+            {name: entry[name] for name in names},
+        )
+        return Destination(method=method, pay_id_type=entry.get("pay_id_type"), **opened)
+
+    def put(
+        self, customer_id: str, balance: Decimal, destinations: list[Destination]
+    ) -> dict[str, Any]:
+        """Create or replace a customer; destination formats are validated before sealing."""
+        if self._crypto is None:
+            raise RuntimeError("a FieldCrypto is needed to store destinations")
+        sealed = {d.method: self._seal(customer_id, d) for d in destinations}
+        item = {
+            "customer_id": customer_id,
+            "available_balance": balance.quantize(Decimal("0.01")),
+            "currency": "AUD",
+            "destinations": sealed,
+            "updated_at": clock.iso(clock.now()),
+        }
+        self.client.put_item(TableName=self.table, Item=ddb.to_item(item))
+        return item
+
+    def debit_op(self, customer_id: str, amount: Decimal, method: str) -> dict[str, Any]:
+        """Conditional debit: only if the balance covers it and the destination is active."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": ddb.to_item(self.key(customer_id)),
+                "UpdateExpression": "SET available_balance = available_balance - :amount",
+                "ConditionExpression": (
+                    "available_balance >= :amount AND destinations.#method.#status = :active"
+                ),
+                "ExpressionAttributeNames": {"#method": method, "#status": "status"},
+                "ExpressionAttributeValues": ddb.values({":amount": amount, ":active": ACTIVE}),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def credit_op(self, customer_id: str, amount: Decimal) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": ddb.to_item(self.key(customer_id)),
+                "UpdateExpression": "SET available_balance = available_balance + :amount",
+                "ConditionExpression": "attribute_exists(customer_id)",
+                "ExpressionAttributeValues": ddb.values({":amount": amount}),
+            }
+        }
+
+    def _seal(self, customer_id: str, destination: Destination) -> dict[str, Any]:
+        _validate(destination)
+        assert self._crypto is not None
+        names = _PROTECTED[destination.method]
+        fields = {name: str(getattr(destination, name)) for name in names}
+        data_key, tokens = self._crypto.seal(_scope(customer_id, destination.method), fields)
+        entry: dict[str, Any] = {"status": ACTIVE, "data_key": data_key, **tokens}
+        if destination.pay_id_type:
+            entry["pay_id_type"] = destination.pay_id_type
+        return entry
+
+
+def active_destination(customer: dict[str, Any], method: str) -> dict[str, Any] | None:
+    entry = (customer.get("destinations") or {}).get(method)
+    if isinstance(entry, dict) and entry.get("status") == ACTIVE:
+        return entry
+    return None
+
+
+def _scope(customer_id: str, method: str) -> str:
+    return f"customer/{customer_id}/{method}"
+
+
+def _validate(destination: Destination) -> None:
+    validation.validate_account_name(destination.account_name)
+    if destination.method == "PayId":
+        validation.validate_pay_id(destination.pay_id or "", destination.pay_id_type or "")
+    elif destination.method == "BankAccount":
+        validation.validate_bank_account(destination.bsb or "", destination.account_number or "")
+    else:
+        raise ValueError(f"unknown payout method {destination.method!r}")

@@ -1,0 +1,179 @@
+"""Payout transactions, keyed by the Monoova uniqueReference."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from payouts.models.status import OPEN, Status, allowed_from
+from payouts.tables import TRANSACTIONS
+from shared import ddb
+
+CUSTOMER_INDEX = TRANSACTIONS.indexes[0].name
+OPEN_INDEX = TRANSACTIONS.indexes[1].name
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that this service did not issue for this customer."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A forward move of one payout; `fields` are set alongside the status."""
+
+    transaction_id: str
+    target: Status
+    at: str
+    source: str
+    fields: dict[str, Any]
+    expected_amount: Decimal | None = None
+
+
+class TransactionStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    @staticmethod
+    def key(transaction_id: str) -> dict[str, str]:
+        return {"transaction_id": transaction_id}
+
+    def get(self, transaction_id: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=ddb.to_item(self.key(transaction_id)), ConsistentRead=True
+        )
+        return ddb.from_item(response.get("Item"))
+
+    def put_new_op(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": ddb.to_item(item),
+                "ConditionExpression": "attribute_not_exists(transaction_id)",
+            }
+        }
+
+    def transition_op(self, move: Transition) -> dict[str, Any]:
+        """A conditional update that succeeds only from a state the target may follow."""
+        sources = sorted(allowed_from(move.target))
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":to": move.target.value,
+            ":at": move.at,
+            ":history": [{"status": move.target.value, "at": move.at, "source": move.source}],
+            ":empty": [],
+        }
+        sets = [
+            "#status = :to",
+            "updated_at = :at",
+            "status_history = list_append(if_not_exists(status_history, :empty), :history)",
+        ]
+        for i, (name, value) in enumerate(sorted(move.fields.items())):
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = value
+            sets.append(f"#f{i} = :f{i}")
+        if move.target in OPEN:
+            names["#open"] = "open_status"
+            values[":open"] = move.target.value
+            sets.append("#open = :open")
+            update = "SET " + ", ".join(sets)
+        else:
+            update = "SET " + ", ".join(sets) + " REMOVE open_status"
+        placeholders = []
+        for i, state in enumerate(sources):
+            values[f":from{i}"] = state.value
+            placeholders.append(f":from{i}")
+        condition = f"attribute_exists(transaction_id) AND #status IN ({', '.join(placeholders)})"
+        if move.expected_amount is not None:
+            condition += " AND amount = :amount"
+            values[":amount"] = move.expected_amount
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": ddb.to_item(self.key(move.transaction_id)),
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": ddb.values(values),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def set_fields_op(self, transaction_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Record facts about a payout without changing its status."""
+        names = {f"#f{i}": name for i, name in enumerate(sorted(fields))}
+        values = {f":f{i}": fields[name] for i, name in enumerate(sorted(fields))}
+        sets = ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": ddb.to_item(self.key(transaction_id)),
+                "UpdateExpression": f"SET {sets}",
+                "ConditionExpression": "attribute_exists(transaction_id)",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": ddb.values(values),
+            }
+        }
+
+    def list_for_customer(
+        self, customer_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": CUSTOMER_INDEX,
+            "KeyConditionExpression": "customer_id = :c",
+            "ExpressionAttributeValues": ddb.values({":c": customer_id}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = ddb.to_item(decode_cursor(cursor, customer_id))
+        response = self.client.query(**kwargs)
+        items = [ddb.from_item(i) or {} for i in response.get("Items", [])]
+        last = ddb.from_item(response.get("LastEvaluatedKey"))
+        return items, encode_cursor(last) if last else None
+
+    def open_older_than(self, status: Status, cutoff: str, limit: int) -> list[dict[str, Any]]:
+        """Open payouts in `status` created before `cutoff`, oldest first (sparse index)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": OPEN_INDEX,
+            "KeyConditionExpression": "open_status = :s AND created_at < :cutoff",
+            "ExpressionAttributeValues": ddb.values({":s": status.value, ":cutoff": cutoff}),
+        }
+        while len(items) < limit:
+            response = self.client.query(**kwargs, Limit=limit - len(items))
+            items.extend(ddb.from_item(i) or {} for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items
+
+
+_CURSOR_KEYS = ("transaction_id", "customer_id", "created_at")
+
+
+def encode_cursor(last_key: dict[str, Any]) -> str:
+    text = json.dumps({k: last_key[k] for k in _CURSOR_KEYS}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, customer_id: str) -> dict[str, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadCursor("cursor is not valid") from exc
+    if (
+        not isinstance(key, dict)
+        or set(key) != set(_CURSOR_KEYS)
+        or not all(isinstance(v, str) for v in key.values())
+        or key["customer_id"] != customer_id
+    ):
+        raise BadCursor("cursor is not valid for this customer")
+    return key

@@ -1,0 +1,189 @@
+"""POST /payouts: one payout per idempotency key, debited atomically, sent once.
+
+Order matters: the idempotency record, the payout (with its uniqueReference) and the debit
+are written in ONE transaction before Monoova is called, so a crash after the write leaves a
+Pending payout that the reconciler finishes, and a duplicate request can never debit twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from payouts.dal.batch import batch_get
+from payouts.dal.breaker import BreakerStore
+from payouts.dal.customers import CustomerStore, active_destination
+from payouts.dal.idempotency import IdempotencyStore, fingerprint_hash, request_key
+from payouts.dal.transactions import TransactionStore
+from payouts.logic import breaker as rules
+from payouts.logic import metrics as m
+from payouts.logic.submission import Submitter
+from payouts.models.payout import CURRENCY, CreatePayoutCommand
+from payouts.models.status import Status
+from shared import clock, ddb, jsonutil
+from shared.http import Conflict, NotFound, ServiceUnavailable, Unprocessable
+
+ACCEPTED_MESSAGE = "Payout accepted; follow it with GET /payouts/{transaction_id}"
+
+
+def new_unique_reference() -> str:
+    """35 characters: fits Monoova's uniqueReference (200) and endToEndId (35) both."""
+    return "po_" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+@dataclass
+class CreatePayout:
+    client: Any
+    customers: CustomerStore
+    transactions: TransactionStore
+    idempotency: IdempotencyStore
+    breaker: BreakerStore
+    submitter: Submitter
+    metrics: m.MetricSink
+    retention_seconds: int
+    idempotency_ttl_seconds: int
+
+    def __call__(self, command: CreatePayoutCommand) -> Reply:
+        now = clock.epoch()
+        record_id = request_key(command.idempotency_key)
+        fingerprint = fingerprint_hash(command.request_fingerprint())
+        customer, existing, snapshot = self._read(command.customer_id, record_id, now)
+        if existing:
+            return _replay(existing, fingerprint)
+        self._check_customer(customer, command)
+        assert customer is not None
+        decision = self._admit(snapshot, now)
+        destination = self.customers.destination(customer, command.payout_method)
+        payout, reply = self._new_payout(command, record_id)
+        try:
+            self._write(payout, command, record_id, fingerprint, reply)
+        except _DuplicateInFlight:
+            winner = self.idempotency.get(record_id)
+            if winner is None:
+                raise
+            return _replay(winner, fingerprint)
+        self.metrics.add_metric(m.PAYOUT_CREATED, "Count", 1)
+        self.metrics.add_metric(m.PAYOUT_AMOUNT_CENTS, "Count", int(command.amount * 100))
+        self.submitter.submit(payout, destination, snapshot, decision.state, "create")
+        return reply
+
+    def _read(
+        self, customer_id: str, record_id: str, now: float
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, rules.Snapshot]:
+        found = batch_get(
+            self.client,
+            {
+                self.customers.table: [self.customers.key(customer_id)],
+                self.idempotency.table: [{"id": record_id}],
+                self.breaker.table: self.breaker.keys(now),
+            },
+        )
+        customer = next(iter(found[self.customers.table]), None)
+        existing = next(iter(found[self.idempotency.table]), None)
+        return customer, existing, self.breaker.snapshot(found[self.breaker.table])
+
+    @staticmethod
+    def _check_customer(customer: dict[str, Any] | None, command: CreatePayoutCommand) -> None:
+        if customer is None:
+            raise NotFound(f"customer {command.customer_id} does not exist")
+        if active_destination(customer, command.payout_method) is None:
+            raise Unprocessable(
+                f"customer has no active {command.payout_method} payout destination"
+            )
+        # The balance is checked by the conditional debit itself: a pre-check here could
+        # read a concurrent duplicate's debit without its idempotency record and answer 422.
+
+    def _admit(self, snapshot: rules.Snapshot, now: float) -> rules.Decision:
+        decision = rules.decide(snapshot, now, self.breaker.settings)
+        if decision.state is rules.State.HALF_OPEN and not self.breaker.claim_probe(now):
+            decision = rules.Decision(rules.State.OPEN, rules.PROBE_SECONDS)
+        if decision.state is rules.State.OPEN:
+            self.metrics.add_metric(m.CIRCUIT_REJECTED, "Count", 1)
+            raise ServiceUnavailable(
+                "Monoova is failing; payouts are paused. Retry later.",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
+        return decision
+
+    def _new_payout(
+        self, command: CreatePayoutCommand, record_id: str
+    ) -> tuple[dict[str, Any], Reply]:
+        reference = new_unique_reference()
+        created = clock.now()
+        at = clock.iso(created)
+        payout = {
+            "transaction_id": reference,
+            "unique_reference": reference,
+            "customer_id": command.customer_id,
+            "amount": command.amount,
+            "currency": CURRENCY,
+            "payout_method": command.payout_method,
+            "status": Status.PENDING.value,
+            "open_status": Status.PENDING.value,
+            "created_at": at,
+            "updated_at": at,
+            "idempotency_record": record_id,
+            "submit_attempts": 0,
+            "status_history": [{"status": Status.PENDING.value, "at": at, "source": "create"}],
+            "expires_at": int(created.timestamp()) + self.retention_seconds,
+        }
+        body = {
+            "transaction_id": reference,
+            "status": Status.PENDING.value,
+            "message": ACCEPTED_MESSAGE,
+            "created_at": at,
+        }
+        return payout, Reply(202, body)
+
+    def _write(
+        self,
+        payout: dict[str, Any],
+        command: CreatePayoutCommand,
+        record_id: str,
+        fingerprint: str,
+        reply: Reply,
+    ) -> None:
+        record = {
+            "kind": "create_payout",
+            "fingerprint": fingerprint,
+            "status_code": reply.status_code,
+            "response": jsonutil.dumps(reply.body),
+            "transaction_id": payout["transaction_id"],
+            "expiration": int(clock.epoch()) + self.idempotency_ttl_seconds,
+        }
+        ops = [
+            self.idempotency.claim_op(record_id, record),
+            self.transactions.put_new_op(payout),
+            self.customers.debit_op(command.customer_id, command.amount, command.payout_method),
+        ]
+        try:
+            self.client.transact_write_items(TransactItems=ops)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            codes = ddb.cancellation_codes(exc)
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise _DuplicateInFlight from exc
+            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+                raise Unprocessable("insufficient available balance for this payout") from exc
+            raise
+
+
+class _DuplicateInFlight(Exception):
+    """Another request with the same idempotency key won the race."""
+
+
+def _replay(record: dict[str, Any], fingerprint: str) -> Reply:
+    if record.get("fingerprint") != fingerprint:
+        raise Conflict("this Idempotency-Key was already used with a different request body")
+    return Reply(int(record["status_code"]), jsonutil.loads(record["response"]), replayed=True)

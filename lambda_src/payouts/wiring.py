@@ -1,0 +1,75 @@
+"""Builds the service objects from settings, once per container."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from payouts import settings
+from payouts.clients.monoova import MonoovaClient
+from payouts.dal.breaker import BreakerStore
+from payouts.dal.customers import CustomerStore
+from payouts.dal.idempotency import IdempotencyStore
+from payouts.dal.transactions import TransactionStore
+from payouts.logic import metrics as m
+from payouts.logic import webhook_auth
+from payouts.logic.submission import Submitter
+from shared import aws, secrets
+from shared.aws import client
+from shared.fieldcrypto import FieldCrypto
+
+
+def dynamodb() -> object:
+    return client("dynamodb")
+
+
+@cache
+def field_crypto() -> FieldCrypto:
+    return FieldCrypto(client("kms"), settings.pii_key_arn())
+
+
+def transactions() -> TransactionStore:
+    return TransactionStore(dynamodb(), settings.tables().transactions)
+
+
+def customers(with_crypto: bool = True) -> CustomerStore:
+    return CustomerStore(
+        dynamodb(), settings.tables().customers, field_crypto() if with_crypto else None
+    )
+
+
+def idempotency() -> IdempotencyStore:
+    return IdempotencyStore(dynamodb(), settings.tables().idempotency)
+
+
+def breaker() -> BreakerStore:
+    return BreakerStore(dynamodb(), settings.tables().breaker, settings.breaker())
+
+
+def monoova_api_key() -> str:
+    return str(secrets.get_json_secret(settings.monoova().api_secret_arn)["api_key"])
+
+
+def monoova(remaining_seconds: Callable[[], float] | None = None) -> MonoovaClient:
+    config = settings.monoova()
+    return MonoovaClient(
+        config.base_url,
+        monoova_api_key,
+        config.timeout_seconds,
+        remaining_seconds=remaining_seconds,
+    )
+
+
+def submitter(metrics: m.MetricSink, monoova_client: MonoovaClient) -> Submitter:
+    return Submitter(
+        dynamodb(), transactions(), breaker(), monoova_client, settings.monoova(), metrics
+    )
+
+
+def reset() -> None:
+    """Forget everything cached (tests swap environments and moto backends)."""
+    field_crypto.cache_clear()
+    settings.reset()
+    secrets.clear_cache()
+    aws.reset_clients()
+    webhook_auth.public_keys.cache_clear()
