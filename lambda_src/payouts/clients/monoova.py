@@ -87,8 +87,8 @@ class MonoovaClient:
         *,
         backoff: tuple[float, ...] = (1.0, 2.0, 4.0),
         jitter: float = 0.2,
-        sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], None] | None = None,
+        rand: Callable[[], float] | None = None,
         remaining_seconds: Callable[[], float] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
@@ -96,8 +96,8 @@ class MonoovaClient:
         self._timeout = timeout_seconds
         self._backoff = backoff
         self._jitter = jitter
-        self._sleep = sleep
-        self._rand = rand
+        self._sleep = sleep or _sleep
+        self._rand = rand or random.random
         self._remaining = remaining_seconds
 
     def execute(self, body: dict[str, Any]) -> ExecuteResult:
@@ -179,6 +179,11 @@ class MonoovaClient:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+
+
+def _sleep(seconds: float) -> None:
+    """Module-level so tests can make backoff instant."""
+    time.sleep(seconds)
 
 
 def _stats(attempts: int, failed: int, started: float) -> CallStats:
