@@ -1,0 +1,1 @@
+"""Running the systems on a laptop: AWS in moto, the same handlers, provider simulators."""
