@@ -31,7 +31,7 @@ class ApiResponse:
 
 def invoke(handler: Callable[..., Any], event: dict[str, Any], name: str = "fn") -> ApiResponse:
     raw = handler(event, LambdaContext(function_name=name))
-    headers = {k: v for k, v in (raw.get("headers") or {}).items()}
+    headers = dict((raw.get("headers") or {}).items())
     for key, values in (raw.get("multiValueHeaders") or {}).items():
         headers.setdefault(key, values[-1])
     text = raw.get("body") or ""
