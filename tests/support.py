@@ -88,6 +88,7 @@ class Payouts:
     resources: PayoutsResources
     simulator: Any
     sleeps: list[float] = field(default_factory=list)
+    webhook_url: str | None = None
 
     def client(self, name: str) -> Any:
         return boto3.client(name, region_name=REGION)

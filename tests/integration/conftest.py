@@ -82,6 +82,7 @@ def payouts(simulator: MonoovaSimulator, monkeypatch: pytest.MonkeyPatch) -> Ite
         monkeypatch.setattr(monoova, "_sleep", harness.sleeps.append)
         wiring.reset()
         receiver = WebhookReceiver()
+        harness.webhook_url = receiver.url
         simulator.set_webhook_url(receiver.url)
         try:
             yield harness
