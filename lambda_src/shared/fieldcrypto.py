@@ -10,6 +10,7 @@ Encryption SDK's caching materials manager does, which keeps KMS off the hot pat
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import threading
 import time
@@ -66,10 +67,10 @@ class FieldCrypto:
         aead = AESGCM(self._data_key_for_reading(wrapped_key))
         opened = {}
         for name, token in tokens.items():
-            raw = base64.b64decode(token)
             try:
+                raw = base64.b64decode(token, validate=True)
                 plain = aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _aad(scope, name))
-            except InvalidTag as exc:
+            except (InvalidTag, binascii.Error, ValueError) as exc:
                 raise FieldDecryptionError(f"attribute {name} failed authentication") from exc
             opened[name] = plain.decode("utf-8")
         return opened

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from decimal import Decimal
 from typing import Any
-
-_MARK = "\u0000dec:"
-_MARKED = re.compile(r'"\\u0000dec:(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
 class InvalidJson(ValueError):
@@ -26,20 +24,31 @@ def loads(text: str | bytes) -> Any:
         raise InvalidJson(str(exc)) from exc
 
 
-def _mark_decimals(value: Any) -> Any:
+def _mark_decimals(value: Any, marks: list[str], nonce: str) -> Any:
     if isinstance(value, Decimal):
-        return _MARK + format(value, "f")
+        if not value.is_finite():
+            raise ValueError("NaN and Infinity are not JSON numbers")
+        marks.append(format(value, "f"))
+        return f"{nonce}{len(marks) - 1}"
     if isinstance(value, dict):
-        return {k: _mark_decimals(v) for k, v in value.items()}
+        return {k: _mark_decimals(v, marks, nonce) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_mark_decimals(v) for v in value]
+        return [_mark_decimals(v, marks, nonce) for v in value]
     return value
 
 
 def dumps_exact(value: Any) -> str:
-    """Serialise with every Decimal as a bare JSON number, exactly as written (never via float)."""
-    text = json.dumps(_mark_decimals(value), separators=(",", ":"), ensure_ascii=False)
-    return _MARKED.sub(r"\1", text)
+    """Serialise with every Decimal as a bare JSON number, exactly as written (never via float).
+
+    Each Decimal is swapped for a placeholder carrying a fresh random nonce, so no string in
+    the data can be mistaken for one.
+    """
+    marks: list[str] = []
+    nonce = "dec" + uuid.uuid4().hex + ":"
+    text = json.dumps(
+        _mark_decimals(value, marks, nonce), separators=(",", ":"), ensure_ascii=False
+    )
+    return re.sub(f'"{nonce}([0-9]+)"', lambda m: marks[int(m.group(1))], text)
 
 
 def dumps(value: Any) -> str:

@@ -301,12 +301,6 @@ def test_other_answers_are_declined(
     assert result.transaction_id is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: monoova.py execute() maps an HTTP 200 whose body is empty or not JSON to "
-    "DECLINED (provider_status 'HTTP200'); that is no definite refusal, yet DECLINED moves the "
-    "payout to Rejected and the balance restorer refunds it although Monoova may have paid",
-)
 @pytest.mark.parametrize("data", [b"", b"<html>upstream</html>"], ids=["empty", "html"])
 def test_unreadable_200_is_not_a_decline(
     monkeypatch: pytest.MonkeyPatch, sleeps: list[float], data: bytes
@@ -318,12 +312,6 @@ def test_unreadable_200_is_not_a_decline(
     assert result.outcome is Outcome.UNKNOWN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: monoova.py _RETRYABLE_HTTP holds only 429/500/502/503/504 although the module "
-    "says it retries 5xx; any other 5xx (501, 505, 507, ...) is not retried and execute() "
-    "returns DECLINED, which refunds a payout whose outcome is unknown",
-)
 @pytest.mark.parametrize("http_status", [501, 507])
 def test_any_5xx_is_retried_and_never_declined(
     monkeypatch: pytest.MonkeyPatch, sleeps: list[float], http_status: int

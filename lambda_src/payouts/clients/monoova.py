@@ -28,7 +28,7 @@ DUPLICATE_STATUS = "UniqueReferenceExists"
 # Monoova does not document the answer for an unknown reference; these are the names seen in
 # its legacy error list and the simulator's choice (see providers.md §10, open questions).
 NOT_FOUND_STATUSES = frozenset({"TransactionNotFound", "UniqueReferenceNotFound", "NotFound"})
-_RETRYABLE_HTTP = frozenset({429, 500, 502, 503, 504})
+_RETRYABLE_4XX = frozenset({408, 429})
 
 
 class Outcome(StrEnum):
@@ -112,6 +112,9 @@ class MonoovaClient:
             return ExecuteResult(Outcome.DUPLICATE, stats, txn, status, description)
         if response.status == 200 and status in ACCEPTED_STATUSES:
             return ExecuteResult(Outcome.ACCEPTED, stats, txn, status, description)
+        if not _is_refusal(response, status):
+            # e.g. a 200 whose body we cannot read: Monoova may well have taken the payment.
+            return ExecuteResult(Outcome.UNKNOWN, stats, None, status or f"HTTP{response.status}")
         return ExecuteResult(
             Outcome.DECLINED, stats, None, status or f"HTTP{response.status}", description
         )
@@ -140,7 +143,7 @@ class MonoovaClient:
                 break
             attempts += 1
             response = self._attempt(method, path, payload, headers)
-            if response is not None and response.status not in _RETRYABLE_HTTP:
+            if response is not None and not _retryable(response.status):
                 return response, _stats(attempts, failed, started)
             failed += 1
         return None, _stats(attempts, failed, started)
@@ -179,6 +182,17 @@ class MonoovaClient:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+
+
+def _retryable(status: int) -> bool:
+    return status >= 500 or status in _RETRYABLE_4XX
+
+
+def _is_refusal(response: _Response, status: str) -> bool:
+    """A definite "not processed": a 4xx, or a readable envelope with a non-Ok status."""
+    if 400 <= response.status < 500:
+        return True
+    return response.status == 200 and bool(status) and status not in ACCEPTED_STATUSES
 
 
 def _sleep(seconds: float) -> None:

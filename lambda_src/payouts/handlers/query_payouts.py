@@ -24,7 +24,7 @@ _CUSTOMER = re.compile(CUSTOMER_ID_PATTERN)
 
 @app.get("/payouts/<transaction_id>")
 def get_payout(transaction_id: str) -> Response:
-    if not _REFERENCE.match(transaction_id):
+    if not _REFERENCE.fullmatch(transaction_id):
         raise ValidationError("transaction_id is not valid")
     item = wiring.transactions().get(transaction_id)
     if item is None:
@@ -34,7 +34,7 @@ def get_payout(transaction_id: str) -> Response:
 
 @app.get("/customers/<customer_id>/payouts")
 def list_payouts(customer_id: str) -> Response:
-    if not _CUSTOMER.match(customer_id):
+    if not _CUSTOMER.fullmatch(customer_id):
         raise ValidationError("customer_id is not valid")
     params = app.current_event.query_string_parameters or {}
     limit = _limit(params.get("limit"))
