@@ -1,22 +1,30 @@
-"""Builds the service objects from settings, once per container."""
+"""Builds the service objects from settings, once per container.
+
+The Monoova client (urllib3), the field crypto (cryptography) and the submitter are imported
+where they are built, so functions that never call Monoova or decrypt a destination (queries,
+the stream consumer) do not pay for those imports on a cold start.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import cache
+from typing import TYPE_CHECKING
 
 from payouts import settings
-from payouts.clients.monoova import MonoovaClient
 from payouts.dal.breaker import BreakerStore
 from payouts.dal.customers import CustomerStore
 from payouts.dal.idempotency import IdempotencyStore
 from payouts.dal.transactions import TransactionStore
 from payouts.logic import metrics as m
-from payouts.logic import webhook_auth
-from payouts.logic.submission import Submitter
 from shared import aws, secrets
 from shared.aws import client
-from shared.fieldcrypto import FieldCrypto
+
+if TYPE_CHECKING:
+    from payouts.clients.monoova import MonoovaClient
+    from payouts.logic.submission import Submitter
+    from shared.fieldcrypto import FieldCrypto
 
 
 def dynamodb() -> object:
@@ -25,6 +33,8 @@ def dynamodb() -> object:
 
 @cache
 def field_crypto() -> FieldCrypto:
+    from shared.fieldcrypto import FieldCrypto  # noqa: PLC0415 - see module docstring
+
     return FieldCrypto(client("kms"), settings.pii_key_arn())
 
 
@@ -51,6 +61,8 @@ def monoova_api_key() -> str:
 
 
 def monoova(remaining_seconds: Callable[[], float] | None = None) -> MonoovaClient:
+    from payouts.clients.monoova import MonoovaClient  # noqa: PLC0415 - see module docstring
+
     config = settings.monoova()
     return MonoovaClient(
         config.base_url,
@@ -61,6 +73,8 @@ def monoova(remaining_seconds: Callable[[], float] | None = None) -> MonoovaClie
 
 
 def submitter(metrics: m.MetricSink, monoova_client: MonoovaClient) -> Submitter:
+    from payouts.logic.submission import Submitter  # noqa: PLC0415 - see module docstring
+
     return Submitter(
         dynamodb(), transactions(), breaker(), monoova_client, settings.monoova(), metrics
     )
@@ -72,4 +86,6 @@ def reset() -> None:
     settings.reset()
     secrets.clear_cache()
     aws.reset_clients()
-    webhook_auth.public_keys.cache_clear()
+    webhook_auth = sys.modules.get("payouts.logic.webhook_auth")
+    if webhook_auth is not None:
+        webhook_auth.public_keys.cache_clear()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from payouts.logic import validation
 from payouts.models.payout import Destination
 from shared import clock, ddb
-from shared.fieldcrypto import FieldCrypto
+
+if TYPE_CHECKING:  # cryptography loads only where destinations are opened
+    from shared.fieldcrypto import FieldCrypto
 
 ACTIVE = "active"
 _PROTECTED = {

@@ -5,48 +5,47 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from payouts import wiring
 from payouts.dal.transactions import BadCursor
-from payouts.handlers.common import api_resolver, json_response, logger
+from payouts.handlers.common import logger
 from payouts.models.api import CUSTOMER_ID_PATTERN
 from payouts.models.payout import public_view
+from shared.api import Reply, Request, Router
 from shared.http import NotFound, ValidationError
 
-app = api_resolver()
+router = Router(logger)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-_REFERENCE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_REFERENCE = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _CUSTOMER = re.compile(CUSTOMER_ID_PATTERN)
 
 
-@app.get("/payouts/<transaction_id>")
-def get_payout(transaction_id: str) -> Response:
+@router.route("GET", "/payouts/{transaction_id}")
+def get_payout(request: Request) -> Reply:
+    transaction_id = request.path_params.get("transaction_id", "")
     if not _REFERENCE.fullmatch(transaction_id):
         raise ValidationError("transaction_id is not valid")
     item = wiring.transactions().get(transaction_id)
     if item is None:
         raise NotFound(f"payout {transaction_id} does not exist")
-    return json_response(200, public_view(item))
+    return Reply(200, public_view(item))
 
 
-@app.get("/customers/<customer_id>/payouts")
-def list_payouts(customer_id: str) -> Response:
+@router.route("GET", "/customers/{customer_id}/payouts")
+def list_payouts(request: Request) -> Reply:
+    customer_id = request.path_params.get("customer_id", "")
     if not _CUSTOMER.fullmatch(customer_id):
         raise ValidationError("customer_id is not valid")
-    params = app.current_event.query_string_parameters or {}
-    limit = _limit(params.get("limit"))
+    limit = _limit(request.query.get("limit"))
     if not wiring.customers(with_crypto=False).exists(customer_id):
         raise NotFound(f"customer {customer_id} does not exist")
     try:
         items, cursor = wiring.transactions().list_for_customer(
-            customer_id, limit, params.get("cursor")
+            customer_id, limit, request.query.get("cursor")
         )
     except BadCursor as exc:
         raise ValidationError(str(exc)) from exc
-    return json_response(200, {"items": [public_view(i) for i in items], "next_cursor": cursor})
+    return Reply(200, {"items": [public_view(i) for i in items], "next_cursor": cursor})
 
 
 def _limit(raw: str | None) -> int:
@@ -58,5 +57,5 @@ def _limit(raw: str | None) -> int:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return router.resolve(event, context)

@@ -1,0 +1,176 @@
+"""`make bench`: ratios measured in one run, printed as a table and written to bench-results.json.
+
+- handler_import_ratio: each handler's cold import time / `import boto3` time, both in fresh
+  interpreters, interleaved, medians of several runs (so machine speed cancels out).
+- aws_calls: AWS API calls per business operation on a warm container, counted with a
+  botocore `before-call` hook against moto and the Monoova simulator; aws_calls_cold adds
+  the once-per-container reads (secret, KMS data key).
+- synth_ratio: synth of every stack of every environment / synth of one minimal stack,
+  same settings (cdk-nag packs on, bundling off, CDK_VALIDATION=false), fresh processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "lambda_src")]
+
+TARGETS = {
+    "handler_import_ratio": 1.5,
+    "aws_calls.create_payout": 3,
+    "aws_calls.webhook": 2,
+    "synth_ratio": 4.0,
+}
+IMPORT_RUNS = 7
+SYNTH_RUNS = 3
+_TIMED_IMPORT = (
+    "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+)
+
+
+def _python(code: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def handler_import_ratios() -> dict[str, float]:
+    from payouts.declarations import FUNCTIONS
+
+    env = {"PYTHONPATH": str(ROOT / "lambda_src")}
+    modules = {f.name: f.handler.rsplit(".", 1)[0] for f in FUNCTIONS}
+    for module in modules.values():  # compile .pyc first: Lambda ships them warm on disk
+        _python(f"import {module}", env)
+    baseline: list[float] = []
+    samples: dict[str, list[float]] = {name: [] for name in modules}
+    for _ in range(IMPORT_RUNS):
+        baseline.append(float(_python(_TIMED_IMPORT.format(module="boto3"), env)))
+        for name, module in modules.items():
+            samples[name].append(float(_python(_TIMED_IMPORT.format(module=module), env)))
+    base = statistics.median(baseline)
+    return {name: round(statistics.median(s) / base, 3) for name, s in samples.items()}
+
+
+@contextmanager
+def _counting() -> Iterator[Counter[str]]:
+    import boto3
+
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    boto3.setup_default_session(region_name="ap-southeast-2")
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-call", count)
+    try:
+        yield calls
+    finally:
+        boto3.DEFAULT_SESSION.events.unregister("before-call", count)
+
+
+def aws_calls() -> tuple[dict[str, int], dict[str, int], dict[str, dict[str, int]]]:
+    """(warm counts, cold counts, the calls made on the warm path) per operation."""
+    from tests.bench_scenarios import payouts_scenario
+
+    # moto resets boto3's default session when it starts: count on a session made after it.
+    with payouts_scenario() as scenario, _counting() as calls:
+        cold, warm, detail = {}, {}, {}
+        for name, operation in scenario.operations():
+            for label, store in (("cold", cold), ("warm", warm)):
+                calls.clear()
+                operation()
+                store[name] = sum(calls.values())
+                if label == "warm":
+                    detail[name] = dict(calls)
+    return warm, cold, detail
+
+
+_SYNTH_ALL = "import app; app.main()"
+_SYNTH_MINIMAL = """
+import aws_cdk as cdk
+from cdk_constructs import nag
+app = cdk.App()
+nag.register_packs(app)
+stage = cdk.Stage(app, "bench")
+env = cdk.Environment(account="111111111111", region="ap-southeast-2")
+stack = cdk.Stack(stage, "minimal", env=env)
+cdk.CfnResource(stack, "Handle", type="AWS::CloudFormation::WaitConditionHandle")
+app.synth()
+"""
+
+
+def _timed(code: str, env: dict[str, str]) -> float:
+    wrapped = f"import time; t = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"
+    with tempfile.TemporaryDirectory() as outdir:
+        return float(_python(wrapped, {**env, "CDK_OUTDIR": outdir}))
+
+
+def synth_ratio() -> tuple[float, float, float]:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["aws:cdk:bundling-stacks"] = []
+    env = {
+        "CDK_CONTEXT_JSON": json.dumps(context),
+        "CDK_VALIDATION": "false",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'lambda_src'}",
+    }
+    everything, minimal = [], []
+    for _ in range(SYNTH_RUNS):
+        minimal.append(_timed(_SYNTH_MINIMAL, env))
+        everything.append(_timed(_SYNTH_ALL, env))
+    all_s, min_s = statistics.median(everything), statistics.median(minimal)
+    return round(all_s / min_s, 3), round(all_s, 2), round(min_s, 2)
+
+
+def _row(name: str, value: float, target: float) -> str:
+    verdict = "ok" if value <= target else "OVER"
+    return f"  {name:<40} {value:>8}   <= {target:<6} {verdict}"
+
+
+def main() -> int:
+    imports = handler_import_ratios()
+    warm, cold, detail = aws_calls()
+    ratio, all_s, min_s = synth_ratio()
+    results: dict[str, Any] = {
+        "handler_import_ratio": imports,
+        "aws_calls": warm,
+        "aws_calls_cold": cold,
+        "aws_calls_detail": detail,
+        "synth_ratio": ratio,
+        "synth_seconds": {"everything": all_s, "minimal": min_s},
+        "targets": TARGETS,
+    }
+    (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = ["benchmark                                   value     target"]
+    lines += [
+        _row(f"import ratio {n}", v, TARGETS["handler_import_ratio"]) for n, v in imports.items()
+    ]
+    lines += [_row(f"aws calls {n} (warm)", v, TARGETS[f"aws_calls.{n}"]) for n, v in warm.items()]
+    lines += [f"  aws calls {n} (cold container)        {v:>8}" for n, v in cold.items()]
+    lines.append(_row(f"synth ratio ({all_s}s / {min_s}s)", ratio, TARGETS["synth_ratio"]))
+    print("\n".join(lines))
+    print("written: bench-results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
