@@ -30,7 +30,7 @@ $(UV):
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/requirements.txt | $(UV)
 	$(UV) venv -q --allow-existing -p "$$(scripts/find_python.sh)" $(VENV)
-	$(UV) pip install -q --python $(PY) -r requirements-dev.txt
+	$(UV) pip install -q --compile-bytecode --python $(PY) -r requirements-dev.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -1,0 +1,38 @@
+"""Typed environment config: one frozen dataclass per system and environment.
+
+`load("dev", context)` returns the validated config with the account override
+applied; `environments()` lists the environment names in deploy order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from config.base import EnvironmentConfig
+from config.payouts import ENVIRONMENTS as PAYOUTS_ENVIRONMENTS
+from config.payouts import PayoutsConfig
+from config.validation import ConfigError
+
+C = TypeVar("C", bound=EnvironmentConfig)
+
+
+def environments() -> tuple[str, ...]:
+    return tuple(PAYOUTS_ENVIRONMENTS)
+
+
+def load(env_name: str, context: Mapping[str, Any] | None = None) -> PayoutsConfig:
+    try:
+        base = PAYOUTS_ENVIRONMENTS[env_name]
+    except KeyError:
+        known = ", ".join(environments())
+        raise ConfigError(f"unknown environment {env_name!r}; expected one of: {known}") from None
+    return validate(base.with_account_override(context))
+
+
+def validate(cfg: C) -> C:
+    """Raise ConfigError listing every problem; return the config unchanged if none."""
+    return cfg.validate()
+
+
+__all__ = ["ConfigError", "EnvironmentConfig", "PayoutsConfig", "environments", "load", "validate"]
