@@ -147,3 +147,51 @@ def test_a_failed_probe_opens_the_circuit_again(
 def _sim_status(payouts: Payouts, txn: str) -> str | None:
     execution = payouts.simulator.executions(txn)
     return execution[0].get("transaction_status") if execution else None
+
+
+def test_submission_failure_after_the_debit_still_answers_202_and_reconciles(
+    quiet: Payouts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payouts import wiring
+
+    sm = quiet.client("secretsmanager")
+    monkeypatch.setenv("MONOOVA_API_SECRET_ARN", quiet.resources.api_secret_arn + "-gone")
+    wiring.reset()
+
+    response = quiet.post_payout(BODY)
+
+    assert response.status == 202
+    txn = response.body["transaction_id"]
+    assert quiet.payout(txn)["status"] == "Pending"
+    assert quiet.simulator.executions(txn) == []
+    assert quiet.balance("cust-1") == Decimal("899.50")
+    monkeypatch.setenv("MONOOVA_API_SECRET_ARN", quiet.resources.api_secret_arn)
+    wiring.reset()
+    assert sm.describe_secret(SecretId=quiet.resources.api_secret_arn)
+
+    report = quiet.run_reconciler()
+
+    assert report["resubmitted"] == 1
+    assert len(quiet.simulator.executions(txn)) == 1
+
+
+def test_one_broken_payout_does_not_stop_the_run(quiet: Payouts) -> None:
+    quiet.seed_customer("cust-2")
+    quiet.simulator.set_mode("error_5xx")
+    broken = quiet.post_payout({**BODY, "customer_id": "cust-2"}, key="order-broken").body
+    fine = quiet.post_payout(BODY, key="order-fine").body
+    quiet.simulator.set_mode("ok")
+    dynamodb = quiet.client("dynamodb")
+    dynamodb.update_item(  # a destination that no longer decrypts
+        TableName=quiet.resources.tables["Customers"],
+        Key={"customer_id": {"S": "cust-2"}},
+        UpdateExpression="SET destinations.PayId.pay_id = :junk",
+        ExpressionAttributeValues={":junk": {"S": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}},
+    )
+
+    report = quiet.run_reconciler()
+
+    assert report["errors"] == 1
+    assert report["resubmitted"] == 1
+    assert quiet.payout(broken["transaction_id"])["status"] == "UNKNOWN"
+    assert quiet.payout(fine["transaction_id"])["status"] == "Pending"

@@ -34,6 +34,11 @@ def create_payout(request: Request) -> Reply:
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds(),
     )
     reply = service(command)
+    if reply.submission_error:
+        logger.error(
+            "payout recorded but its submission did not complete; the reconciler will finish it",
+            extra={"transaction_id": reply.body["transaction_id"], "error": reply.submission_error},
+        )
     logger.info(
         "payout request handled",
         extra={"transaction_id": reply.body.get("transaction_id"), "replayed": reply.replayed},

@@ -39,6 +39,7 @@ class Reply:
     status_code: int
     body: dict[str, Any]
     replayed: bool = False
+    submission_error: str | None = None  # sent or not, the reconciler finishes the payout
 
 
 @dataclass
@@ -74,7 +75,13 @@ class CreatePayout:
             return _replay(winner, fingerprint)
         self.metrics.add_metric(m.PAYOUT_CREATED, "Count", 1)
         self.metrics.add_metric(m.PAYOUT_AMOUNT_CENTS, "Count", int(command.amount * 100))
-        self.submitter.submit(payout, destination, snapshot, decision.state, "create")
+        try:
+            self.submitter.submit(payout, destination, snapshot, decision.state, "create")
+        except Exception as exc:
+            # Answering 5xx now would invite a retry of a payout that is safely Pending; the
+            # reconciler asks Monoova what happened and finishes it under the same reference.
+            self.metrics.add_metric(m.SUBMISSION_INCOMPLETE, "Count", 1)
+            return Reply(reply.status_code, reply.body, submission_error=type(exc).__name__)
         return reply
 
     def _read(

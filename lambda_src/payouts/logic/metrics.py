@@ -18,6 +18,8 @@ CIRCUIT_REJECTED = "CircuitRejectedRequest"
 STUCK_UNKNOWN = "StuckUnknownPayouts"
 BALANCE_RESTORED = "BalanceRestored"
 WEBHOOK_DEAD_LETTERED = "WebhookDeadLettered"
+SUBMISSION_INCOMPLETE = "SubmissionIncomplete"
+RECONCILE_ERRORS = "ReconcileErrors"
 
 FINAL_METRIC = {
     "Completed": PAYOUT_COMPLETED,

@@ -35,6 +35,7 @@ class RunReport:
     moved: dict[str, int] = field(default_factory=dict)
     resubmitted: int = 0
     unresolved: int = 0
+    errors: int = 0
     skipped_circuit_open: bool = False
     stuck_unknown: int = 0
 
@@ -67,10 +68,24 @@ class Reconciler:
             for status in (Status.UNKNOWN, Status.PENDING):
                 for payout in self.transactions.open_older_than(status, cutoff, self.batch_limit):
                     report.examined += 1
-                    self._resolve(payout, snapshot, decision.state, report)
+                    self._resolve_one(payout, snapshot, decision.state, report)
         report.stuck_unknown = self._count_stuck()
         self.metrics.add_metric(m.STUCK_UNKNOWN, "Count", report.stuck_unknown)
         return report
+
+    def _resolve_one(
+        self,
+        payout: dict[str, Any],
+        snapshot: rules.Snapshot,
+        state: rules.State,
+        report: RunReport,
+    ) -> None:
+        """One payout's failure must not stop the run from resolving the others."""
+        try:
+            self._resolve(payout, snapshot, state, report)
+        except Exception:
+            report.errors += 1
+            self.metrics.add_metric(m.RECONCILE_ERRORS, "Count", 1)
 
     def _resolve(
         self,
