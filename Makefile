@@ -8,7 +8,8 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 ENV ?=
 PORT ?= 3000
-CDK := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk
+# .tools/bin puts uv on PATH for the Lambda layer's local (Docker-free) bundling.
+CDK := PATH="$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$$PATH" npx --no-install cdk
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true

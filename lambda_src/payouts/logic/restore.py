@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from payouts.dal.customers import CustomerStore
 from payouts.dal.transactions import TransactionStore
 from payouts.logic import metrics as m
-from payouts.models.status import REFUNDABLE, Status
+from payouts.models.status import OPEN, REFUNDABLE, Status
 from shared import clock, ddb
 
 
@@ -31,8 +31,8 @@ class BalanceRestorer:
         if not new:
             return False
         status = Status(new["status"])
-        if old and old.get("status") != new["status"] and status is not Status.PENDING:
-            self._time_to_final(new, status)
+        if old and _first_final(Status(old["status"]), status):
+            self._time_to_final(new)
         if status not in REFUNDABLE or new.get("refunded_at"):
             return False
         return self._credit(new)
@@ -71,9 +71,12 @@ class BalanceRestorer:
         self.metrics.add_metric(m.BALANCE_RESTORED, "Count", 1)
         return True
 
-    def _time_to_final(self, payout: dict[str, Any], status: Status) -> None:
-        if status is Status.UNKNOWN:
-            return
+    def _time_to_final(self, payout: dict[str, Any]) -> None:
         created = clock.parse_iso(payout["created_at"])
         elapsed_ms = (clock.now() - created).total_seconds() * 1000
         self.metrics.add_metric(m.TIME_TO_FINAL_STATE, "Milliseconds", max(0.0, elapsed_ms))
+
+
+def _first_final(old: Status, new: Status) -> bool:
+    """Leaving Pending/UNKNOWN for an outcome (a later Completed -> Returned is not one)."""
+    return old in OPEN and new not in OPEN

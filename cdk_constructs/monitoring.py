@@ -1,0 +1,104 @@
+"""Alarm routing and dashboards, all through cdk-monitoring-constructs.
+
+Two SNS topics: `critical` pages someone, `warning` opens a ticket. Both are
+encrypted with their own rotated key and refuse non-TLS publishers. Two facades
+share them: `operations` (API, functions, queues, tables) and `business` (the
+KPIs the functions emit), each with its own dashboard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+import cdk_monitoring_constructs as cmc
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk_constructs.keys import ManagedKey, ManagedKeyProps
+
+
+@dataclass(frozen=True)
+class MonitoringHubProps:
+    name_prefix: str
+    alarm_actions_enabled: bool
+    removal_policy: cdk.RemovalPolicy
+
+
+class MonitoringHub(Construct):
+    def __init__(self, scope: Construct, construct_id: str, props: MonitoringHubProps) -> None:
+        super().__init__(scope, construct_id)
+        self.props = props
+        stack = cdk.Stack.of(self)
+        self.alarm_arn_pattern = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.key = ManagedKey(
+            self,
+            "TopicKey",
+            ManagedKeyProps(
+                alias=f"alias/{props.name_prefix}-alarms",
+                description=f"{props.name_prefix} alarm topics",
+                removal_policy=props.removal_policy,
+            ),
+        )
+        self.key.allow_service(
+            "AllowCloudWatchAlarms", "cloudwatch.amazonaws.com", [self.alarm_arn_pattern]
+        )
+        self.critical_topic = self._topic("CriticalTopic", f"{props.name_prefix}-critical")
+        self.warning_topic = self._topic("WarningTopic", f"{props.name_prefix}-warning")
+        self.critical = cmc.SnsAlarmActionStrategy(
+            on_alarm_topic=self.critical_topic, on_ok_topic=self.critical_topic
+        )
+        self.warning = cmc.SnsAlarmActionStrategy(on_alarm_topic=self.warning_topic)
+        self.operations = self._facade("Operations", f"{props.name_prefix}-operations")
+        self.business = self._facade("Business", f"{props.name_prefix}-business")
+
+    def _topic(self, construct_id: str, name: str) -> sns.Topic:
+        topic = sns.Topic(
+            self,
+            construct_id,
+            topic_name=name,
+            display_name=name,
+            master_key=self.key.key,
+            enforce_ssl=True,
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account},
+                    "ArnLike": {"aws:SourceArn": self.alarm_arn_pattern},
+                },
+            )
+        )
+        return topic
+
+    def _facade(self, construct_id: str, dashboard_name: str) -> cmc.MonitoringFacade:
+        return cmc.MonitoringFacade(
+            self,
+            construct_id,
+            alarm_factory_defaults=cmc.AlarmFactoryDefaults(
+                alarm_name_prefix=self.props.name_prefix,
+                actions_enabled=self.props.alarm_actions_enabled,
+                action=self.warning,
+                datapoints_to_alarm=1,
+                evaluation_periods=1,
+            ),
+            metric_factory_defaults=cmc.MetricFactoryDefaults(),
+            dashboard_factory=cmc.DefaultDashboardFactory(
+                self,
+                f"{construct_id}Dashboards",
+                dashboard_name_prefix=dashboard_name,
+                create_dashboard=True,
+                create_summary_dashboard=False,
+                create_alarm_dashboard=False,
+            ),
+        )

@@ -1,0 +1,96 @@
+"""SQS queues: always CMK-encrypted and TLS-only; work queues always have a DLQ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk_constructs import nag
+
+MAX_RETENTION_DAYS = 14
+
+
+@dataclass(frozen=True)
+class DeadLetterQueueProps:
+    encryption_key: kms.IKey
+    removal_policy: cdk.RemovalPolicy
+    retention_days: int = MAX_RETENTION_DAYS
+
+
+class DeadLetterQueue(Construct):
+    """Where failed messages wait for an operator: keep them as long as SQS allows."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: DeadLetterQueueProps) -> None:
+        super().__init__(scope, construct_id)
+        if not 1 <= props.retention_days <= MAX_RETENTION_DAYS:
+            raise ValueError(f"DLQ retention must be 1 to {MAX_RETENTION_DAYS} days")
+        self.queue = _encrypted_queue(
+            self,
+            encryption_key=props.encryption_key,
+            removal_policy=props.removal_policy,
+            retention=cdk.Duration.days(props.retention_days),
+        )
+        nag.acknowledge(
+            self.queue,
+            "Serverless-SQSRedrivePolicy",
+            "This queue is itself a dead-letter queue: messages stay for the full SQS "
+            "retention for an operator to inspect and redrive; a DLQ behind it would only "
+            "move the same messages one hop further.",
+        )
+
+
+@dataclass(frozen=True)
+class WorkQueueProps:
+    encryption_key: kms.IKey
+    removal_policy: cdk.RemovalPolicy
+    dead_letter_queue: DeadLetterQueue
+    max_receive_count: int
+    visibility_timeout: cdk.Duration
+    retention_days: int = 4
+
+
+class WorkQueue(Construct):
+    """A consumed queue; its poison messages move to `dead_letter_queue`."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: WorkQueueProps) -> None:
+        super().__init__(scope, construct_id)
+        if props.max_receive_count < 1:
+            raise ValueError("max_receive_count must be at least 1")
+        self.dead_letter_queue = props.dead_letter_queue
+        self.queue = _encrypted_queue(
+            self,
+            encryption_key=props.encryption_key,
+            removal_policy=props.removal_policy,
+            retention=cdk.Duration.days(props.retention_days),
+            visibility_timeout=props.visibility_timeout,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=props.dead_letter_queue.queue,
+                max_receive_count=props.max_receive_count,
+            ),
+        )
+
+
+def _encrypted_queue(
+    scope: Construct,
+    *,
+    encryption_key: kms.IKey,
+    removal_policy: cdk.RemovalPolicy,
+    retention: cdk.Duration,
+    visibility_timeout: cdk.Duration | None = None,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        "Queue",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=encryption_key,
+        enforce_ssl=True,
+        retention_period=retention,
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=dead_letter_queue,
+        removal_policy=removal_policy,
+    )

@@ -1,0 +1,328 @@
+"""A regional REST API built from route declarations, with the edge controls on.
+
+Always on: stage throttling, JSON access logs and execution logs in CMK-encrypted
+log groups, X-Ray, data tracing off (request bodies carry PII), request validation
+(body models and required headers), error responses in the API's error shape, and
+a WAF web ACL on the stage. Routes are Cognito-authorized unless a route is
+declared `auth="none"`, which needs a written reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_constructs import nag
+from cdk_constructs.json_schema import to_json_schema
+from cdk_constructs.log_group import EncryptedLogGroup, EncryptedLogGroupProps
+from cdk_constructs.waf import RegionalWebAcl, RegionalWebAclProps
+from shared.declarations import Route
+
+_VALIDATION_MESSAGE = '"$context.error.validationErrorString"'
+# $context.error.messageString is already a quoted JSON string.
+_PLAIN_MESSAGE = "$context.error.messageString"
+_GATEWAY_RESPONSES = (
+    (apigateway.ResponseType.BAD_REQUEST_BODY, "400", "ValidationError", _VALIDATION_MESSAGE),
+    (apigateway.ResponseType.BAD_REQUEST_PARAMETERS, "400", "ValidationError", _VALIDATION_MESSAGE),
+    (apigateway.ResponseType.UNAUTHORIZED, "401", "Unauthorized", _PLAIN_MESSAGE),
+    (apigateway.ResponseType.ACCESS_DENIED, "403", "Forbidden", _PLAIN_MESSAGE),
+    (apigateway.ResponseType.WAF_FILTERED, "403", "Forbidden", _PLAIN_MESSAGE),
+    (apigateway.ResponseType.THROTTLED, "429", "Throttled", _PLAIN_MESSAGE),
+    (apigateway.ResponseType.DEFAULT_4_XX, None, "ClientError", _PLAIN_MESSAGE),
+    (apigateway.ResponseType.DEFAULT_5_XX, None, "InternalError", _PLAIN_MESSAGE),
+)
+_EXECUTION_LOG_ACTIONS = [
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+]
+_ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "errorMessage": "$context.error.message",
+    "wafStatus": "$context.waf.status",
+    "xrayTraceId": "$context.xrayTraceId",
+    # Cognito subject: who initiated a payout, without their name or email.
+    "principal": "$context.authorizer.claims.sub",
+}
+
+
+def route_key(route: Route) -> str:
+    return f"{route.method} {route.path}"
+
+
+@dataclass(frozen=True)
+class SecureRestApiProps:
+    api_name: str
+    description: str
+    routes: Sequence[Route]
+    functions: Mapping[str, lambda_.IFunction]
+    throttle_rate_limit: float
+    throttle_burst_limit: int
+    execution_logging_level: str
+    waf_rate_limit_per_5min_per_ip: int
+    log_encryption_key: kms.IKey
+    log_retention: logs.RetentionDays
+    log_removal_policy: cdk.RemovalPolicy
+    # Why responses are never cached (PCI DSS 3.2.1 APIGWCacheEnabledAndEncrypted).
+    no_cache_reason: str
+    user_pool: cognito.IUserPool | None = None
+    # "METHOD /path" -> why the route has no gateway authorizer.
+    public_route_reasons: Mapping[str, str] = field(default_factory=dict)
+    stage_name: str = "v1"
+
+
+class SecureRestApi(Construct):
+    def __init__(self, scope: Construct, construct_id: str, props: SecureRestApiProps) -> None:
+        super().__init__(scope, construct_id)
+        _check_routes(props)
+        self.access_log_group = self._log_group("AccessLogs", props)
+        self.account = ApiGatewayAccount(self, "Account")
+        self.api = self._rest_api(props)
+        self.stage = self.api.deployment_stage
+        # The literal name: metrics and alarms use it without a cross-stack reference.
+        self.stage_name = props.stage_name
+        self.stage.node.add_dependency(self.account.cfn_account)
+        self.execution_log_group = self._log_group(
+            "ExecutionLogs",
+            props,
+            name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{props.stage_name}",
+        )
+        self.stage.node.add_dependency(self.execution_log_group)
+        self.validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.authorizer = self._authorizer(props)
+        self.methods = {route_key(r): self._method(r, props) for r in props.routes}
+        self._gateway_responses()
+        self.web_acl = self._web_acl(props)
+        self._acknowledge(props)
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+    def _log_group(
+        self, construct_id: str, props: SecureRestApiProps, name: str | None = None
+    ) -> logs.LogGroup:
+        return EncryptedLogGroup(
+            self,
+            construct_id,
+            EncryptedLogGroupProps(
+                log_group_name=name,
+                encryption_key=props.log_encryption_key,
+                retention=props.log_retention,
+                removal_policy=props.log_removal_policy,
+            ),
+        ).log_group
+
+    def _rest_api(self, props: SecureRestApiProps) -> apigateway.RestApi:
+        level = apigateway.MethodLoggingLevel[props.execution_logging_level]
+        return apigateway.RestApi(
+            self,
+            "Api",
+            rest_api_name=props.api_name,
+            description=props.description,
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigateway.StageOptions(
+                stage_name=props.stage_name,
+                tracing_enabled=True,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigateway.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FIELDS)),
+                method_options={
+                    "/*/*": apigateway.MethodDeploymentOptions(
+                        throttling_rate_limit=props.throttle_rate_limit,
+                        throttling_burst_limit=props.throttle_burst_limit,
+                        logging_level=level,
+                        data_trace_enabled=False,
+                        metrics_enabled=False,
+                    )
+                },
+            ),
+        )
+
+    def _authorizer(self, props: SecureRestApiProps) -> apigateway.IAuthorizer | None:
+        if not any(route.auth == "cognito" for route in props.routes):
+            return None
+        if props.user_pool is None:
+            raise ValueError("routes with auth='cognito' need a user_pool")
+        return apigateway.CognitoUserPoolsAuthorizer(
+            self, "Authorizer", cognito_user_pools=[props.user_pool]
+        )
+
+    def _method(self, route: Route, props: SecureRestApiProps) -> apigateway.Method:
+        resource = self.api.root.resource_for_path(route.path)
+        integration = apigateway.LambdaIntegration(
+            props.functions[route.function], proxy=True, allow_test_invoke=False
+        )
+        cognito = route.auth == "cognito"
+        return resource.add_method(
+            route.method,
+            integration,
+            authorization_type=(
+                apigateway.AuthorizationType.COGNITO
+                if cognito
+                else apigateway.AuthorizationType.NONE
+            ),
+            authorizer=self.authorizer if cognito else None,
+            request_validator=self.validator,
+            request_models=self._request_models(route),
+            request_parameters={
+                f"method.request.header.{header}": True for header in route.required_headers
+            }
+            or None,
+        )
+
+    def _request_models(self, route: Route) -> dict[str, apigateway.IModel] | None:
+        if route.request_model is None:
+            return None
+        title = route.request_model.get("title") or f"{route.function}Request"
+        model = self.api.add_model(
+            f"{title}Model",
+            content_type="application/json",
+            model_name="".join(ch for ch in title if ch.isalnum()),
+            schema=to_json_schema(route.request_model),
+        )
+        return {"application/json": model}
+
+    def _gateway_responses(self) -> None:
+        for response_type, status, error, message in _GATEWAY_RESPONSES:
+            template = (
+                f'{{"error": "{error}", "message": {message}, "timestamp": "$context.requestTime"}}'
+            )
+            self.api.add_gateway_response(
+                f"{error}{response_type.response_type}",
+                type=response_type,
+                status_code=status,
+                response_headers={"Content-Type": "'application/json'"},
+                templates={"application/json": template},
+            )
+
+    def _web_acl(self, props: SecureRestApiProps) -> RegionalWebAcl:
+        web_acl = RegionalWebAcl(
+            self,
+            "Waf",
+            RegionalWebAclProps(
+                name=props.api_name,
+                rate_limit_per_5min_per_ip=props.waf_rate_limit_per_5min_per_ip,
+                log_encryption_key=props.log_encryption_key,
+                log_retention=props.log_retention,
+                log_removal_policy=props.log_removal_policy,
+            ),
+        )
+        web_acl.associate("StageAssociation", self.stage.stage_arn)
+        return web_acl
+
+    def _acknowledge(self, props: SecureRestApiProps) -> None:
+        for key, reason in props.public_route_reasons.items():
+            method = self.methods[key]
+            nag.acknowledge(method, "AwsSolutions-APIG4", reason)
+            nag.acknowledge(method, "AwsSolutions-COG4", reason)
+        nag.acknowledge(
+            self.stage,
+            "PCI.DSS.321-APIGWSSLEnabled",
+            "Client certificates let an HTTP backend verify that calls come from API "
+            "Gateway. Every integration of this construct is a Lambda proxy, invoked "
+            "through lambda:InvokeFunction permissions scoped to this API, so there is "
+            "no HTTP backend to present a certificate to.",
+        )
+        nag.acknowledge(
+            self.stage, "PCI.DSS.321-APIGWCacheEnabledAndEncrypted", props.no_cache_reason
+        )
+
+
+def _check_routes(props: SecureRestApiProps) -> None:
+    keys = [route_key(route) for route in props.routes]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate routes in {keys}")
+    for route in props.routes:
+        if route.function not in props.functions:
+            raise ValueError(f"{route_key(route)}: no function named {route.function}")
+    public = {route_key(r) for r in props.routes if r.auth == "none"}
+    if public != set(props.public_route_reasons):
+        raise ValueError(
+            f"public routes {sorted(public)} must match public_route_reasons "
+            f"{sorted(props.public_route_reasons)} exactly"
+        )
+
+
+class ApiGatewayAccount(Construct):
+    """The account-level role API Gateway writes execution logs with.
+
+    CDK's `cloud_watch_role=True` attaches the AWS managed policy
+    AmazonAPIGatewayPushToCloudWatchLogs (AwsSolutions-IAM4); this role carries a
+    customer-managed policy limited to API Gateway's own log groups instead.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+
+        def log_group_arn(name: str) -> str:
+            return stack.format_arn(
+                service="logs",
+                resource="log-group",
+                resource_name=name,
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )
+
+        log_resources = [
+            log_group_arn(name)
+            for name in (
+                "API-Gateway-Execution-Logs_*",
+                "API-Gateway-Execution-Logs_*:log-stream:*",
+                "/aws/apigateway/welcome",
+                "/aws/apigateway/welcome:log-stream:*",
+            )
+        ]
+        describe_resource = log_group_arn("*")
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com")
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(actions=_EXECUTION_LOG_ACTIONS, resources=log_resources),
+                iam.PolicyStatement(
+                    actions=["logs:DescribeLogGroups"], resources=[describe_resource]
+                ),
+            ],
+        )
+        self.cfn_account = apigateway.CfnAccount(
+            self, "Account", cloud_watch_role_arn=self.role.role_arn
+        )
+        self.cfn_account.node.add_dependency(self.policy)
+        for resource in [*log_resources, describe_resource]:
+            if "*" in resource:
+                nag.acknowledge(
+                    self.policy,
+                    f"AwsSolutions-IAM5[Resource::{resource}]",
+                    "Account-wide role API Gateway uses for the execution logs of every "
+                    "REST API stage in this account and region: those log groups are named "
+                    "after API ids this role cannot know in advance, and "
+                    "logs:DescribeLogGroups only accepts the log-group:* resource.",
+                )

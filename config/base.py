@@ -1,0 +1,110 @@
+"""Fields every system's environment shares, and how an account id is overridden.
+
+A system (payouts now, the payments engine later) subclasses `EnvironmentConfig`
+with its own frozen dataclass; constructs never see these objects, only the values
+a stack reads from them, so every difference between environments lives here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+import aws_cdk as cdk
+
+from config.validation import (
+    ConfigError,
+    check_account,
+    check_availability_zones,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    system: str
+    env_name: str
+    # Documented placeholder so `cdk synth` needs no credentials; the real id comes
+    # from context `account-<env>` or the environment variable `CDK_ACCOUNT_<ENV>`.
+    account: str
+    region: str
+    availability_zones: tuple[str, ...]
+    owner: str
+    data_classification: str
+    cost_centre: str
+    # Stateful resources (tables, keys, secrets, queues, user pool, log groups) are
+    # destroyed with the stack only where the data is disposable.
+    retain_data: bool
+    deletion_protection: bool
+    termination_protection: bool
+    # Dev alarms still evaluate and show on dashboards, but page nobody.
+    alarm_actions_enabled: bool
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            "system": self.system,
+            "environment": self.env_name,
+            "owner": self.owner,
+            "data-classification": self.data_classification,
+            "cost-centre": self.cost_centre,
+        }
+
+    @property
+    def removal_policy(self) -> cdk.RemovalPolicy:
+        return cdk.RemovalPolicy.RETAIN if self.retain_data else cdk.RemovalPolicy.DESTROY
+
+    @property
+    def cdk_environment(self) -> cdk.Environment:
+        return cdk.Environment(account=self.account, region=self.region)
+
+    def stack_name(self, role: str) -> str:
+        return f"{self.system}-{self.env_name}-{role}"
+
+    def resource_name(self, suffix: str) -> str:
+        return f"{self.system}-{self.env_name}-{suffix}"
+
+    def problems(self) -> list[str]:
+        """Every problem found; subclasses extend the list with their own checks."""
+        found = [
+            check_account(self.account),
+            check_availability_zones(self.region, self.availability_zones),
+        ]
+        missing_tags = [key for key, value in self.tags.items() if not value]
+        if missing_tags:
+            found.append(f"tags {missing_tags} must not be empty")
+        return [problem for problem in found if problem]
+
+    def validate(self) -> Self:
+        problems = self.problems()
+        if problems:
+            listing = "\n  - ".join(problems)
+            raise ConfigError(f"invalid config for {self.system}/{self.env_name}:\n  - {listing}")
+        return self
+
+    def with_account_override(self, context: Mapping[str, Any] | None = None) -> Self:
+        account = resolve_account(self.system, self.env_name, self.account, context or {})
+        return dataclasses.replace(self, account=account)
+
+
+def resolve_account(system: str, env_name: str, default: str, context: Mapping[str, Any]) -> str:
+    """Context wins over the environment variable, which wins over the placeholder.
+
+    The system-qualified keys come first so that two systems sharing an environment
+    name (payouts `dev`, engine `dev`) can still live in different accounts.
+    """
+    candidates = (
+        context.get(f"account-{system}-{env_name}"),
+        context.get(f"account-{env_name}"),
+        os.environ.get(f"CDK_ACCOUNT_{system.upper()}_{env_name.upper()}"),
+        os.environ.get(f"CDK_ACCOUNT_{env_name.upper()}"),
+    )
+    for candidate in candidates:
+        if candidate:
+            return str(candidate).strip()
+    return default
+
+
+__all__ = ["ConfigError", "EnvironmentConfig", "resolve_account"]

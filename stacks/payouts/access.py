@@ -1,0 +1,186 @@
+"""What each payouts function may touch, and the environment it is given.
+
+One entry per function in `payouts.declarations.FUNCTIONS`; the service stack
+applies these and the infra tests assert the result independently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.payouts import PayoutsConfig
+from payouts import declarations as fn
+from payouts.tables import CIRCUIT_BREAKER, CUSTOMERS, IDEMPOTENCY, TRANSACTIONS
+from shared.tables import TableSpec
+
+GET = "dynamodb:GetItem"
+BATCH_GET = "dynamodb:BatchGetItem"
+PUT = "dynamodb:PutItem"
+UPDATE = "dynamodb:UpdateItem"
+QUERY = "dynamodb:Query"
+CONDITION_CHECK = "dynamodb:ConditionCheckItem"
+
+
+@dataclass(frozen=True)
+class TableGrant:
+    table: TableSpec
+    actions: tuple[str, ...]
+    query_indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    tables: tuple[TableGrant, ...]
+    decrypt_pii: bool = False
+    read_api_secret: bool = False
+    read_webhook_secret: bool = False
+    send_to_webhook_dlq: bool = False
+    monoova_client: bool = False
+    extra_env: tuple[str, ...] = ()
+    reserved_concurrency_field: str | None = None
+    # Only the scheduled Reconciler is invoked asynchronously, so only it has an
+    # async-invoke DLQ (ReconcilerDlq); every other function says why it needs none.
+    async_dlq: bool = False
+    no_dlq_reason: str | None = None
+
+
+_BREAKER = TableGrant(CIRCUIT_BREAKER, (GET, BATCH_GET, PUT, UPDATE))
+_WEBHOOK_TABLES = (
+    TableGrant(TRANSACTIONS, (UPDATE, GET)),
+    TableGrant(IDEMPOTENCY, (PUT,)),
+)
+_SYNC_ONLY = (
+    "Invoked only synchronously by API Gateway: errors go back to the caller, and a "
+    "DLQ only ever receives failed asynchronous invocations."
+)
+
+ACCESS: dict[str, FunctionAccess] = {
+    fn.CREATE_PAYOUT.name: FunctionAccess(
+        tables=(
+            TableGrant(TRANSACTIONS, (PUT, UPDATE, GET, CONDITION_CHECK)),
+            TableGrant(CUSTOMERS, (GET, BATCH_GET, UPDATE)),
+            TableGrant(IDEMPOTENCY, (GET, BATCH_GET, PUT)),
+            _BREAKER,
+        ),
+        decrypt_pii=True,
+        read_api_secret=True,
+        monoova_client=True,
+        extra_env=("PII_KEY_ARN", "TRANSACTION_RETENTION_DAYS", "IDEMPOTENCY_TTL_HOURS"),
+        reserved_concurrency_field="create_payout_reserved_concurrency",
+        no_dlq_reason=_SYNC_ONLY,
+    ),
+    fn.QUERY_PAYOUTS.name: FunctionAccess(
+        tables=(
+            TableGrant(
+                TRANSACTIONS,
+                (GET, QUERY),
+                query_indexes=tuple(index.name for index in TRANSACTIONS.indexes),
+            ),
+            TableGrant(CUSTOMERS, (GET,)),
+        ),
+        no_dlq_reason=_SYNC_ONLY,
+    ),
+    fn.MONOOVA_WEBHOOK.name: FunctionAccess(
+        tables=_WEBHOOK_TABLES,
+        read_webhook_secret=True,
+        send_to_webhook_dlq=True,
+        extra_env=(
+            "WEBHOOK_DLQ_URL",
+            "MONOOVA_WEBHOOK_SECRET_ARN",
+            "MONOOVA_WEBHOOK_PUBLIC_KEYS",
+            "TRANSACTION_RETENTION_DAYS",
+        ),
+        no_dlq_reason=_SYNC_ONLY
+        + " The handler itself writes any webhook it cannot process to WebhookDlq.",
+    ),
+    fn.WEBHOOK_REPLAY.name: FunctionAccess(
+        tables=_WEBHOOK_TABLES,
+        extra_env=("TRANSACTION_RETENTION_DAYS",),
+        no_dlq_reason=(
+            "Invoked by an SQS event source mapping, not asynchronously: a failed message "
+            "returns to WebhookReplayQueue, whose redrive policy moves it to WebhookDlq."
+        ),
+    ),
+    fn.RECONCILER.name: FunctionAccess(
+        tables=(
+            TableGrant(TRANSACTIONS, (GET, UPDATE), query_indexes=("open-status-index",)),
+            TableGrant(CUSTOMERS, (GET,)),
+            _BREAKER,
+        ),
+        decrypt_pii=True,
+        read_api_secret=True,
+        monoova_client=True,
+        extra_env=(
+            "PII_KEY_ARN",
+            "RECONCILE_THRESHOLD_SECONDS",
+            "STUCK_UNKNOWN_SECONDS",
+            "RECONCILE_BATCH_LIMIT",
+            "TRANSACTION_RETENTION_DAYS",
+        ),
+        reserved_concurrency_field="reconciler_reserved_concurrency",
+        async_dlq=True,
+    ),
+    fn.BALANCE_RESTORER.name: FunctionAccess(
+        tables=(
+            TableGrant(TRANSACTIONS, (UPDATE, CONDITION_CHECK)),
+            TableGrant(CUSTOMERS, (UPDATE,)),
+        ),
+        no_dlq_reason=(
+            "Invoked by a DynamoDB stream event source mapping, not asynchronously: "
+            "failed batches go to the mapping's on-failure destination BalanceRestoreDlq."
+        ),
+    ),
+}
+
+METRICS_NAMESPACE = "Payouts"
+
+MONOOVA_ENV = (
+    "MONOOVA_BASE_URL",
+    "MONOOVA_API_SECRET_ARN",
+    "MONOOVA_MACCOUNT_TOKEN",
+    "MONOOVA_SOURCE_BSB",
+    "MONOOVA_SOURCE_ACCOUNT_NUMBER",
+    "MONOOVA_REMITTER_NAME",
+    "MONOOVA_TIMEOUT_SECONDS",
+    "BREAKER_MIN_VOLUME",
+    "BREAKER_FAILURE_RATIO",
+    "BREAKER_WINDOW_SECONDS",
+    "BREAKER_OPEN_SECONDS",
+)
+
+
+def config_values(cfg: PayoutsConfig) -> dict[str, str]:
+    """Environment values that come straight from config (no resource references)."""
+    return {
+        "MONOOVA_BASE_URL": cfg.monoova_base_url,
+        "MONOOVA_MACCOUNT_TOKEN": cfg.monoova_maccount_token,
+        "MONOOVA_SOURCE_BSB": cfg.monoova_source_bsb,
+        "MONOOVA_SOURCE_ACCOUNT_NUMBER": cfg.monoova_source_account_number,
+        "MONOOVA_REMITTER_NAME": cfg.monoova_remitter_name,
+        "MONOOVA_TIMEOUT_SECONDS": str(cfg.monoova_timeout_seconds),
+        "MONOOVA_WEBHOOK_PUBLIC_KEYS": ",".join(cfg.monoova_webhook_public_keys),
+        "BREAKER_MIN_VOLUME": str(cfg.breaker_min_volume),
+        "BREAKER_FAILURE_RATIO": str(cfg.breaker_failure_ratio),
+        "BREAKER_WINDOW_SECONDS": str(cfg.breaker_window_seconds),
+        "BREAKER_OPEN_SECONDS": str(cfg.breaker_open_seconds),
+        "TRANSACTION_RETENTION_DAYS": str(cfg.transaction_retention_days),
+        "IDEMPOTENCY_TTL_HOURS": str(cfg.idempotency_ttl_hours),
+        "RECONCILE_THRESHOLD_SECONDS": str(cfg.reconcile_threshold_minutes * 60),
+        "STUCK_UNKNOWN_SECONDS": str(cfg.stuck_unknown_minutes * 60),
+        "RECONCILE_BATCH_LIMIT": str(cfg.reconcile_batch_limit),
+    }
+
+
+def common_env(cfg: PayoutsConfig) -> dict[str, str]:
+    return {
+        "POWERTOOLS_SERVICE_NAME": cfg.system,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": cfg.powertools_log_level,
+        "ENVIRONMENT": cfg.env_name,
+    }
+
+
+def env_names(access: FunctionAccess) -> tuple[str, ...]:
+    """Names of the function-specific variables, in a stable order."""
+    names = (MONOOVA_ENV if access.monoova_client else ()) + access.extra_env
+    return tuple(dict.fromkeys(names))

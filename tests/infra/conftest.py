@@ -1,0 +1,44 @@
+"""Session fixtures: each environment is synthesized once, lazily, for all tests.
+
+Synth is the slow part (seconds per environment); every test reads the same
+assembly. Account overrides from the caller's shell are removed first so the
+tests always see the documented placeholder accounts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from config import environments
+from tests.infra.synth import Synth, synthesize
+
+ENVIRONMENTS = environments()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _placeholder_accounts() -> Iterator[None]:
+    saved = {k: v for k, v in os.environ.items() if k.startswith("CDK_ACCOUNT_")}
+    for key in saved:
+        del os.environ[key]
+    yield
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def synth_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synth]:
+    cache: dict[str, Synth] = {}
+
+    def get(env_name: str) -> Synth:
+        if env_name not in cache:
+            cache[env_name] = synthesize(env_name, tmp_path_factory.mktemp(f"cdk-{env_name}"))
+        return cache[env_name]
+
+    return get
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def synth(request: pytest.FixtureRequest, synth_of: Callable[[str], Synth]) -> Synth:
+    return synth_of(request.param)
