@@ -37,8 +37,14 @@ def sign(key: rsa.RSAPrivateKey, body: bytes = BODY) -> str:
 
 
 def test_matching_token_passes() -> None:
-    check_token("Basic Rjc1c2VjcmV0", "Basic Rjc1c2VjcmV0")
-    check_token("  Basic Rjc1c2VjcmV0 ", "Basic Rjc1c2VjcmV0\n")  # surrounding space ignored
+    check_token("Basic Rjc1c2VjcmV0", ["Basic Rjc1c2VjcmV0"])
+    check_token("  Basic Rjc1c2VjcmV0 ", ["Basic Rjc1c2VjcmV0\n"])  # surrounding space ignored
+
+
+def test_previous_token_is_accepted_during_a_rotation() -> None:
+    check_token("Basic b2xk", ["Basic bmV3", "Basic b2xk"])
+    with pytest.raises(Unauthorized):
+        check_token("Basic b3RoZXI=", ["Basic bmV3", "Basic b2xk"])
 
 
 @pytest.mark.parametrize(
@@ -47,12 +53,12 @@ def test_matching_token_passes() -> None:
 )
 def test_other_or_missing_token_fails(presented: str | None) -> None:
     with pytest.raises(Unauthorized):
-        check_token(presented, "Basic Rjc1c2VjcmV0")
+        check_token(presented, ["Basic Rjc1c2VjcmV0", ""])
 
 
 def test_empty_expected_token_fails_closed() -> None:
     with pytest.raises(Unauthorized):
-        check_token("anything", "")
+        check_token("anything", ["", "  "])
 
 
 # --- signature ------------------------------------------------------------------------------

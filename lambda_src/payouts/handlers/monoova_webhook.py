@@ -27,8 +27,9 @@ router = Router(logger)
 @router.route("POST", "/webhooks/monoova")
 def monoova_webhook(request: Request) -> Reply:
     body = request.body()
-    expected = secrets.get_json_secret(os.environ["MONOOVA_WEBHOOK_SECRET_ARN"])["authorization"]
-    check_token(request.header("Authorization"), str(expected))
+    secret = secrets.get_json_secret(os.environ["MONOOVA_WEBHOOK_SECRET_ARN"])
+    accepted = [str(secret.get(k) or "") for k in ("authorization", "previous_authorization")]
+    check_token(request.header("Authorization"), accepted)
     check_signature(
         body, request.header("Verification-Signature"), os.environ["MONOOVA_WEBHOOK_PUBLIC_KEYS"]
     )

@@ -19,10 +19,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from shared.http import Unauthorized
 
 
-def check_token(presented: str | None, expected: str) -> None:
-    if not presented or not expected:
+def check_token(presented: str | None, accepted: list[str]) -> None:
+    """`accepted` holds the current token and, during a rotation, the previous one."""
+    tokens = [t.strip().encode() for t in accepted if t and t.strip()]
+    if not presented or not tokens:
         raise Unauthorized("missing or invalid Authorization")
-    if not hmac.compare_digest(presented.strip().encode(), expected.strip().encode()):
+    offered = presented.strip().encode()
+    # Compare against every token, always, so timing does not tell which one nearly matched.
+    matches = [hmac.compare_digest(offered, token) for token in tokens]
+    if not any(matches):
         raise Unauthorized("missing or invalid Authorization")
 
 
