@@ -1,8 +1,8 @@
 """Load Monoova's published OpenAPI spec and validate request and webhook bodies against it.
 
 The spec is Monoova Payments API v5.29 (OpenAPI 3.0). It is read from ``MONOOVA_SPEC_PATH``
-when that is set, else from ``<repo root>/../shared/specs/monoova/monoova-payments.yml``, and
-parsed once per process and path.
+when that is set, else from ``<repo root>/../shared/specs/monoova/monoova-payments.yml``, else
+from the unmodified copy in ``simulators/monoova/spec/``, and parsed once per process and path.
 
 OpenAPI 3.0 schemas are not JSON Schema, so each component is translated before use:
 
@@ -97,13 +97,19 @@ _DOTNET_END_ANCHOR = re.compile(r"(?<!\\)((?:\\\\)*)\\z")
 _DECIMAL_REPR = re.compile(r"Decimal\('([^']*)'\)")
 
 
+SHARED_SPEC = (
+    Path(__file__).resolve().parents[3] / "shared" / "specs" / "monoova" / "monoova-payments.yml"
+)
+VENDORED_SPEC = Path(__file__).resolve().parent / "spec" / "monoova-payments.yml"
+
+
 def default_spec_path() -> Path:
-    """``$MONOOVA_SPEC_PATH``, else ``<repo root>/../shared/specs/monoova/monoova-payments.yml``."""
+    """``$MONOOVA_SPEC_PATH``, else the design workspace's copy beside the repository
+    (``../shared/specs/monoova/``), else the identical copy kept in this package."""
     env = os.environ.get(_SPEC_ENV)
     if env:
         return Path(env)
-    repo_root = Path(__file__).resolve().parents[2]
-    return repo_root.parent / "shared" / "specs" / "monoova" / "monoova-payments.yml"
+    return SHARED_SPEC if SHARED_SPEC.is_file() else VENDORED_SPEC
 
 
 @functools.lru_cache(maxsize=8)

@@ -682,3 +682,11 @@ def test_command_line_runs_in_foreground() -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=5) == 0
+
+
+def test_the_kept_spec_is_monoovas_document_unmodified() -> None:
+    from simulators.monoova.spec import SHARED_SPEC, VENDORED_SPEC
+
+    assert VENDORED_SPEC.read_bytes().startswith(b"openapi: 3.0.0")
+    if SHARED_SPEC.is_file():
+        assert VENDORED_SPEC.read_bytes() == SHARED_SPEC.read_bytes()
