@@ -111,6 +111,8 @@ class Payouts:
         parts = path.strip("/").split("/")
         if parts[0] == "payouts":
             resource, params = "/payouts/{transaction_id}", {"transaction_id": parts[1]}
+        elif len(parts) == 2:
+            resource, params = "/customers/{customer_id}", {"customer_id": parts[1]}
         else:
             resource, params = "/customers/{customer_id}/payouts", {"customer_id": parts[1]}
         event = rest_event(

@@ -89,6 +89,14 @@ ROUTES = (
     ),
     Route(
         "GET",
+        "/customers/{customer_id}",
+        QUERY_PAYOUTS.name,
+        auth="cognito",
+        summary="Get a customer's available balance and payout destinations (masked)",
+        responses={200: "The customer", 404: "Customer not found"},
+    ),
+    Route(
+        "GET",
         "/customers/{customer_id}/payouts",
         QUERY_PAYOUTS.name,
         auth="cognito",

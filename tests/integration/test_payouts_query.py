@@ -66,3 +66,22 @@ def test_bad_cursor_limit_and_unknown_customer(payouts: Payouts) -> None:
     assert payouts.get("/customers/cust-1/payouts", {"limit": "0"}).status == 400
     assert payouts.get("/customers/cust-1/payouts", {"limit": "abc"}).status == 400
     assert payouts.get("/customers/nobody/payouts").status == 404
+
+
+def test_get_customer_shows_balance_and_masked_destinations(payouts: Payouts) -> None:
+    payouts.seed_customer("cust-1", "250.00", pay_id="jane@example.com")
+    payouts.post_payout({**BODY, "payout_method": "PayId"})
+
+    response = payouts.get("/customers/cust-1")
+
+    assert response.status == 200
+    assert response.body["available_balance"] == "237.70"
+    assert response.body["destinations"] == [
+        {"method": "BankAccount", "status": "active", "hint": "account ending 678"},
+        {"method": "PayId", "status": "active", "hint": "j***@example.com", "pay_id_type": "Email"},
+    ]
+    text = str(response.body)
+    for secret in ("jane@example.com", "12345678", "062-205", "Jane Citizen", "data_key"):
+        assert secret not in text
+    assert payouts.get("/customers/nobody").status == 404
+    assert payouts.get("/customers/bad%20id").status == 400

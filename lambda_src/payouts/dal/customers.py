@@ -105,7 +105,12 @@ class CustomerStore:
         names = _PROTECTED[destination.method]
         fields = {name: str(getattr(destination, name)) for name in names}
         data_key, tokens = self._crypto.seal(_scope(customer_id, destination.method), fields)
-        entry: dict[str, Any] = {"status": ACTIVE, "data_key": data_key, **tokens}
+        entry: dict[str, Any] = {
+            "status": ACTIVE,
+            "data_key": data_key,
+            "hint": hint(destination),
+            **tokens,
+        }
         if destination.pay_id_type:
             entry["pay_id_type"] = destination.pay_id_type
         return entry
@@ -130,3 +135,30 @@ def _validate(destination: Destination) -> None:
         validation.validate_bank_account(destination.bsb or "", destination.account_number or "")
     else:
         raise ValueError(f"unknown payout method {destination.method!r}")
+
+
+def hint(destination: Destination) -> str:
+    """Enough for a person to recognise a destination, too little to pay it: kept in clear."""
+    if destination.method == "BankAccount":
+        return "account ending " + (destination.account_number or "")[-3:]
+    pay_id = destination.pay_id or ""
+    if destination.pay_id_type == "Email":
+        local, _, domain = pay_id.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return f"{destination.pay_id_type} ending {pay_id[-3:]}"
+
+
+def public_customer(customer: dict[str, Any]) -> dict[str, Any]:
+    """The API view of a customer: balance and destinations by hint, nothing decryptable."""
+    destinations = []
+    for method, entry in sorted((customer.get("destinations") or {}).items()):
+        view = {"method": method, "status": entry.get("status"), "hint": entry.get("hint")}
+        if entry.get("pay_id_type"):
+            view["pay_id_type"] = entry["pay_id_type"]
+        destinations.append(view)
+    return {
+        "customer_id": customer["customer_id"],
+        "available_balance": f"{Decimal(customer['available_balance']):.2f}",
+        "currency": customer.get("currency", "AUD"),
+        "destinations": destinations,
+    }

@@ -1,4 +1,4 @@
-"""GET /payouts/{transaction_id} and GET /customers/{customer_id}/payouts."""
+"""GET a payout, a customer (balance, destination hints) and a customer's payouts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from payouts import wiring
+from payouts.dal.customers import public_customer
 from payouts.dal.transactions import BadCursor
 from payouts.handlers.common import logger
 from payouts.models.api import CUSTOMER_ID_PATTERN
@@ -31,11 +32,18 @@ def get_payout(request: Request) -> Reply:
     return Reply(200, public_view(item))
 
 
+@router.route("GET", "/customers/{customer_id}")
+def get_customer(request: Request) -> Reply:
+    customer_id = _customer_id(request)
+    customer = wiring.customers(with_crypto=False).get(customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    return Reply(200, public_customer(customer))
+
+
 @router.route("GET", "/customers/{customer_id}/payouts")
 def list_payouts(request: Request) -> Reply:
-    customer_id = request.path_params.get("customer_id", "")
-    if not _CUSTOMER.fullmatch(customer_id):
-        raise ValidationError("customer_id is not valid")
+    customer_id = _customer_id(request)
     limit = _limit(request.query.get("limit"))
     if not wiring.customers(with_crypto=False).exists(customer_id):
         raise NotFound(f"customer {customer_id} does not exist")
@@ -46,6 +54,13 @@ def list_payouts(request: Request) -> Reply:
     except BadCursor as exc:
         raise ValidationError(str(exc)) from exc
     return Reply(200, {"items": [public_view(i) for i in items], "next_cursor": cursor})
+
+
+def _customer_id(request: Request) -> str:
+    customer_id = request.path_params.get("customer_id", "")
+    if not _CUSTOMER.fullmatch(customer_id):
+        raise ValidationError("customer_id is not valid")
+    return customer_id
 
 
 def _limit(raw: str | None) -> int:
