@@ -1,0 +1,5 @@
+import sys
+
+from local.runner import main
+
+sys.exit(main())

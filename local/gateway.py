@@ -1,0 +1,167 @@
+"""What API Gateway does in front of the functions, done locally from the same declarations.
+
+Route matching, the Cognito authorizer, request validation (required headers and the body
+model) and the error bodies of the gateway responses the stacks configure; then a REST proxy
+(v1) event for the function, whose answer goes back as the HTTP response.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+
+from local import events
+from local.auth import LocalIssuer, TokenRejected
+from shared import clock
+from shared.declarations import FunctionSpec, Route
+
+_TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _CompiledRoute:
+    route: Route
+    pattern: re.Pattern[str]
+    handler: str
+
+
+def gateway_error(status: int, error: str, message: str) -> HttpResponse:
+    """The body the stacks' gateway responses render: {error, message, timestamp}."""
+    body = {"error": error, "message": message, "timestamp": clock.iso(clock.now())}
+    return HttpResponse(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+
+
+class Functions:
+    """Imports handlers by name and runs one invocation per function at a time, as one
+    Lambda container does (Powertools' logger and metrics are per-container state)."""
+
+    def __init__(self, specs: list[FunctionSpec]) -> None:
+        self._specs = {spec.name: spec for spec in specs}
+        self._locks = {spec.name: threading.Lock() for spec in specs}
+
+    def spec(self, name: str) -> FunctionSpec:
+        return self._specs[name]
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        spec = self._specs[name]
+        module_name, _, attribute = spec.handler.rpartition(".")
+        handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
+        context = events.LambdaContext(
+            function_name=name,
+            memory_limit_in_mb=spec.memory_mb,
+            timeout_seconds=spec.timeout_seconds,
+        )
+        with self._locks[name]:
+            return handler(event, context)
+
+
+class LocalGateway:
+    def __init__(self, routes: list[Route], functions: Functions, issuer: LocalIssuer) -> None:
+        self._routes = [_compile(route, functions) for route in routes]
+        self._functions = functions
+        self._issuer = issuer
+
+    def handle(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> HttpResponse:
+        match = self._match(method, path)
+        if match is None:
+            # What API Gateway answers for a method or path it does not have.
+            return gateway_error(403, "ClientError", "Missing Authentication Token")
+        compiled, params = match
+        route = compiled.route
+        claims: dict[str, str] | None = None
+        if route.auth == "cognito":
+            try:
+                claims = self._issuer.verify(_header(headers, "Authorization"))
+            except TokenRejected as exc:
+                return gateway_error(401, "Unauthorized", exc.message)
+        problem = _validate(route, headers, body)
+        if problem:
+            return gateway_error(400, "ValidationError", problem)
+        event = events.rest_event(
+            method,
+            path,
+            resource=route.path,
+            path_parameters=params,
+            query=query,
+            headers=headers,
+            body=body if body else None,
+            claims=claims,
+            binary=bool(body) and not _is_text(headers),
+        )
+        try:
+            result = self._functions.invoke(route.function, event)
+        except Exception:
+            return gateway_error(502, "InternalError", "Internal server error")
+        return _to_http(result)
+
+    def _match(self, method: str, path: str) -> tuple[_CompiledRoute, dict[str, str]] | None:
+        for compiled in self._routes:
+            found = compiled.pattern.fullmatch(path)
+            if found and compiled.route.method == method.upper():
+                return compiled, found.groupdict()
+        return None
+
+
+def _compile(route: Route, functions: Functions) -> _CompiledRoute:
+    pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", route.path)
+    return _CompiledRoute(route, re.compile(pattern), functions.spec(route.function).handler)
+
+
+def _validate(route: Route, headers: dict[str, str], body: bytes) -> str | None:
+    missing = [h for h in route.required_headers if not _header(headers, h)]
+    if missing:
+        return f"Missing required request parameters: [{', '.join(missing)}]"
+    if route.request_model is None:
+        return None
+    try:
+        document = json.loads(body or b"null", parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        return "Invalid request body"
+    schema = {k: v for k, v in route.request_model.items() if k != "$schema"}
+    validator = jsonschema.Draft4Validator(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+    if errors:
+        return "[" + ", ".join(_api_gateway_message(e) for e in errors) + "]"
+    return None
+
+
+def _api_gateway_message(error: jsonschema.ValidationError) -> str:
+    where = "/" + "/".join(str(p) for p in error.path)
+    return f"instance {where}: {error.message}"
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def _is_text(headers: dict[str, str]) -> bool:
+    content_type = (_header(headers, "Content-Type") or "application/json").lower()
+    return content_type.startswith(_TEXT_TYPES)
+
+
+def _to_http(result: dict[str, Any]) -> HttpResponse:
+    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers.setdefault(key, str(values[-1]))
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    return HttpResponse(int(result.get("statusCode", 200)), headers, raw)
