@@ -8,6 +8,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 ENV ?=
 PORT ?= 3000
+ARGS ?=
 # .tools/bin puts uv on PATH for the Lambda layer's local (Docker-free) bundling.
 CDK := PATH="$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$$PATH" npx --no-install cdk
 
@@ -60,6 +61,14 @@ test: $(VENV)/.installed lint ## Every test: unit, integration, infra (snapshots
 .PHONY: snapshot-update
 snapshot-update: $(VENV)/.installed ## Rewrite the infra snapshots (review the diff!)
 	CDK_VALIDATION=false $(PY) -m pytest -q tests/infra --snapshot-update
+
+.PHONY: local
+local: $(VENV)/.installed ## Serve every API route locally on PORT (3000) with moto + simulators: make local ARGS="--fast --data-dir .local-data"
+	$(PY) -m local --port $(PORT) $(ARGS)
+
+.PHONY: openapi
+openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the route declarations
+	$(PY) -m local.openapi --output docs/openapi.json
 
 .PHONY: bench
 bench: $(VENV)/.installed ## Benchmarks: import ratios, AWS calls per operation, synth ratio -> bench-results.json
