@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
 import jsonschema
 
@@ -104,7 +105,8 @@ class LocalGateway:
             headers=headers,
             body=body if body else None,
             claims=claims,
-            binary=bool(body) and not _is_text(headers),
+            # API Gateway base64-encodes what it cannot pass as text.
+            binary=bool(body) and not (_is_text(headers) and _is_utf8(body)),
         )
         try:
             result = self._functions.invoke(route.function, event)
@@ -116,7 +118,8 @@ class LocalGateway:
         for compiled in self._routes:
             found = compiled.pattern.fullmatch(path)
             if found and compiled.route.method == method.upper():
-                return compiled, found.groupdict()
+                # API Gateway hands the integration decoded path parameters.
+                return compiled, {k: unquote(v) for k, v in found.groupdict().items()}
         return None
 
 
@@ -132,15 +135,34 @@ def _validate(route: Route, headers: dict[str, str], body: bytes) -> str | None:
     if route.request_model is None:
         return None
     try:
-        document = json.loads(body or b"null", parse_float=Decimal)
+        document = json.loads(body or b"null", parse_float=Decimal, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError):
         return "Invalid request body"
-    schema = {k: v for k, v in route.request_model.items() if k != "$schema"}
-    validator = jsonschema.Draft4Validator(schema)
+    validator = jsonschema.Draft4Validator(_decimal_schema(route.request_model))
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
     if errors:
         return "[" + ", ".join(_api_gateway_message(e) for e in errors) + "]"
     return None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity are JavaScript, not JSON
+
+
+def _decimal_schema(model: dict[str, Any]) -> dict[str, Any]:
+    """The model with its numbers as Decimal, like the body: 0.01 must not fail `minimum: 0.01`
+    because one side went through binary floating point."""
+    schema = {k: v for k, v in model.items() if k != "$schema"}
+    loaded: dict[str, Any] = json.loads(json.dumps(schema), parse_float=Decimal)
+    return loaded
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _api_gateway_message(error: jsonschema.ValidationError) -> str:

@@ -65,10 +65,16 @@ class PayoutsLocal:
     routes = declarations.ROUTES
     functions = declarations.FUNCTIONS
 
-    def __init__(self, webhook_token: str, reconcile_every: float | None) -> None:
+    def __init__(
+        self,
+        webhook_token: str,
+        reconcile_every: float | None,
+        breaker_open_seconds: float | None = None,
+    ) -> None:
         self.cfg = load_config("dev")
         self.webhook_token = webhook_token
         self.reconcile_every = reconcile_every or self.cfg.reconcile_interval_minutes * 60
+        self.breaker_open_seconds = breaker_open_seconds
         self.resources: PayoutsResources | None = None
 
     def provision(self) -> None:
@@ -92,6 +98,8 @@ class PayoutsLocal:
             "MONOOVA_BASE_URL": monoova_url,
             "MONOOVA_WEBHOOK_PUBLIC_KEYS": monoova_public_key,
         }
+        if self.breaker_open_seconds:
+            env["BREAKER_OPEN_SECONDS"] = str(int(self.breaker_open_seconds))
         if self.reconcile_every < self.cfg.reconcile_interval_minutes * 60:
             # A sped-up schedule looks at payouts as soon as it runs.
             env["RECONCILE_THRESHOLD_SECONDS"] = str(int(self.reconcile_every))

@@ -25,7 +25,7 @@ from local import moto_serial, state
 from local.auth import LocalIssuer
 from local.gateway import Functions, LocalGateway
 from local.payouts_local import API_KEY, PayoutsLocal
-from local.runner_routes import serve
+from local.runner_routes import serve_safely
 from payouts import wiring
 from simulators.monoova.server import MonoovaSimulator
 
@@ -49,10 +49,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--webhook-delay", type=float, default=2.0, help="seconds before Monoova calls back"
     )
     parser.add_argument("--reconcile-every", type=float, help="seconds between reconciler runs")
-    parser.add_argument("--fast", action="store_true", help="reconcile every 5 s")
+    parser.add_argument(
+        "--breaker-open", type=float, help="seconds the Monoova circuit stays open (config: 600)"
+    )
+    parser.add_argument(
+        "--fast", action="store_true", help="reconcile every 5 s; circuit open for 30 s"
+    )
     args = parser.parse_args(argv)
-    if args.fast and args.reconcile_every is None:
-        args.reconcile_every = 5.0
+    if args.fast:
+        args.reconcile_every = args.reconcile_every or 5.0
+        args.breaker_open = args.breaker_open or 30.0
     if args.simulator_port is None:
         args.simulator_port = args.port + 1 if args.port else 0
     return args
@@ -73,10 +79,11 @@ class Runner:
         args = self.args
         saved = state.load(args.data_dir) if args.data_dir else None
         token = saved["webhook_token"] if saved else "Basic " + secrets.token_urlsafe(24)
-        self.system = PayoutsLocal(token, args.reconcile_every)
+        self.system = PayoutsLocal(token, args.reconcile_every, args.breaker_open)
         self.server = ThreadingHTTPServer((args.host, args.port), _handler_class(self))
         base = f"http://{args.host}:{self.server.server_address[1]}"
-        issuer_name = f"{base}/local-issuer"
+        # Fixed, like a user pool's issuer: tokens stay valid across restarts on any port.
+        issuer_name = "https://cognito-idp.local/local-admins"
         self.issuer = (
             LocalIssuer.from_pem(issuer_name, saved["issuer_pem"].encode())
             if saved
@@ -149,7 +156,7 @@ def _handler_class(runner: Runner) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
-            status, headers, payload = serve(
+            status, headers, payload = serve_safely(
                 runner,
                 self.command,
                 parts.path,
