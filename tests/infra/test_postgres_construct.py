@@ -1,0 +1,176 @@
+"""The PostgreSQL construct on its own: what it synthesizes, and that cfn-lint accepts it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+
+from cdk_constructs.postgres import TUNING, PostgresDatabase, PostgresProps
+from cdk_constructs.stack_base import ConfiguredStack
+from tests.infra.synth import cdk_json_context, props, resources
+from tests.infra.test_cfn_lint import _cfn_lint
+
+
+def _database(stack: cdk.Stack, **overrides: Any) -> PostgresDatabase:
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=1,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
+            ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            ec2.SubnetConfiguration(name="db", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        ],
+    )
+    proxy_sg = ec2.SecurityGroup(stack, "ProxySg", vpc=vpc, allow_all_outbound=False)
+    db_sg = ec2.SecurityGroup(stack, "DbSg", vpc=vpc, allow_all_outbound=False)
+    values: dict[str, Any] = {
+        "vpc": vpc,
+        "database_subnets": ec2.SubnetSelection(subnet_group_name="db"),
+        "proxy_subnets": ec2.SubnetSelection(subnet_group_name="app"),
+        "database_security_group": db_sg,
+        "proxy_security_group": proxy_sg,
+        "encryption_key": kms.Key(stack, "Key", enable_key_rotation=True),
+        "instance_identifier": "engine-test-db",
+        "instance_type": "r6g.large",
+        "multi_az": True,
+        "allocated_storage_gb": 100,
+        "max_allocated_storage_gb": 500,
+        "backup_retention_days": 35,
+        "deletion_protection": True,
+        "removal_policy": cdk.RemovalPolicy.RETAIN,
+        "log_retention": logs.RetentionDays.THREE_MONTHS,
+        "read_replica_names": ("reporting", "analytics"),
+    }
+    values.update(overrides)
+    return PostgresDatabase(stack, "Database", PostgresProps(**values))
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    outdir = tmp_path_factory.mktemp("postgres")
+    context = cdk_json_context() | {"aws:cdk:bundling-stacks": []}
+    app = cdk.App(context=context, outdir=str(outdir))
+    stack = ConfiguredStack(
+        app,
+        "PostgresTest",
+        env=cdk.Environment(account="111111111111", region="ap-south-1"),
+        availability_zones=["ap-south-1a", "ap-south-1b"],
+    )
+    _database(stack)
+    app.synth()
+    path = outdir / "PostgresTest.template.json"
+    return json.loads(path.read_text()), path
+
+
+def _instances(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v["Properties"] for k, v in resources(template, "AWS::RDS::DBInstance").items()}
+
+
+def test_primary_is_encrypted_iam_authenticated_private_and_protected(
+    template: tuple[dict[str, Any], Path],
+) -> None:
+    primary = next(
+        p for p in _instances(template[0]).values() if "SourceDBInstanceIdentifier" not in p
+    )
+    assert primary["Engine"] == "postgres"
+    assert int(primary["EngineVersion"].split(".")[0]) >= 15
+    assert primary["StorageEncrypted"] is True and "KmsKeyId" in primary
+    assert primary["EnableIAMDatabaseAuthentication"] is True
+    assert primary["PubliclyAccessible"] is False
+    assert primary["MultiAZ"] is True
+    assert primary["BackupRetentionPeriod"] == 35
+    assert primary["DeletionProtection"] is True
+    assert primary["EnablePerformanceInsights"] is True
+    assert "PerformanceInsightsKMSKeyId" in primary
+    assert primary["MonitoringInterval"] == 60
+    assert primary["DBInstanceIdentifier"] == "engine-test-db"
+    assert primary["EnableCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+
+
+def test_two_read_replicas_with_the_same_protections(
+    template: tuple[dict[str, Any], Path],
+) -> None:
+    replicas = [p for p in _instances(template[0]).values() if "SourceDBInstanceIdentifier" in p]
+    assert sorted(r["DBInstanceIdentifier"] for r in replicas) == [
+        "engine-test-db-analytics",
+        "engine-test-db-reporting",
+    ]
+    for replica in replicas:
+        assert "StorageEncrypted" not in replica  # inherited from the encrypted source
+        assert "DatabaseInstance" in json.dumps(replica["SourceDBInstanceIdentifier"])
+        assert replica["EnableIAMDatabaseAuthentication"] is True
+        assert replica["EnablePerformanceInsights"] is True
+        assert replica["PubliclyAccessible"] is False
+
+
+def test_parameters_apply_the_seed_tuning_and_force_tls(
+    template: tuple[dict[str, Any], Path],
+) -> None:
+    [group] = props(template[0], "AWS::RDS::DBParameterGroup")
+    assert group["Parameters"]["rds.force_ssl"] == "1"
+    for name, value in TUNING.items():
+        assert group["Parameters"][name] == value
+
+
+def test_proxy_requires_tls_and_iam_and_the_secret_rotates(
+    template: tuple[dict[str, Any], Path],
+) -> None:
+    [proxy] = props(template[0], "AWS::RDS::DBProxy")
+    assert proxy["RequireTLS"] is True
+    assert proxy["Auth"][0]["IAMAuth"] == "REQUIRED"
+    assert proxy["EngineFamily"] == "POSTGRESQL"
+    [schedule] = props(template[0], "AWS::SecretsManager::RotationSchedule")
+    assert schedule["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
+    [secret] = props(template[0], "AWS::SecretsManager::Secret")
+    assert "KmsKeyId" in secret
+
+
+def test_monitoring_role_has_no_aws_managed_policy(
+    template: tuple[dict[str, Any], Path],
+) -> None:
+    roles = [
+        r
+        for r in props(template[0], "AWS::IAM::Role")
+        if "monitoring.rds.amazonaws.com" in json.dumps(r["AssumeRolePolicyDocument"])
+    ]
+    assert len(roles) == 1
+    assert "ManagedPolicyArns" not in roles[0] or all(
+        "aws:policy" not in json.dumps(arn) for arn in roles[0]["ManagedPolicyArns"]
+    )
+
+
+def test_cfn_lint_accepts_it(template: tuple[dict[str, Any], Path]) -> None:
+    result = subprocess.run(
+        [_cfn_lint(), "--format", "json", "--regions", "ap-south-1", "--", str(template[1])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [m for m in json.loads(result.stdout or "[]") if m["Level"] == "Error"]
+    assert errors == [], json.dumps(errors, indent=1)[:3000]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"backup_retention_days": 0}, "at least one day"),
+        ({"max_allocated_storage_gb": 10}, "max_allocated_storage_gb"),
+        ({"monitoring_interval_seconds": 7}, "monitoring interval"),
+    ],
+)
+def test_bad_props_fail_early(overrides: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(
+        cdk.App(), "Bad", env=cdk.Environment(account="111111111111", region="ap-south-1")
+    )
+    with pytest.raises(ValueError, match=message):
+        _database(stack, **overrides)
