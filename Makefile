@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 unexport PYTHONDONTWRITEBYTECODE
 
 LINT_PATHS := app.py config cdk_constructs stacks lambda_src local simulators scripts tests
-TYPED_PATHS := config cdk_constructs stacks lambda_src/shared lambda_src/payouts local simulators
+TYPED_PATHS := config cdk_constructs stacks lambda_src/shared lambda_src/payouts lambda_src/engine local simulators
 
 .PHONY: help
 help: ## List the commands

@@ -1,0 +1,1 @@
+"""PostgreSQL access for the engine: schema migrations (and, later, one DAL class per store)."""

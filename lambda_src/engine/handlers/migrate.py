@@ -1,0 +1,92 @@
+"""CloudFormation custom resource (CDK Provider framework) that migrates the engine's schema.
+
+Create and Update apply the pending migrations of `engine/migrations` and answer
+`{"PhysicalResourceId": "engine-schema", "Data": {"Applied": "0001,0002", "Latest": "0006"}}`
+(`Applied` lists what this run applied, empty when nothing was pending; `Latest` is the
+highest version the database has). Delete does nothing: removing the resource or the stack
+never drops data, and the physical id never changes, so an Update is never a replacement.
+
+In AWS it connects through RDS Proxy with IAM authentication: a token from
+`generate_db_auth_token` is the password, over TLS (`sslmode=require`). Environment:
+`DB_PROXY_ENDPOINT`, `DB_PORT` (default 5432), `DB_NAME`, `DB_USER`, and the `AWS_REGION` that
+Lambda sets. `DATABASE_URL`, when set, is used instead of the proxy and the token; it exists
+for local runs (`make local`) and tests, and is never set in AWS.
+
+A CloudFormation custom resource only receives Update when its properties change, so the
+stack should pass a property that changes with the migration files (e.g. their hash).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import psycopg
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from engine.db.migrate import MIGRATIONS_DIR, apply_migrations, latest_version
+
+PHYSICAL_RESOURCE_ID = "engine-schema"
+CONNECT_TIMEOUT_SECONDS = 10
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "engine"))
+
+Connect = Callable[[], psycopg.Connection[Any]]
+
+
+def connect() -> psycopg.Connection[Any]:
+    """An autocommit connection: `DATABASE_URL` if set, else RDS Proxy with an IAM token."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        logger.info("connecting with DATABASE_URL (local run)")
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    host = os.environ["DB_PROXY_ENDPOINT"]
+    port = int(os.environ.get("DB_PORT", "5432"))
+    user = os.environ["DB_USER"]
+    dbname = os.environ["DB_NAME"]
+    region = os.environ["AWS_REGION"]
+    # Signed locally with the function's credentials (no API call); valid for 15 minutes.
+    token = boto3.client("rds", region_name=region).generate_db_auth_token(
+        DBHostname=host, Port=port, DBUsername=user, Region=region
+    )
+    logger.info("connecting through RDS Proxy", extra={"host": host, "db": dbname, "user": user})
+    return psycopg.connect(
+        host=host,
+        port=port,
+        dbname=dbname,
+        user=user,
+        password=token,
+        sslmode="require",
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        application_name="engine-migrate",
+        autocommit=True,
+    )
+
+
+def handle(event: dict[str, Any], connect: Connect = connect) -> dict[str, Any]:
+    """The custom resource's logic, with the connection factory injectable for tests."""
+    request_type = event.get("RequestType")
+    if request_type == "Delete":
+        logger.info("delete: schema and data are kept")
+        return {"PhysicalResourceId": PHYSICAL_RESOURCE_ID}
+    if request_type not in ("Create", "Update"):
+        raise ValueError(f"unknown RequestType {request_type!r}")
+    with connect() as conn:
+        versions = apply_migrations(conn, MIGRATIONS_DIR)
+        latest = latest_version(conn) or ""
+    logger.info(
+        "migrations applied",
+        extra={"request_type": request_type, "applied": versions, "latest": latest},
+    )
+    return {
+        "PhysicalResourceId": PHYSICAL_RESOURCE_ID,
+        "Data": {"Applied": ",".join(versions), "Latest": latest},
+    }
+
+
+@logger.inject_lambda_context(clear_state=True)
+def on_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event)
