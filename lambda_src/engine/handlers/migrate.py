@@ -22,11 +22,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import psycopg
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from engine.db import connection
 from engine.db.migrate import MIGRATIONS_DIR, apply_migrations, latest_version
 
 PHYSICAL_RESOURCE_ID = "engine-schema"
@@ -38,32 +38,14 @@ Connect = Callable[[], psycopg.Connection[Any]]
 
 
 def connect() -> psycopg.Connection[Any]:
-    """An autocommit connection: `DATABASE_URL` if set, else RDS Proxy with an IAM token."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
+    if os.environ.get("DATABASE_URL"):
         logger.info("connecting with DATABASE_URL (local run)")
-        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
-    host = os.environ["DB_PROXY_ENDPOINT"]
-    port = int(os.environ.get("DB_PORT", "5432"))
-    user = os.environ["DB_USER"]
-    dbname = os.environ["DB_NAME"]
-    region = os.environ["AWS_REGION"]
-    # Signed locally with the function's credentials (no API call); valid for 15 minutes.
-    token = boto3.client("rds", region_name=region).generate_db_auth_token(
-        DBHostname=host, Port=port, DBUsername=user, Region=region
-    )
-    logger.info("connecting through RDS Proxy", extra={"host": host, "db": dbname, "user": user})
-    return psycopg.connect(
-        host=host,
-        port=port,
-        dbname=dbname,
-        user=user,
-        password=token,
-        sslmode="require",
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        application_name="engine-migrate",
-        autocommit=True,
-    )
+    else:
+        logger.info(
+            "connecting through RDS Proxy",
+            extra={"host": os.environ.get("DB_PROXY_ENDPOINT"), "db": os.environ.get("DB_NAME")},
+        )
+    return connection.connect("engine-migrate", CONNECT_TIMEOUT_SECONDS)
 
 
 def handle(event: dict[str, Any], connect: Connect = connect) -> dict[str, Any]:
