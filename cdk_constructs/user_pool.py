@@ -8,6 +8,7 @@ passwords never cross the wire.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -26,10 +27,21 @@ _PASSWORD_POLICY = cognito.PasswordPolicy(
 
 
 @dataclass(frozen=True)
+class StaffGroup:
+    """A role as a Cognito group; `precedence` decides which role wins in the token (lower)."""
+
+    name: str
+    description: str
+    precedence: int
+
+
+@dataclass(frozen=True)
 class AdminUserPoolProps:
     user_pool_name: str
     removal_policy: cdk.RemovalPolicy
     deletion_protection: bool
+    # Roles; MFA is required for every member, privileged or not (stricter than per-group).
+    groups: Sequence[StaffGroup] = ()
 
 
 class AdminUserPool(Construct):
@@ -52,6 +64,17 @@ class AdminUserPool(Construct):
             deletion_protection=props.deletion_protection,
             removal_policy=props.removal_policy,
         )
+        self.groups = {
+            group.name: cognito.CfnUserPoolGroup(
+                self,
+                f"Group{group.name}",
+                user_pool_id=self.user_pool.user_pool_id,
+                group_name=group.name,
+                description=group.description,
+                precedence=group.precedence,
+            )
+            for group in props.groups
+        }
         self.client = self.user_pool.add_client(
             "AdminWebClient",
             generate_secret=False,
