@@ -25,7 +25,7 @@ INTERNAL_HEALTH = FunctionSpec(
 )
 SCHEMA_MIGRATOR = FunctionSpec(
     name="SchemaMigrator",
-    handler="engine.handlers.migrate.on_event",
+    handler="engine.handlers.migrate.on_cfn_event",
     description="Custom resource: applies the PostgreSQL migrations through RDS Proxy on deploy",
     memory_mb=512,
     timeout_seconds=300,

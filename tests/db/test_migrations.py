@@ -964,3 +964,59 @@ def test_command_line_migrates_the_database_url(
         f"applied: {', '.join(ALL_VERSIONS)}; latest: 0006",
         "applied: nothing; latest: 0006",
     ]
+
+
+def test_cfn_custom_resource_reports_success_and_failure_to_cloudformation(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from engine.handlers import migrate as handler_module
+    from local.events import LambdaContext
+
+    received: list[dict[str, object]] = []
+
+    class Capture(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            received.append(_json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    event = {
+        "RequestType": "Create",
+        "ResponseURL": f"http://127.0.0.1:{server.server_address[1]}/signed",
+        "StackId": "arn:aws:cloudformation:ap-south-1:111111111111:stack/s/1",
+        "RequestId": "r-1",
+        "LogicalResourceId": "Schema",
+        "ResourceProperties": {},
+    }
+    try:
+        monkeypatch.setenv("DATABASE_URL", database)
+        handler_module.on_cfn_event(event, LambdaContext(function_name="SchemaMigrator"))
+        monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+        handler_module.on_cfn_event(
+            {**event, "RequestType": "Update", "PhysicalResourceId": "engine-schema"},
+            LambdaContext(function_name="SchemaMigrator"),
+        )
+    finally:
+        server.shutdown()
+
+    ok, failed = received
+    assert ok["Status"] == "SUCCESS"
+    assert ok["PhysicalResourceId"] == "engine-schema"
+    assert ok["Data"]["Latest"] == "0006"
+    assert (ok["StackId"], ok["RequestId"], ok["LogicalResourceId"]) == (
+        event["StackId"],
+        "r-1",
+        "Schema",
+    )
+    assert failed["Status"] == "FAILED"
+    assert failed["PhysicalResourceId"] == "engine-schema"
+    assert "127.0.0.1" not in failed["Reason"]

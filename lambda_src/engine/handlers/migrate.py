@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engine.db import connection
 from engine.db.migrate import MIGRATIONS_DIR, apply_migrations, latest_version
+from engine.handlers import cfn_response
 
 PHYSICAL_RESOURCE_ID = "engine-schema"
 CONNECT_TIMEOUT_SECONDS = 10
@@ -72,3 +73,17 @@ def handle(event: dict[str, Any], connect: Connect = connect) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def on_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def on_cfn_event(event: dict[str, Any], context: LambdaContext) -> None:
+    """The same, as the ServiceToken of a plain custom resource (no Provider framework and
+    its extra function): the outcome is PUT to CloudFormation's pre-signed ResponseURL."""
+    try:
+        result = handle(event)
+        status, reason = "SUCCESS", "migrations applied"
+    except Exception as exc:
+        logger.exception("migration failed")
+        result = {"PhysicalResourceId": event.get("PhysicalResourceId", PHYSICAL_RESOURCE_ID)}
+        status, reason = "FAILED", f"{type(exc).__name__}: see {context.log_stream_name}"
+    cfn_response.send(event, status, reason, result["PhysicalResourceId"], result.get("Data"))
