@@ -36,7 +36,11 @@ class Pack(Enum):
     NIST_800_53_R5 = "NIST.800.53.R5"
 
 
-DEFAULT_PACKS = (Pack.AWS_SOLUTIONS, Pack.PCI_DSS_321, Pack.SERVERLESS)
+# Every pack applies to every stack of every system: packs are registered once, on
+# the App, so a pack cannot be limited to one system's Stage (registering it per
+# Stage reports every stage's findings again). NIST 800-53 R5 is required for the
+# payments engine, so the payouts stacks pass it too.
+DEFAULT_PACKS = (Pack.AWS_SOLUTIONS, Pack.PCI_DSS_321, Pack.SERVERLESS, Pack.NIST_800_53_R5)
 
 _FACTORIES: dict[Pack, Callable[[IConstruct], cdk.IPolicyValidationPlugin]] = {
     Pack.AWS_SOLUTIONS: cdk_nag.AwsSolutionsChecks,

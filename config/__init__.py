@@ -1,7 +1,9 @@
 """Typed environment config: one frozen dataclass per system and environment.
 
-`load("dev", context)` returns the validated config with the account override
-applied; `environments()` lists the environment names in deploy order.
+`load("dev", context)` returns the validated payouts config with the account
+override applied, `load_engine("qa", context)` the payments engine's;
+`environments()` and `engine_environments()` list each system's environment
+names in deploy order.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from config.base import EnvironmentConfig
+from config.engine import ENVIRONMENTS as ENGINE_ENVIRONMENTS
+from config.engine import EngineConfig
 from config.payouts import ENVIRONMENTS as PAYOUTS_ENVIRONMENTS
 from config.payouts import PayoutsConfig
 from config.validation import ConfigError
@@ -30,9 +34,34 @@ def load(env_name: str, context: Mapping[str, Any] | None = None) -> PayoutsConf
     return validate(base.with_account_override(context))
 
 
+def engine_environments() -> tuple[str, ...]:
+    return tuple(ENGINE_ENVIRONMENTS)
+
+
+def load_engine(env_name: str, context: Mapping[str, Any] | None = None) -> EngineConfig:
+    try:
+        base = ENGINE_ENVIRONMENTS[env_name]
+    except KeyError:
+        known = ", ".join(engine_environments())
+        raise ConfigError(
+            f"unknown engine environment {env_name!r}; expected one of: {known}"
+        ) from None
+    return validate(base.with_account_override(context))
+
+
 def validate(cfg: C) -> C:
     """Raise ConfigError listing every problem; return the config unchanged if none."""
     return cfg.validate()
 
 
-__all__ = ["ConfigError", "EnvironmentConfig", "PayoutsConfig", "environments", "load", "validate"]
+__all__ = [
+    "ConfigError",
+    "EngineConfig",
+    "EnvironmentConfig",
+    "PayoutsConfig",
+    "engine_environments",
+    "environments",
+    "load",
+    "load_engine",
+    "validate",
+]

@@ -74,10 +74,20 @@ class PayoutsConfig(EnvironmentConfig):
     waf_rate_limit_per_5min_per_ip: int
     api_execution_logging_level: ApiLoggingLevel
 
-    # Concurrency: the seed reserves 5 for CreatePayout and leaves the webhook
-    # unreserved; one reconciler at a time keeps the status sweeps from overlapping.
+    # Concurrency: the seed reserves 5 for CreatePayout; one reconciler at a time
+    # keeps the status sweeps from overlapping. Every function has a limit
+    # (NIST 800-53 R5 SC-6, cdk-nag LambdaConcurrency), so that no one of them can
+    # starve the account's pool.
     create_payout_reserved_concurrency: int = 5
     reconciler_reserved_concurrency: int = 1
+    # Admin reads: a handful of operators at a time.
+    query_payouts_reserved_concurrency: int = 10
+    # Generous on purpose: Monoova retries a failed webhook only once, so a throttled
+    # delivery is close to a lost one (it would then wait for the reconciler).
+    monoova_webhook_reserved_concurrency: int = 20
+    # SQS and stream consumers: a small limit only slows draining; messages wait.
+    webhook_replay_reserved_concurrency: int = 2
+    balance_restorer_reserved_concurrency: int = 2
 
     # Reconciliation of Pending and UNKNOWN payouts
     reconcile_interval_minutes: int = 5
@@ -163,6 +173,10 @@ _POSITIVE_FIELDS = (
     "waf_rate_limit_per_5min_per_ip",
     "create_payout_reserved_concurrency",
     "reconciler_reserved_concurrency",
+    "query_payouts_reserved_concurrency",
+    "monoova_webhook_reserved_concurrency",
+    "webhook_replay_reserved_concurrency",
+    "balance_restorer_reserved_concurrency",
     "reconcile_interval_minutes",
     "reconcile_threshold_minutes",
     "stuck_unknown_minutes",

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Summarize a synthesized cloud assembly: one row per stack, with its cdk-nag result.
 
+Every system's stacks appear (payouts and the payments engine, primary and DR
+Regions); the nag result counts all registered packs (AwsSolutions, PCI DSS 3.2.1,
+Serverless, NIST 800-53 R5).
+
     python scripts/synth_summary.py [cdk.out]
 
 Reads the root manifest, each stage's nested assembly and templates, and the
@@ -27,6 +31,7 @@ STALE_AFTER_SECONDS = 120
 class StackRow:
     name: str
     display_name: str
+    system: str
     environment: str
     region: str
     resources: int
@@ -59,10 +64,15 @@ def _row(directory: Path, artifact: dict[str, Any]) -> StackRow:
     template = load(directory / properties["templateFile"])
     display = artifact.get("displayName", properties.get("stackName", "?"))
     region = artifact.get("environment", "aws://unknown/unknown").rsplit("/", 1)[-1]
+    # Every stack carries the system and environment tags from config; the Stage
+    # name (payouts `prod`, engine `engine-prod`) is only the fallback.
+    tags = properties.get("tags") or {}
+    stage = display.split("/", 1)[0] if "/" in display else "-"
     return StackRow(
         name=properties.get("stackName", display),
         display_name=display,
-        environment=display.split("/", 1)[0] if "/" in display else "-",
+        system=tags.get("system", "-"),
+        environment=tags.get("environment", stage),
         region=region,
         resources=len(template.get("Resources", {})),
     )
@@ -103,7 +113,7 @@ def _report_problem(outdir: Path) -> str | None:
 
 
 def render(rows: list[StackRow], findings: Counter[str], acknowledged: Counter[str]) -> list[str]:
-    header = ("stack", "environment", "region", "resources", "nag")
+    header = ("stack", "system", "environment", "region", "resources", "nag")
     table = [header]
     for row in rows:
         found, acked = (
@@ -114,6 +124,7 @@ def render(rows: list[StackRow], findings: Counter[str], acknowledged: Counter[s
         table.append(
             (
                 row.name,
+                row.system,
                 row.environment,
                 row.region,
                 str(row.resources),

@@ -78,6 +78,7 @@ ACCESS: dict[str, FunctionAccess] = {
             ),
             TableGrant(CUSTOMERS, (GET,)),
         ),
+        reserved_concurrency_field="query_payouts_reserved_concurrency",
         no_dlq_reason=_SYNC_ONLY,
     ),
     fn.MONOOVA_WEBHOOK.name: FunctionAccess(
@@ -90,12 +91,14 @@ ACCESS: dict[str, FunctionAccess] = {
             "MONOOVA_WEBHOOK_PUBLIC_KEYS",
             "TRANSACTION_RETENTION_DAYS",
         ),
+        reserved_concurrency_field="monoova_webhook_reserved_concurrency",
         no_dlq_reason=_SYNC_ONLY
         + " The handler itself writes any webhook it cannot process to WebhookDlq.",
     ),
     fn.WEBHOOK_REPLAY.name: FunctionAccess(
         tables=_WEBHOOK_TABLES,
         extra_env=("TRANSACTION_RETENTION_DAYS",),
+        reserved_concurrency_field="webhook_replay_reserved_concurrency",
         no_dlq_reason=(
             "Invoked by an SQS event source mapping, not asynchronously: a failed message "
             "returns to WebhookReplayQueue, whose redrive policy moves it to WebhookDlq."
@@ -125,6 +128,7 @@ ACCESS: dict[str, FunctionAccess] = {
             TableGrant(TRANSACTIONS, (UPDATE, CONDITION_CHECK)),
             TableGrant(CUSTOMERS, (UPDATE,)),
         ),
+        reserved_concurrency_field="balance_restorer_reserved_concurrency",
         no_dlq_reason=(
             "Invoked by a DynamoDB stream event source mapping, not asynchronously: "
             "failed batches go to the mapping's on-failure destination BalanceRestoreDlq."

@@ -21,6 +21,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk_constructs import nag
 from cdk_constructs.monitoring import MonitoringHub, MonitoringHubProps
 from cdk_constructs.stack_base import ConfiguredStack
 from config.payouts import PayoutsConfig
@@ -88,6 +89,17 @@ class PayoutsMonitoringStack(ConfiguredStack):
                 removal_policy=cfg.removal_policy,
             ),
         )
+        if not cfg.alarm_actions_enabled:
+            # Only where config turns alarm actions off (dev): the alarms keep their
+            # topic actions, with ActionsEnabled false.
+            nag.acknowledge(
+                self.hub,
+                "NIST.800.53.R5-CloudWatchAlarmAction",
+                "NIST 800-53 R5 SI-4(12), SI-5b, CA-7: this environment's config turns alarm "
+                "actions off (alarm_actions_enabled=False) because it holds only test data "
+                "and pages nobody; its alarms still evaluate, keep their SNS actions and "
+                "show on the dashboards, and every environment with real data enables them.",
+            )
         self._api(service)
         self._functions(service)
         self._queues(stateful)

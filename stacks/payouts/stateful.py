@@ -110,20 +110,26 @@ class PayoutsStatefulStack(ConfiguredStack):
             "authorization",
             "Authorization header value Monoova sends with every webhook",
         )
-        nag.acknowledge(
-            self.monoova_api_secret,
-            "AwsSolutions-SMG4",
-            "Monoova issues the API key in its portal and offers no API to rotate it, so "
-            "no rotation Lambda can do it; it is rotated by the runbook when Monoova "
-            "re-issues the key or on suspected compromise.",
-        )
-        nag.acknowledge(
-            self.monoova_webhook_secret,
-            "AwsSolutions-SMG4",
-            "The webhook credential is configured in Monoova's portal and must change there "
-            "and here together; it is rotated by the runbook (old and new accepted during "
-            "the switch), not by a rotation Lambda that cannot reach Monoova's portal.",
-        )
+        no_rotation = {
+            self.monoova_api_secret: (
+                "Monoova issues the API key in its portal and offers no API to rotate it, "
+                "so no rotation Lambda can do it; it is rotated by the runbook when Monoova "
+                "re-issues the key or on suspected compromise."
+            ),
+            self.monoova_webhook_secret: (
+                "The webhook credential is configured in Monoova's portal and must change "
+                "there and here together; it is rotated by the runbook (old and new "
+                "accepted during the switch), not by a rotation Lambda that cannot reach "
+                "Monoova's portal."
+            ),
+        }
+        for secret, reason in no_rotation.items():
+            nag.acknowledge(secret, "AwsSolutions-SMG4", reason)
+            nag.acknowledge(
+                secret,
+                "NIST.800.53.R5-SecretsManagerRotationEnabled",
+                f"NIST 800-53 R5 SC-12, AC-4 (same finding as AwsSolutions-SMG4): {reason}",
+            )
 
     def _secret(self, construct_id: str, name: str, key: str, description: str) -> Any:
         return PlaceholderSecret(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from config import environments
+from tests.infra.engine_synth import ENGINE_ENVIRONMENTS, EngineSynth, synthesize_engine
 from tests.infra.synth import Synth, synthesize
 
 ENVIRONMENTS = environments()
@@ -42,3 +43,23 @@ def synth_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synth]
 @pytest.fixture(params=ENVIRONMENTS)
 def synth(request: pytest.FixtureRequest, synth_of: Callable[[str], Synth]) -> Synth:
     return synth_of(request.param)
+
+
+@pytest.fixture(scope="session")
+def engine_synth_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], EngineSynth]:
+    cache: dict[str, EngineSynth] = {}
+
+    def get(env_name: str) -> EngineSynth:
+        if env_name not in cache:
+            outdir = tmp_path_factory.mktemp(f"cdk-engine-{env_name}")
+            cache[env_name] = synthesize_engine(env_name, outdir)
+        return cache[env_name]
+
+    return get
+
+
+@pytest.fixture(params=ENGINE_ENVIRONMENTS)
+def engine_synth(
+    request: pytest.FixtureRequest, engine_synth_of: Callable[[str], EngineSynth]
+) -> EngineSynth:
+    return engine_synth_of(request.param)

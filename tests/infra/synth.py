@@ -48,9 +48,14 @@ class Synth:
 
 
 def synthesize(env_name: str, outdir: Path) -> Synth:
-    context = cdk_json_context() | {"aws:cdk:bundling-stacks": [], "env": env_name}
+    context = cdk_json_context() | {
+        "aws:cdk:bundling-stacks": [],
+        "env": env_name,
+        "system": "payouts",
+    }
     app = cdk.App(context=context, outdir=str(outdir), analytics_reporting=False)
     (stage,) = build(app)
+    assert isinstance(stage, PayoutsStage)
     app.synth()
     synth = Synth(env_name=env_name, outdir=outdir, stage=stage)
     for role, stack in zip(ROLES, stage.stacks, strict=True):

@@ -38,7 +38,8 @@ def _suppressed(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_pack_ran_and_found_nothing_unacknowledged(synth: Synth) -> None:
     plugins = {p["pluginName"]: p for p in synth.report["pluginReports"]}
-    assert {pack.value for pack in DEFAULT_PACKS} <= set(plugins)
+    assert set(plugins) == {pack.value for pack in DEFAULT_PACKS}
+    assert set(plugins) == {"AwsSolutions", "PCI.DSS.321", "Serverless", "NIST.800.53.R5"}
     for name, plugin in plugins.items():
         assert plugin["violations"] == [], (
             f"{name}: {[v['ruleName'] for v in plugin['violations']]}"
@@ -72,3 +73,42 @@ def test_lambda_outside_vpc_is_acknowledged_per_function(synth: Synth) -> None:
     for name in synth.stage.service.functions:
         path = f"{synth.env_name}/Service/{name}/Function"
         assert (path, "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC") in acks
+
+
+def test_nist_findings_mirror_the_other_packs_acknowledgments(synth: Synth) -> None:
+    """Each NIST acknowledgment sits where another pack's same finding is acknowledged.
+
+    Reasons name the NIST controls; LambdaConcurrency is fixed (reserved
+    concurrency on every function), never acknowledged.
+    """
+    mirrors = {
+        "NIST.800.53.R5-LambdaInsideVPC": "PCI.DSS.321-LambdaInsideVPC",
+        "NIST.800.53.R5-LambdaDLQ": "Serverless-LambdaDLQ",
+        "NIST.800.53.R5-SecretsManagerRotationEnabled": "AwsSolutions-SMG4",
+        "NIST.800.53.R5-APIGWSSLEnabled": "PCI.DSS.321-APIGWSSLEnabled",
+        "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted": "PCI.DSS.321-APIGWCacheEnabledAndEncrypted",
+    }
+    acks = _acknowledgments(synth)
+    by_path = {(path, ack_id.split("::", 1)[1]) for path, ack_id, _ in acks}
+    nist = [(p, a.split("::", 1)[1], r) for p, a, r in acks if a.startswith("NIST.800.53.R5::")]
+    assert nist
+    for path, rule, reason in nist:
+        assert "NIST 800-53 R5" in reason, (path, rule)
+        assert rule != "NIST.800.53.R5-LambdaConcurrency"
+        if rule in mirrors:
+            assert (path, mirrors[rule]) in by_path, (path, rule)
+    counts = {rule: sum(1 for _, r, _ in nist if r == rule) for rule in mirrors}
+    assert counts == {
+        "NIST.800.53.R5-LambdaInsideVPC": 6,
+        "NIST.800.53.R5-LambdaDLQ": 5,
+        "NIST.800.53.R5-SecretsManagerRotationEnabled": 2,
+        "NIST.800.53.R5-APIGWSSLEnabled": 1,
+        "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted": 1,
+    }
+    # Dev alone turns alarm actions off, so only dev acknowledges CloudWatchAlarmAction.
+    alarm_acks = [p for p, r, _ in nist if r == "NIST.800.53.R5-CloudWatchAlarmAction"]
+    assert len(alarm_acks) == (0 if cfg_alarms_enabled(synth) else 1)
+
+
+def cfg_alarms_enabled(synth: Synth) -> bool:
+    return bool(synth.stage.cfg.alarm_actions_enabled)

@@ -362,17 +362,24 @@ def test_xray_wildcard_is_confined_to_the_tracing_policy(synth: Synth) -> None:
 
 def test_reserved_concurrency_follows_config(synth: Synth) -> None:
     cfg = cfg_of(synth)
+    # Every function has a limit (NIST 800-53 R5 LambdaConcurrency, SC-6).
     expected = {
         CREATE_PAYOUT: cfg.create_payout_reserved_concurrency,
         RECONCILER: cfg.reconciler_reserved_concurrency,
+        fn.QUERY_PAYOUTS.name: cfg.query_payouts_reserved_concurrency,
+        fn.MONOOVA_WEBHOOK.name: cfg.monoova_webhook_reserved_concurrency,
+        fn.WEBHOOK_REPLAY.name: cfg.webhook_replay_reserved_concurrency,
+        fn.BALANCE_RESTORER.name: cfg.balance_restorer_reserved_concurrency,
     }
     template = synth.templates["service"]
-    for name, logical_id in function_ids(synth).items():
+    ids = function_ids(synth)
+    assert set(ids) == set(expected)
+    for name, logical_id in ids.items():
         reserved = template["Resources"][logical_id]["Properties"].get(
             "ReservedConcurrentExecutions"
         )
-        assert reserved == expected.get(name), name
-    assert expected == {CREATE_PAYOUT: 5, RECONCILER: 1}
+        assert reserved == expected[name], name
+    assert list(expected.values()) == [5, 1, 10, 20, 2, 2]
 
 
 @pytest.mark.parametrize("name", list(TABLE_ACTIONS))

@@ -1,0 +1,274 @@
+"""The payments engine: one frozen config per environment (dev, qa, staging, prod).
+
+Values come from the seed design (network §5.2, environments §9.2.1, log retention
+§10.4.2, DR §12) unless a comment says otherwise. Mumbai (ap-south-1) is primary;
+Singapore (ap-southeast-1) holds the DR counterparts where `dr_enabled` is set.
+Every difference between environments is a field here: the stacks never ask which
+environment they are building.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
+
+from config.base import EnvironmentConfig
+from config.validation import check_availability_zones, check_positive
+
+SYSTEM = "engine"
+REGION = "ap-south-1"
+DR_REGION = "ap-southeast-1"
+AVAILABILITY_ZONES = ("ap-south-1a", "ap-south-1b")
+DR_AVAILABILITY_ZONES = ("ap-southeast-1a", "ap-southeast-1b")
+
+# Seed §5.2: one /24 per tier and zone; the DR VPC repeats the third octets in 10.1/16.
+VPC_CIDR = "10.0.0.0/16"
+DR_VPC_CIDR = "10.1.0.0/16"
+PUBLIC_THIRD_OCTETS = (1, 2)
+APP_THIRD_OCTETS = (11, 12)
+DB_THIRD_OCTETS = (21, 22)
+
+# RDS and DynamoDB PITR both stop at 35 days; seed §12.3.1 asks for 35 in production.
+MAX_BACKUP_RETENTION_DAYS = 35
+
+
+def subnet_cidrs(vpc_cidr: str, third_octets: tuple[int, ...], count: int) -> tuple[str, ...]:
+    """The first `count` /24s of a tier, e.g. 10.0.11.0/24 and 10.0.12.0/24."""
+    first_two = ".".join(vpc_cidr.split("/", maxsplit=1)[0].split(".")[:2])
+    return tuple(f"{first_two}.{octet}.0/24" for octet in third_octets[:count])
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkConfig:
+    """One region's VPC: the CIDR and each tier's subnets, one per zone, in zone order."""
+
+    vpc_cidr: str
+    availability_zones: tuple[str, ...]
+    public_subnet_cidrs: tuple[str, ...]
+    app_subnet_cidrs: tuple[str, ...]
+    db_subnet_cidrs: tuple[str, ...]
+    nat_gateways: int
+
+    @classmethod
+    def seed(
+        cls, vpc_cidr: str, zones: tuple[str, ...], az_count: int, nat_gateways: int
+    ) -> NetworkConfig:
+        return cls(
+            vpc_cidr=vpc_cidr,
+            availability_zones=zones[:az_count],
+            public_subnet_cidrs=subnet_cidrs(vpc_cidr, PUBLIC_THIRD_OCTETS, az_count),
+            app_subnet_cidrs=subnet_cidrs(vpc_cidr, APP_THIRD_OCTETS, az_count),
+            db_subnet_cidrs=subnet_cidrs(vpc_cidr, DB_THIRD_OCTETS, az_count),
+            nat_gateways=nat_gateways,
+        )
+
+    def problems(self, label: str, region: str) -> list[str]:
+        found: list[str | None] = [check_availability_zones(region, self.availability_zones)]
+        try:
+            vpc = ipaddress.IPv4Network(self.vpc_cidr)
+        except ValueError:
+            return [f"{label}: vpc_cidr {self.vpc_cidr!r} is not a CIDR block"]
+        zones = len(self.availability_zones)
+        subnets: list[ipaddress.IPv4Network] = []
+        for tier, cidrs in (
+            ("public", self.public_subnet_cidrs),
+            ("app", self.app_subnet_cidrs),
+            ("db", self.db_subnet_cidrs),
+        ):
+            if len(cidrs) != zones:
+                found.append(
+                    f"{label}: {tier}_subnet_cidrs lists {len(cidrs)} subnets for {zones} "
+                    f"availability zones; give exactly one per zone"
+                )
+            for cidr in cidrs:
+                try:
+                    subnet = ipaddress.IPv4Network(cidr)
+                except ValueError:
+                    found.append(f"{label}: {tier} subnet {cidr!r} is not a CIDR block")
+                    continue
+                if not subnet.subnet_of(vpc):
+                    found.append(f"{label}: {tier} subnet {cidr} is outside the VPC {vpc}")
+                subnets.append(subnet)
+        overlapping = sorted(
+            {f"{a} and {b}" for a in subnets for b in subnets if a is not b and a.overlaps(b)}
+        )
+        if overlapping:
+            found.append(f"{label}: subnets overlap: {overlapping[0]}")
+        if not 1 <= self.nat_gateways <= zones:
+            found.append(
+                f"{label}: nat_gateways must be 1 to {zones} (one per zone at most), "
+                f"got {self.nat_gateways}"
+            )
+        return [problem for problem in found if problem]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig(EnvironmentConfig):
+    system: str = SYSTEM
+    region: str = REGION
+    availability_zones: tuple[str, ...] = AVAILABILITY_ZONES
+    owner: str = "payments-engine"
+    data_classification: str = "restricted"
+    cost_centre: str = "CC-PAYMENTS-ENGINE"
+
+    # Disaster recovery (seed §12): the Singapore counterparts exist only where set.
+    dr_region: str = DR_REGION
+    dr_enabled: bool
+
+    # Network (seed §5.2, §9.2.1: dev single AZ and minimal, the others multi-AZ).
+    network: NetworkConfig
+    dr_network: NetworkConfig
+
+    # Log retention (seed §10.4.2, the same in every environment): portal 30 d,
+    # internal 90 d, scheduler 14 d, API access logs 30 d.
+    portal_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    internal_log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
+    scheduler_log_retention: logs.RetentionDays = logs.RetentionDays.TWO_WEEKS
+    api_access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    # VPC flow logs: kept as long as the internal service logs they help explain.
+    flow_log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
+
+    # Backups (seed §12.3.1): RDS automated backups; DynamoDB PITR is always 35 days.
+    backup_retention_days: int
+
+    # Queues: a message is retried `queue_max_receive_count` times, then waits in
+    # its DLQ for an operator; the visibility timeout leaves room for a slow LMS call.
+    dlq_retention_days: int = 14
+    queue_max_receive_count: int = 5
+    queue_visibility_timeout_seconds: int = 180
+
+    # EventBridge archive: events kept for replay after an incident or a bug fix.
+    event_archive_retention_days: int
+
+    @property
+    def az_count(self) -> int:
+        return len(self.network.availability_zones)
+
+    @property
+    def nat_gateways(self) -> int:
+        return self.network.nat_gateways
+
+    @property
+    def dr_cdk_environment(self) -> cdk.Environment:
+        return cdk.Environment(account=self.account, region=self.dr_region)
+
+    def problems(self) -> list[str]:
+        found: list[str | None] = [
+            *super().problems(),
+            *self.network.problems("network", self.region),
+            *self.dr_network.problems("dr_network", self.dr_region),
+            check_positive("backup_retention_days", self.backup_retention_days),
+            check_positive("queue_max_receive_count", self.queue_max_receive_count),
+            check_positive(
+                "queue_visibility_timeout_seconds", self.queue_visibility_timeout_seconds
+            ),
+            check_positive("event_archive_retention_days", self.event_archive_retention_days),
+        ]
+        if self.dr_region == self.region:
+            found.append(f"dr_region must differ from region ({self.region})")
+        if self.network.availability_zones != self.availability_zones[: self.az_count]:
+            found.append("network.availability_zones must be the first zones of the region")
+        if _overlap(self.network.vpc_cidr, self.dr_network.vpc_cidr):
+            found.append("the primary and DR VPC CIDRs must not overlap (they may be peered)")
+        if self.backup_retention_days > MAX_BACKUP_RETENTION_DAYS:
+            found.append(
+                f"backup_retention_days must be at most {MAX_BACKUP_RETENTION_DAYS}, "
+                f"got {self.backup_retention_days}"
+            )
+        if not 1 <= self.dlq_retention_days <= 14:
+            found.append("dlq_retention_days must be 1 to 14 (the SQS maximum)")
+        retentions = {
+            "portal_log_retention": self.portal_log_retention,
+            "internal_log_retention": self.internal_log_retention,
+            "scheduler_log_retention": self.scheduler_log_retention,
+            "api_access_log_retention": self.api_access_log_retention,
+            "flow_log_retention": self.flow_log_retention,
+        }
+        found += [
+            f"{name} must be finite"
+            for name, value in retentions.items()
+            if value == logs.RetentionDays.INFINITE
+        ]
+        return [problem for problem in found if problem]
+
+
+def _overlap(first: str, second: str) -> bool:
+    try:
+        return ipaddress.IPv4Network(first).overlaps(ipaddress.IPv4Network(second))
+    except ValueError:
+        return False  # reported by NetworkConfig.problems
+
+
+def _network(az_count: int, nat_gateways: int) -> NetworkConfig:
+    return NetworkConfig.seed(VPC_CIDR, AVAILABILITY_ZONES, az_count, nat_gateways)
+
+
+def _dr_network(az_count: int, nat_gateways: int) -> NetworkConfig:
+    return NetworkConfig.seed(DR_VPC_CIDR, DR_AVAILABILITY_ZONES, az_count, nat_gateways)
+
+
+# Development: single AZ, minimal resources, synthetic data, no DR.
+DEV = EngineConfig(
+    env_name="dev",
+    event_archive_retention_days=7,
+    account="444444444444",
+    retain_data=False,
+    deletion_protection=False,
+    termination_protection=False,
+    alarm_actions_enabled=False,
+    dr_enabled=False,
+    network=_network(az_count=1, nat_gateways=1),
+    dr_network=_dr_network(az_count=1, nat_gateways=1),
+    backup_retention_days=1,
+)
+
+# QA: multi-AZ, production-like shape, masked data; no DR counterpart.
+QA = EngineConfig(
+    env_name="qa",
+    event_archive_retention_days=30,
+    account="555555555555",
+    retain_data=True,
+    deletion_protection=True,
+    termination_protection=True,
+    alarm_actions_enabled=True,
+    dr_enabled=False,
+    network=_network(az_count=2, nat_gateways=1),
+    dr_network=_dr_network(az_count=2, nat_gateways=1),
+    backup_retention_days=7,
+)
+
+# Staging: a production replica, DR included, one NAT gateway to save cost.
+STAGING = EngineConfig(
+    env_name="staging",
+    event_archive_retention_days=90,
+    account="666666666666",
+    retain_data=True,
+    deletion_protection=True,
+    termination_protection=True,
+    alarm_actions_enabled=True,
+    dr_enabled=True,
+    network=_network(az_count=2, nat_gateways=1),
+    dr_network=_dr_network(az_count=2, nat_gateways=1),
+    backup_retention_days=14,
+)
+
+# Production: one NAT gateway per zone (a zone's outage takes no egress with it).
+# The Singapore standby keeps one NAT gateway until it is promoted.
+PROD = EngineConfig(
+    env_name="prod",
+    event_archive_retention_days=365,
+    account="777777777777",
+    retain_data=True,
+    deletion_protection=True,
+    termination_protection=True,
+    alarm_actions_enabled=True,
+    dr_enabled=True,
+    network=_network(az_count=2, nat_gateways=2),
+    dr_network=_dr_network(az_count=2, nat_gateways=1),
+    backup_retention_days=MAX_BACKUP_RETENTION_DAYS,
+)
+
+ENVIRONMENTS: dict[str, EngineConfig] = {cfg.env_name: cfg for cfg in (DEV, QA, STAGING, PROD)}

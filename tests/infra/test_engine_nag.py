@@ -1,0 +1,85 @@
+"""cdk-nag: all four packs (AwsSolutions, PCI DSS 3.2.1, Serverless, NIST 800-53 R5)
+pass every payments-engine stack, and every acknowledgment is still needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdk_constructs.nag import Pack
+from tests.infra.engine_synth import EngineSynth
+
+ACK_TYPE = "aws:cdk:acknowledged-rules"
+REQUIRED_PACKS = {"AwsSolutions", "PCI.DSS.321", "Serverless", "NIST.800.53.R5"}
+
+
+def _acknowledgments(synth: EngineSynth) -> list[tuple[str, str, str]]:
+    found = []
+    for metadata in synth.metadata.values():
+        for path, entries in metadata.items():
+            for entry in entries:
+                if entry["type"] == ACK_TYPE:
+                    found += [
+                        (path.lstrip("/"), ack_id, reason)
+                        for ack_id, reason in entry["data"].items()
+                    ]
+    return found
+
+
+def _suppressed(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s for plugin in report["pluginReports"] for s in plugin.get("suppressedViolations") or []
+    ]
+
+
+def test_all_four_packs_ran_and_found_nothing_unacknowledged(engine_synth: EngineSynth) -> None:
+    plugins = {p["pluginName"]: p for p in engine_synth.report["pluginReports"]}
+    assert set(plugins) == REQUIRED_PACKS == {pack.value for pack in Pack}
+    for name, plugin in plugins.items():
+        assert plugin["violations"] == [], (
+            f"{name}: {[v['ruleName'] for v in plugin['violations']]}"
+        )
+        assert plugin["conclusion"] == "success"
+
+
+def test_every_pack_really_inspected_the_engine_stacks(engine_synth: EngineSynth) -> None:
+    """Each pack suppressed at least one engine finding: proof it saw these stacks."""
+    stage = f"{engine_synth.stage.node.path}/"
+    for plugin in engine_synth.report["pluginReports"]:
+        paths = [
+            c["constructPath"]
+            for s in plugin.get("suppressedViolations") or []
+            for c in s["violatingConstructs"]
+        ]
+        assert any(p.startswith(stage) for p in paths), plugin["pluginName"]
+
+
+def test_every_engine_acknowledgment_is_still_needed(engine_synth: EngineSynth) -> None:
+    used = {(s["acknowledgedAt"], s["acknowledgedId"]) for s in _suppressed(engine_synth.report)}
+    acknowledged = _acknowledgments(engine_synth)
+    assert acknowledged
+    stale = [(path, ack_id) for path, ack_id, _ in acknowledged if (path, ack_id) not in used]
+    assert stale == [], f"acknowledgments that suppress nothing: {stale}"
+
+
+def test_engine_acknowledgments_are_qualified_explained_and_narrow(
+    engine_synth: EngineSynth,
+) -> None:
+    prefixes = tuple(f"{pack.value}::{pack.value}-" for pack in Pack)
+    stacks = {stack.node.path for stack in engine_synth.stage.stacks}
+    for path, ack_id, reason in _acknowledgments(engine_synth):
+        assert ack_id.startswith(prefixes), f"{path}: {ack_id} lacks its Pack:: prefix"
+        assert len(reason) >= 60, f"{path}: {ack_id} has no real reason"
+        assert path not in stacks and path != engine_synth.stage.node.path, ack_id
+
+
+def test_engine_acknowledges_only_the_known_rules(engine_synth: EngineSynth) -> None:
+    """New kinds of acknowledgment get reviewed: this list changes with them."""
+    ids = {ack_id.split("::", 1)[1] for _, ack_id, _ in _acknowledgments(engine_synth)}
+    assert ids == {
+        "AwsSolutions-VPC3",
+        "NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
+        "PCI.DSS.321-VPCDefaultSecurityGroupClosed",
+        "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+        "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW",
+        "Serverless-SQSRedrivePolicy",
+    }
