@@ -1,6 +1,6 @@
 """The one module that touches cdk-nag (v3, policy-validation plugins).
 
-cdk-nag's API changed completely between v2 (Aspects + NagSuppressions) and v3
+cdk-nag's API changed completely between v2 (Aspects and a suppressions helper) and v3
 (`Validations` plugins + acknowledgments); keeping every call here means the next
 change is absorbed in one file.
 
