@@ -25,7 +25,7 @@ from engine.handlers import migrate as handler
 from local.events import LambdaContext
 from tests import postgres
 
-ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]
+ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 
 NOW = "now()"
 UUID = "gen_random_uuid()"
@@ -348,7 +348,7 @@ def test_second_run_applies_nothing_and_changes_nothing(database: str) -> None:
         before = snapshot(conn)
         assert apply_migrations(conn) == []
         assert snapshot(conn) == before
-        assert latest_version(conn) == "0006"
+        assert latest_version(conn) == ALL_VERSIONS[-1]
         recorded = dict(rows(conn, "SELECT version, checksum FROM schema_migrations"))
         assert recorded == {m.version: m.checksum for m in migrate.load_migrations()}
 
@@ -374,8 +374,8 @@ def test_new_files_are_applied_on_the_next_run(database: str, tmp_path: Path) ->
     directory = copy_migrations(tmp_path)
     with connect(database) as conn:
         apply_migrations(conn, directory)
-        write(directory, {"0007_receipts.sql": "CREATE TABLE receipts (id uuid PRIMARY KEY);"})
-        assert apply_migrations(conn, directory) == ["0007"]
+        write(directory, {"0099_receipts.sql": "CREATE TABLE receipts (id uuid PRIMARY KEY);"})
+        assert apply_migrations(conn, directory) == ["0099"]
         assert "receipts" in tables(conn)
 
 
@@ -385,11 +385,11 @@ def test_an_edited_applied_file_is_refused(database: str, tmp_path: Path) -> Non
         apply_migrations(conn, directory)
         edited = directory / "0003_users.sql"
         edited.write_text(edited.read_text() + "\nALTER TABLE users ADD COLUMN phone text;\n")
-        write(directory, {"0007_receipts.sql": "CREATE TABLE receipts (id uuid PRIMARY KEY);"})
+        write(directory, {"0099_receipts.sql": "CREATE TABLE receipts (id uuid PRIMARY KEY);"})
         with pytest.raises(MigrationError, match=r"0003_users\.sql was changed after it was"):
             apply_migrations(conn, directory)
         assert "receipts" not in tables(conn)
-        assert latest_version(conn) == "0006"
+        assert latest_version(conn) == ALL_VERSIONS[-1]
 
 
 def test_line_endings_alone_are_not_an_edit(database: str, tmp_path: Path) -> None:
@@ -442,7 +442,7 @@ def test_a_database_ahead_of_the_files_is_tolerated(database: str, tmp_path: Pat
         apply_migrations(conn, directory)
         (directory / "0006_reconciliation.sql").unlink()
         assert apply_migrations(conn, directory) == []
-        assert latest_version(conn) == "0006"
+        assert latest_version(conn) == ALL_VERSIONS[-1]
 
 
 def test_a_failing_file_rolls_back_alone(database: str, tmp_path: Path) -> None:
@@ -820,6 +820,51 @@ def test_constraints_reject(
         assert info.value.diag.constraint_name == constraint
 
 
+def test_login_roles_can_log_in_and_nothing_more_than_their_job(
+    conn: psycopg.Connection[Any],
+) -> None:
+    logins = dict(
+        rows(conn, "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'engine\\_%'")
+    )
+    assert logins == {"engine_health": True, "engine_app": True}
+    try:
+        conn.execute(b"BEGIN")
+        seed(conn)
+        conn.execute(b"SET LOCAL ROLE engine_health")
+        assert rows(conn, "SELECT 1") == [(1,)]
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(b"SELECT count(*) FROM customers")
+    finally:
+        conn.execute(b"ROLLBACK")
+
+
+@pytest.mark.parametrize(
+    ("statement", "allowed"),
+    [
+        ("SELECT count(*) FROM branches", True),
+        ("UPDATE branches SET branch_name = 'Madurai' WHERE branch_code = 'BR001'", True),
+        ("INSERT INTO roles (role_name) VALUES ('viewer')", True),
+        ("DELETE FROM branches WHERE branch_code = 'BR001'", False),
+        ("SELECT count(*) FROM schema_migrations", False),
+        ("DROP TABLE dbs_entries", False),
+    ],
+)
+def test_the_app_role_reads_and_writes_but_never_deletes(
+    conn: psycopg.Connection[Any], statement: str, allowed: bool
+) -> None:
+    try:
+        conn.execute(b"BEGIN")
+        seed(conn)
+        conn.execute(b"SET LOCAL ROLE engine_app")
+        if allowed:
+            conn.execute(statement.encode())
+        else:
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(statement.encode())
+    finally:
+        conn.execute(b"ROLLBACK")
+
+
 def test_valid_rows_are_accepted_and_money_stays_exact(conn: psycopg.Connection[Any]) -> None:
     with conn.transaction(force_rollback=True):
         ids = seed(conn)
@@ -871,7 +916,7 @@ def test_custom_resource_create_update_delete(
     created = handler.on_event(event("Create"), context)
     assert created == {
         "PhysicalResourceId": "engine-schema",
-        "Data": {"Applied": ",".join(ALL_VERSIONS), "Latest": "0006"},
+        "Data": {"Applied": ",".join(ALL_VERSIONS), "Latest": ALL_VERSIONS[-1]},
     }
     with connect(database) as conn:
         before = snapshot(conn)
@@ -882,7 +927,7 @@ def test_custom_resource_create_update_delete(
     )
     assert updated == {
         "PhysicalResourceId": "engine-schema",
-        "Data": {"Applied": "", "Latest": "0006"},
+        "Data": {"Applied": "", "Latest": ALL_VERSIONS[-1]},
     }
 
     # Delete never connects (an unreachable URL proves it) and never drops anything.
@@ -961,8 +1006,8 @@ def test_command_line_migrates_the_database_url(
     assert migrate.main([]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        f"applied: {', '.join(ALL_VERSIONS)}; latest: 0006",
-        "applied: nothing; latest: 0006",
+        f"applied: {', '.join(ALL_VERSIONS)}; latest: {ALL_VERSIONS[-1]}",
+        f"applied: nothing; latest: {ALL_VERSIONS[-1]}",
     ]
 
 
@@ -1011,7 +1056,7 @@ def test_cfn_custom_resource_reports_success_and_failure_to_cloudformation(
     ok, failed = received
     assert ok["Status"] == "SUCCESS"
     assert ok["PhysicalResourceId"] == "engine-schema"
-    assert ok["Data"]["Latest"] == "0006"
+    assert ok["Data"]["Latest"] == ALL_VERSIONS[-1]
     assert (ok["StackId"], ok["RequestId"], ok["LogicalResourceId"]) == (
         event["StackId"],
         "r-1",
