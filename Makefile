@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 ENV ?=
+SYSTEM ?= payouts
 PORT ?= 3000
 ARGS ?=
 # .tools/bin puts uv on PATH for the Lambda layer's local (Docker-free) bundling.
@@ -74,16 +75,20 @@ openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the route decla
 bench: $(VENV)/.installed ## Benchmarks: import ratios, AWS calls per operation, synth ratio -> bench-results.json
 	CDK_VALIDATION=false $(PY) scripts/bench.py
 
+# Payouts stages are named after the environment (dev/**), the engine's engine-<env>/**.
+STAGE_GLOB = $(if $(filter engine,$(SYSTEM)),engine-$(ENV),$(ENV))/**
+DEPLOY_USAGE = usage: make deploy ENV=dev|staging|prod [SYSTEM=payouts] or ENV=dev|qa|staging|prod SYSTEM=engine
+
 .PHONY: deploy
-deploy: $(VENV)/.installed node_modules/.installed ## Deploy one environment: make deploy ENV=dev
-	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod"; exit 2; }
+deploy: $(VENV)/.installed node_modules/.installed ## Deploy one environment of one system: make deploy ENV=dev [SYSTEM=engine]
+	@test -n "$(ENV)" || { echo "$(DEPLOY_USAGE)"; exit 2; }
 	rm -rf cdk.out
-	$(CDK) deploy '$(ENV)/**' -c env=$(ENV) --require-approval broadening
+	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(SYSTEM) -c env=$(ENV) --require-approval broadening
 
 .PHONY: diff
-diff: $(VENV)/.installed node_modules/.installed ## Show what a deploy would change: make diff ENV=dev
-	@test -n "$(ENV)" || { echo "usage: make diff ENV=dev|staging|prod"; exit 2; }
-	$(CDK) diff '$(ENV)/**' -c env=$(ENV)
+diff: $(VENV)/.installed node_modules/.installed ## Show what a deploy would change: make diff ENV=dev [SYSTEM=engine]
+	@test -n "$(ENV)" || { echo "$(DEPLOY_USAGE)"; exit 2; }
+	$(CDK) diff '$(STAGE_GLOB)' -c system=$(SYSTEM) -c env=$(ENV)
 
 .PHONY: redrive-webhooks
 redrive-webhooks: $(VENV)/.installed ## Move Monoova webhook dead letters to the replay queue: make redrive-webhooks ENV=prod

@@ -30,6 +30,14 @@ from shared.declarations import FunctionSpec
 
 _XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 _LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+_VPC_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
 
 
 def package_code(source_root: Path, packages: Sequence[str]) -> lambda_.Code:
@@ -60,6 +68,8 @@ class SecureFunctionProps:
     log_removal_policy: cdk.RemovalPolicy
     environment: Mapping[str, str] = field(default_factory=dict)
     layers: Sequence[lambda_.ILayerVersion] = ()
+    # Fixed, where alarms and dashboards name the function (None: CloudFormation picks).
+    function_name: str | None = None
     application_log_level: str = "INFO"
     reserved_concurrency: int | None = None
     # Asynchronous-invocation DLQ; without one, say why none is needed.
@@ -68,6 +78,9 @@ class SecureFunctionProps:
     # Without a VPC, say why the function does not need one.
     vpc: ec2.IVpc | None = None
     no_vpc_reason: str | None = None
+    # In a VPC: where and behind which groups (CDK would otherwise make an open-egress one).
+    vpc_subnets: ec2.SubnetSelection | None = None
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
 
 
 class SecureFunction(Construct):
@@ -91,6 +104,7 @@ class SecureFunction(Construct):
             description=f"Execution role of {props.spec.name} only",
         )
         self.function = self._function(props)
+        self.vpc_access_policy = self._vpc_access_policy() if props.vpc is not None else None
         self._attach_log_and_tracing_policies()
         self.role.depend_on_grants(self.function)
         self._acknowledge(props)
@@ -103,6 +117,7 @@ class SecureFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=spec.handler,
+            function_name=props.function_name,
             code=props.code,
             description=spec.description,
             memory_size=spec.memory_mb,
@@ -113,6 +128,8 @@ class SecureFunction(Construct):
             reserved_concurrent_executions=props.reserved_concurrency,
             dead_letter_queue=props.dead_letter_queue,
             vpc=props.vpc,
+            vpc_subnets=props.vpc_subnets,
+            security_groups=list(props.security_groups) or None,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel[props.application_log_level],
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
@@ -124,6 +141,23 @@ class SecureFunction(Construct):
         cfn = cast(lambda_.CfnFunction, function.node.default_child)
         cfn.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
         return function
+
+    def _vpc_access_policy(self) -> iam.ManagedPolicy:
+        """What AWSLambdaVPCAccessExecutionRole grants, as a customer-managed policy."""
+        policy = iam.ManagedPolicy(
+            self,
+            "VpcAccessPolicy",
+            roles=[self.role],
+            statements=[iam.PolicyStatement(actions=_VPC_ACTIONS, resources=["*"])],
+        )
+        nag.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Lambda manages the function's network interfaces with these EC2 actions; the "
+            "Describe actions support no resource-level permissions and the interfaces do not "
+            "exist before Lambda creates them. The policy holds nothing else.",
+        )
+        return policy
 
     def _attach_log_and_tracing_policies(self) -> None:
         self.logs_policy = iam.ManagedPolicy(
@@ -140,7 +174,10 @@ class SecureFunction(Construct):
             roles=[self.role],
             statements=[iam.PolicyStatement(actions=_XRAY_ACTIONS, resources=["*"])],
         )
-        for policy in (self.logs_policy, self.tracing_policy):
+        policies = [self.logs_policy, self.tracing_policy]
+        if self.vpc_access_policy is not None:
+            policies.append(self.vpc_access_policy)
+        for policy in policies:
             self.function.node.add_dependency(policy)
 
     def _acknowledge(self, props: SecureFunctionProps) -> None:

@@ -33,6 +33,8 @@ class GlobalTableProps:
     deletion_protection: bool
     # DR Region -> key ARN in that Region. Empty: a single-Region table.
     replica_key_arns: Mapping[str, str] = field(default_factory=dict)
+    # The name every replica carries; fixed so other regions and alarms can name it.
+    table_name: str | None = None
 
 
 class GlobalTable(Construct):
@@ -56,6 +58,7 @@ class GlobalTable(Construct):
                 removal_policy=props.removal_policy,
                 deletion_protection=props.deletion_protection,
                 replica_key_arns=props.replica_key_arns,
+                table_name=props.table_name,
             ),
         )
         self.table = self.data_table.table

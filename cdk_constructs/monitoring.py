@@ -4,6 +4,10 @@ Two SNS topics: `critical` pages someone, `warning` opens a ticket. Both are
 encrypted with their own rotated key and refuse non-TLS publishers. Two facades
 share them: `operations` (API, functions, queues, tables) and `business` (the
 KPIs the functions emit), each with its own dashboard.
+
+A system whose topics already exist passes their ARNs instead (the hub then
+creates neither topic nor key); one that wants a single dashboard per Region
+names it, and `business` is then the same facade as `operations`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ class MonitoringHubProps:
     name_prefix: str
     alarm_actions_enabled: bool
     removal_policy: cdk.RemovalPolicy
+    # Existing topics to alarm to, by ARN, in this account and Region (CloudWatch
+    # alarms publish only there); None creates the topic here under the hub's key.
+    critical_topic_arn: str | None = None
+    warning_topic_arn: str | None = None
+    # One dashboard with exactly this name instead of `<prefix>-operations` and
+    # `<prefix>-business`.
+    dashboard_name: str | None = None
 
 
 class MonitoringHub(Construct):
@@ -37,28 +48,42 @@ class MonitoringHub(Construct):
             resource_name="*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
-        self.key = ManagedKey(
-            self,
-            "TopicKey",
-            ManagedKeyProps(
-                alias=f"alias/{props.name_prefix}-alarms",
-                description=f"{props.name_prefix} alarm topics",
-                removal_policy=props.removal_policy,
-            ),
+        self.key: ManagedKey | None = None
+        if props.critical_topic_arn is None or props.warning_topic_arn is None:
+            self.key = ManagedKey(
+                self,
+                "TopicKey",
+                ManagedKeyProps(
+                    alias=f"alias/{props.name_prefix}-alarms",
+                    description=f"{props.name_prefix} alarm topics",
+                    removal_policy=props.removal_policy,
+                ),
+            )
+            self.key.allow_service(
+                "AllowCloudWatchAlarms", "cloudwatch.amazonaws.com", [self.alarm_arn_pattern]
+            )
+        self.critical_topic = self._topic(
+            "CriticalTopic", f"{props.name_prefix}-critical", props.critical_topic_arn
         )
-        self.key.allow_service(
-            "AllowCloudWatchAlarms", "cloudwatch.amazonaws.com", [self.alarm_arn_pattern]
+        self.warning_topic = self._topic(
+            "WarningTopic", f"{props.name_prefix}-warning", props.warning_topic_arn
         )
-        self.critical_topic = self._topic("CriticalTopic", f"{props.name_prefix}-critical")
-        self.warning_topic = self._topic("WarningTopic", f"{props.name_prefix}-warning")
         self.critical = cmc.SnsAlarmActionStrategy(
             on_alarm_topic=self.critical_topic, on_ok_topic=self.critical_topic
         )
         self.warning = cmc.SnsAlarmActionStrategy(on_alarm_topic=self.warning_topic)
-        self.operations = self._facade("Operations", f"{props.name_prefix}-operations")
-        self.business = self._facade("Business", f"{props.name_prefix}-business")
+        if props.dashboard_name is None:
+            self.operations = self._facade("Operations", f"{props.name_prefix}-operations")
+            self.business = self._facade("Business", f"{props.name_prefix}-business")
+        else:
+            self.operations = self._facade("Operations", props.dashboard_name)
+            self.business = self.operations
 
-    def _topic(self, construct_id: str, name: str) -> sns.Topic:
+    def _topic(self, construct_id: str, name: str, existing_arn: str | None) -> sns.ITopic:
+        if existing_arn is not None:
+            _check_same_region(cdk.Stack.of(self), construct_id, existing_arn)
+            return sns.Topic.from_topic_arn(self, construct_id, existing_arn)
+        assert self.key is not None
         topic = sns.Topic(
             self,
             construct_id,
@@ -101,4 +126,18 @@ class MonitoringHub(Construct):
                 create_summary_dashboard=False,
                 create_alarm_dashboard=False,
             ),
+        )
+
+
+def _check_same_region(stack: cdk.Stack, label: str, topic_arn: str) -> None:
+    """CloudWatch alarms can only publish to a topic in their own Region."""
+    if cdk.Token.is_unresolved(topic_arn) or cdk.Token.is_unresolved(stack.region):
+        return
+    parts = topic_arn.split(":")
+    if len(parts) != 6 or parts[:3] != ["arn", parts[1], "sns"]:
+        raise ValueError(f"{label}: {topic_arn!r} is not an SNS topic ARN")
+    if parts[3] != stack.region:
+        raise ValueError(
+            f"{label}: topic {topic_arn} is in {parts[3]}, but alarms in {stack.region} "
+            "can only publish to a topic in their own Region"
         )

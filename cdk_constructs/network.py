@@ -86,6 +86,9 @@ class ThreeTierVpcProps:
     flow_log_key: kms.IKey
     flow_log_retention: logs.RetentionDays
     removal_policy: cdk.RemovalPolicy
+    # The DR region's standby: a read replica has no RDS proxy in front of it (RDS Proxy
+    # targets primaries only), so its health checks connect to PostgreSQL directly.
+    functions_reach_database_directly: bool = False
 
 
 class ThreeTierVpc(Construct):
@@ -238,6 +241,10 @@ class ThreeTierVpc(Construct):
         pg = ec2.Port.tcp(POSTGRES_PORT)
         self.lambda_sg.connections.allow_to(self.proxy_sg, pg, "Functions to the RDS proxy")
         self.proxy_sg.connections.allow_to(self.db_sg, pg, "RDS proxy to PostgreSQL")
+        if self.props.functions_reach_database_directly:
+            self.lambda_sg.connections.allow_to(
+                self.db_sg, pg, "Functions to the standby replica (no proxy before promotion)"
+            )
         self.endpoint_sg.add_ingress_rule(
             self.lambda_sg, ec2.Port.tcp(HTTPS_PORT), "Functions to AWS APIs"
         )

@@ -5,12 +5,21 @@ customer-managed key, IAM database authentication, TLS required (rds.force_ssl a
 proxy's require_tls), not publicly accessible, enhanced monitoring, logs exported with a
 retention, the master secret generated and rotated, minor versions upgraded automatically.
 Sizing, Multi-AZ, backup retention, replicas and protection come from the props (config).
+
+The proxy authenticates end to end with IAM (`DefaultAuthScheme: IAM_AUTH`): the functions'
+login roles (migration 0007: engine_app, engine_health, granted rds_iam) need no password
+anywhere. Only the master user keeps a secret, registered with the proxy for the schema
+migrator, and rotated every 30 days by a function in its own security group.
+
+`CrossRegionReplica` builds the DR region's read replica of a primary in another region
+(pitfalls P16: the source is named by ARN, from the primary's fixed identifier).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -18,12 +27,17 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from cdk_constructs import nag
+from cdk_constructs.function import PolicyRoutingRole
+from cdk_constructs.log_group import EncryptedLogGroup, EncryptedLogGroupProps
 
 ENGINE_VERSION = rds.PostgresEngineVersion.VER_16_9
 MASTER_USERNAME = "engine_admin"
+# Login roles that authenticate with IAM tokens (migration 0007 grants them rds_iam).
+IAM_LOGIN_ROLES = ("engine_app", "engine_health")
 PORT = 5432
 ROTATION_DAYS = 30
 
@@ -61,7 +75,12 @@ class PostgresProps:
     deletion_protection: bool
     removal_policy: cdk.RemovalPolicy
     log_retention: logs.RetentionDays
+    log_encryption_key: kms.IKey
+    # Secrets Manager in the VPC: the rotation function's only HTTPS destination.
+    secrets_endpoint_security_group: ec2.ISecurityGroup
     read_replica_names: Sequence[str] = ()  # e.g. ("reporting", "analytics")
+    # Region -> the KMS key ARN there: the master secret is replicated for the DR replica.
+    secret_replica_key_arns: Mapping[str, str] = field(default_factory=dict)
     database_name: str = "engine"
     monitoring_interval_seconds: int = 60
 
@@ -71,13 +90,7 @@ class PostgresDatabase(Construct):
         super().__init__(scope, construct_id)
         _check(props)
         engine = rds.DatabaseInstanceEngine.postgres(version=ENGINE_VERSION)
-        self.parameter_group = rds.ParameterGroup(
-            self,
-            "Parameters",
-            engine=engine,
-            description="Engine PostgreSQL: seed §11.4.2 tuning, TLS only, slow-query logging",
-            parameters={**TUNING, **HARDENING},
-        )
+        self.parameter_group = _parameter_group(self, engine)
         self.monitoring_role = _monitoring_role(self)
         self.instance = rds.DatabaseInstance(
             self,
@@ -91,7 +104,17 @@ class PostgresDatabase(Construct):
             port=PORT,
             database_name=props.database_name,
             credentials=rds.Credentials.from_generated_secret(
-                MASTER_USERNAME, encryption_key=props.encryption_key
+                MASTER_USERNAME,
+                encryption_key=props.encryption_key,
+                replica_regions=[
+                    secretsmanager.ReplicaRegion(
+                        region=region,
+                        encryption_key=kms.Key.from_key_arn(
+                            self, f"SecretReplicaKey{region.title().replace('-', '')}", key_arn
+                        ),
+                    )
+                    for region, key_arn in sorted(props.secret_replica_key_arns.items())
+                ],
             ),
             parameter_group=self.parameter_group,
             multi_az=props.multi_az,
@@ -111,18 +134,22 @@ class PostgresDatabase(Construct):
             performance_insight_encryption_key=props.encryption_key,
             monitoring_interval=cdk.Duration.seconds(props.monitoring_interval_seconds),
             monitoring_role=self.monitoring_role,
-            cloudwatch_logs_exports=["postgresql", "upgrade"],
-            cloudwatch_logs_retention=props.log_retention,
+            cloudwatch_logs_exports=list(LOG_EXPORTS),
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
         )
+        _exported_log_groups(self, "Logs", props.instance_identifier, props, self.instance)
         assert self.instance.secret is not None
         self.secret = self.instance.secret
+        self.rotation_security_group = self._rotation_security_group(props)
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=cdk.Duration.days(ROTATION_DAYS),
             vpc_subnets=props.proxy_subnets,
+            security_group=self.rotation_security_group,
         )
+        self.proxy_role = self._proxy_role()
         self.proxy = self.instance.add_proxy(
             "Proxy",
+            role=self.proxy_role,
             secrets=[self.secret],
             vpc=props.vpc,
             vpc_subnets=props.proxy_subnets,
@@ -130,8 +157,76 @@ class PostgresDatabase(Construct):
             iam_auth=True,
             require_tls=True,
             debug_logging=False,
+            default_auth_scheme=rds.DefaultAuthScheme.IAM_AUTH,
         )
         self.replicas = {name: self._replica(name, props) for name in props.read_replica_names}
+        self._literal_port_rules(props)
+
+    def _literal_port_rules(self, props: PostgresProps) -> None:
+        """Replace CDK's "{IndirectPort}" rules (port = the instance's Endpoint.Port) by 5432.
+
+        The security groups usually live in the network stack: a rule there whose port is
+        an attribute of the instance, in this stack, is a reference back up the deploy
+        order (a dependency cycle). The port is fixed, so the rules can say it.
+        """
+        groups = (
+            props.database_security_group,
+            props.proxy_security_group,
+            self.rotation_security_group,
+        )
+        for group in groups:
+            for child in list(group.node.children):
+                if "{IndirectPort}" in child.node.id:
+                    group.node.try_remove_child(child.node.id)
+        pg = ec2.Port.tcp(PORT)
+        props.proxy_security_group.connections.allow_to(
+            props.database_security_group, pg, "RDS proxy to PostgreSQL"
+        )
+        self.rotation_security_group.connections.allow_to(
+            props.database_security_group, pg, "Rotation to PostgreSQL"
+        )
+
+    def _proxy_role(self) -> PolicyRoutingRole:
+        """The proxy's role: the master secret (CDK grants it) and, for end-to-end IAM, a
+        `rds-db:connect` as the functions' login roles on this instance only."""
+        role = PolicyRoutingRole(
+            self,
+            "ProxyRole",
+            assumed_by=iam.ServicePrincipal("rds.amazonaws.com"),
+            description="RDS Proxy: master secret, and IAM connect as the functions' login roles",
+        )
+        stack = cdk.Stack.of(self)
+        dbuser = (
+            f"arn:{stack.partition}:rds-db:{stack.region}:{stack.account}:dbuser:"
+            f"{self.instance.instance_resource_id}"
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["rds-db:connect"],
+                resources=[f"{dbuser}/{user}" for user in IAM_LOGIN_ROLES],
+            )
+        )
+        return role
+
+    def _rotation_security_group(self, props: PostgresProps) -> ec2.SecurityGroup:
+        """The rotation function reaches PostgreSQL (5432) and Secrets Manager (443) only."""
+        group = ec2.SecurityGroup(
+            self,
+            "RotationSg",
+            vpc=props.vpc,
+            description="Master-secret rotation: 5432 to PostgreSQL, 443 to Secrets Manager",
+            allow_all_outbound=False,
+        )
+        group.connections.allow_to(
+            props.secrets_endpoint_security_group, ec2.Port.tcp(443), "Rotation to Secrets Manager"
+        )
+        return group
+
+    def user_connect_arn(self, user: str) -> str:
+        """The `rds-db:connect` resource for `user` through the proxy (end-to-end IAM)."""
+        stack = cdk.Stack.of(self)
+        proxy_resource_id = cdk.Fn.select(6, cdk.Fn.split(":", self.proxy.db_proxy_arn))
+        return f"arn:aws:rds-db:{stack.region}:{stack.account}:dbuser:{proxy_resource_id}/{user}"
 
     @property
     def instance_arn(self) -> str:
@@ -152,23 +247,159 @@ class PostgresDatabase(Construct):
             vpc_subnets=props.database_subnets,
             security_groups=[props.database_security_group],
             parameter_group=self.parameter_group,
-            iam_authentication=True,
-            publicly_accessible=False,
-            deletion_protection=props.deletion_protection,
-            removal_policy=props.removal_policy,
-            auto_minor_version_upgrade=True,
-            enable_performance_insights=True,
-            performance_insight_encryption_key=props.encryption_key,
-            monitoring_interval=cdk.Duration.seconds(props.monitoring_interval_seconds),
-            monitoring_role=self.monitoring_role,
-            cloudwatch_logs_exports=["postgresql", "upgrade"],
-            cloudwatch_logs_retention=props.log_retention,
-            ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
+            **_replica_defaults(props, self.monitoring_role),
+        )
+        _exported_log_groups(
+            self,
+            f"{name.title()}ReplicaLogs",
+            f"{props.instance_identifier}-{name}",
+            props,
+            replica,
         )
         cfn = replica.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)
         cfn.add_property_deletion_override("StorageEncrypted")
         return replica
+
+
+LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+class _LoggedProps(Protocol):
+    @property
+    def log_retention(self) -> logs.RetentionDays: ...
+    @property
+    def log_encryption_key(self) -> kms.IKey: ...
+    @property
+    def removal_policy(self) -> cdk.RemovalPolicy: ...
+
+
+def _exported_log_groups(
+    scope: Construct, construct_id: str, identifier: str, props: _LoggedProps, instance: Construct
+) -> None:
+    """The groups RDS exports into, made first: CMK-encrypted and expiring (no LogRetention
+    custom-resource function, which `cloudwatch_logs_retention` would add)."""
+    for export in LOG_EXPORTS:
+        group = EncryptedLogGroup(
+            scope,
+            f"{construct_id}{export.title()}",
+            EncryptedLogGroupProps(
+                encryption_key=props.log_encryption_key,
+                retention=props.log_retention,
+                removal_policy=props.removal_policy,
+                log_group_name=f"/aws/rds/instance/{identifier}/{export}",
+            ),
+        )
+        instance.node.add_dependency(group)
+
+
+class _ReplicaProps(_LoggedProps, Protocol):
+    @property
+    def deletion_protection(self) -> bool: ...
+    @property
+    def encryption_key(self) -> kms.IKey: ...
+    @property
+    def monitoring_interval_seconds(self) -> int: ...
+
+
+def _replica_defaults(props: _ReplicaProps, monitoring_role: iam.IRole) -> dict[str, Any]:
+    """What every read replica has, whatever its region: the primary's protections."""
+    return {
+        "iam_authentication": True,
+        "publicly_accessible": False,
+        "deletion_protection": props.deletion_protection,
+        "removal_policy": props.removal_policy,
+        "auto_minor_version_upgrade": True,
+        "enable_performance_insights": True,
+        "performance_insight_encryption_key": props.encryption_key,
+        "monitoring_interval": cdk.Duration.seconds(props.monitoring_interval_seconds),
+        "monitoring_role": monitoring_role,
+        "cloudwatch_logs_exports": list(LOG_EXPORTS),
+        "ca_certificate": rds.CaCertificate.RDS_CA_RSA2048_G1,
+    }
+
+
+def _parameter_group(scope: Construct, engine: rds.IInstanceEngine) -> rds.ParameterGroup:
+    return rds.ParameterGroup(
+        scope,
+        "Parameters",
+        engine=engine,
+        description="Engine PostgreSQL: seed §11.4.2 tuning, TLS only, slow-query logging",
+        parameters={**TUNING, **HARDENING},
+    )
+
+
+@dataclass(frozen=True)
+class CrossRegionReplicaProps:
+    source_instance_arn: str  # the primary, in another region, by its fixed identifier
+    instance_identifier: str
+    instance_type: str
+    vpc: ec2.IVpc
+    database_subnets: ec2.SubnetSelection
+    database_security_group: ec2.ISecurityGroup
+    encryption_key: kms.IKey  # this region's key: a cross-region replica re-encrypts
+    multi_az: bool
+    deletion_protection: bool
+    removal_policy: cdk.RemovalPolicy
+    log_retention: logs.RetentionDays
+    log_encryption_key: kms.IKey
+    monitoring_interval_seconds: int = 60
+
+
+class CrossRegionReplica(Construct):
+    """A read replica of another region's primary, promoted by the DR runbook when needed.
+
+    Same defaults as the primary: CMK storage and Performance Insights, IAM auth, TLS only
+    (its own parameter group with the same settings), enhanced monitoring, logs with a
+    retention. Backups start when it is promoted (a replica keeps none of its own).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: CrossRegionReplicaProps) -> None:
+        super().__init__(scope, construct_id)
+        if not props.source_instance_arn.startswith("arn:"):
+            raise ValueError("source_instance_arn must be the primary's ARN (pitfalls P16)")
+        engine = rds.DatabaseInstanceEngine.postgres(version=ENGINE_VERSION)
+        self.parameter_group = _parameter_group(self, engine)
+        self.monitoring_role = _monitoring_role(self)
+        # The L2 wants an IDatabaseInstance; its identifier is replaced by the ARN below.
+        source = rds.DatabaseInstance.from_database_instance_attributes(
+            self,
+            "Source",
+            instance_identifier=props.instance_identifier,
+            instance_endpoint_address="unused.invalid",
+            port=PORT,
+            security_groups=[],
+            engine=engine,
+        )
+        self.instance = rds.DatabaseInstanceReadReplica(
+            self,
+            "Instance",
+            source_database_instance=source,
+            instance_identifier=props.instance_identifier,
+            instance_type=ec2.InstanceType(props.instance_type),
+            vpc=props.vpc,
+            vpc_subnets=props.database_subnets,
+            security_groups=[props.database_security_group],
+            parameter_group=self.parameter_group,
+            storage_encrypted=True,
+            storage_encryption_key=props.encryption_key,
+            multi_az=props.multi_az,
+            **_replica_defaults(props, self.monitoring_role),
+        )
+        _exported_log_groups(self, "Logs", props.instance_identifier, props, self.instance)
+        cfn = self.instance.node.default_child
+        assert isinstance(cfn, rds.CfnDBInstance)
+        cfn.source_db_instance_identifier = props.source_instance_arn
+        # KmsKeyId (this region's key) stays; CloudFormation rejects StorageEncrypted beside
+        # SourceDBInstanceIdentifier (cfn-lint E3020): the replica is encrypted regardless.
+        cfn.add_property_deletion_override("StorageEncrypted")
+        self.identifier = props.instance_identifier
+
+    def user_connect_arn(self, user: str) -> str:
+        """The `rds-db:connect` resource for `user` on this replica (direct IAM auth)."""
+        stack = cdk.Stack.of(self)
+        resource_id = self.instance.instance_resource_id
+        return f"arn:aws:rds-db:{stack.region}:{stack.account}:dbuser:{resource_id}/{user}"
 
 
 def _monitoring_role(scope: Construct) -> iam.Role:

@@ -19,6 +19,8 @@ class DeadLetterQueueProps:
     encryption_key: kms.IKey
     removal_policy: cdk.RemovalPolicy
     retention_days: int = MAX_RETENTION_DAYS
+    # A fixed name lets alarms and other regions find it without a reference.
+    queue_name: str | None = None
 
 
 class DeadLetterQueue(Construct):
@@ -33,6 +35,7 @@ class DeadLetterQueue(Construct):
             encryption_key=props.encryption_key,
             removal_policy=props.removal_policy,
             retention=cdk.Duration.days(props.retention_days),
+            queue_name=props.queue_name,
         )
         nag.acknowledge(
             self.queue,
@@ -51,6 +54,7 @@ class WorkQueueProps:
     max_receive_count: int
     visibility_timeout: cdk.Duration
     retention_days: int = 4
+    queue_name: str | None = None
 
 
 class WorkQueue(Construct):
@@ -71,6 +75,7 @@ class WorkQueue(Construct):
                 queue=props.dead_letter_queue.queue,
                 max_receive_count=props.max_receive_count,
             ),
+            queue_name=props.queue_name,
         )
 
 
@@ -82,6 +87,7 @@ def _encrypted_queue(
     retention: cdk.Duration,
     visibility_timeout: cdk.Duration | None = None,
     dead_letter_queue: sqs.DeadLetterQueue | None = None,
+    queue_name: str | None = None,
 ) -> sqs.Queue:
     return sqs.Queue(
         scope,
@@ -93,4 +99,5 @@ def _encrypted_queue(
         visibility_timeout=visibility_timeout,
         dead_letter_queue=dead_letter_queue,
         removal_policy=removal_policy,
+        queue_name=queue_name,
     )

@@ -5,6 +5,11 @@ log groups, X-Ray, data tracing off (request bodies carry PII), request validati
 (body models and required headers), error responses in the API's error shape, and
 a WAF web ACL on the stage. Routes are Cognito-authorized unless a route is
 declared `auth="none"`, which needs a written reason.
+
+Optional, off unless asked for: API keys on every method with a usage plan (a
+route without a key needs a written reason too), CORS for named HTTPS origins,
+extra WAF managed rule groups, a per-minute WAF window, and one API Gateway
+account role shared by several APIs of a stack.
 """
 
 from __future__ import annotations
@@ -68,8 +73,26 @@ _ACCESS_LOG_FIELDS = {
 }
 
 
+# Headers a browser may send cross-origin, beyond a route's own required headers.
+_CORS_HEADERS = ("Content-Type", "Authorization", "X-Api-Key")
+
+
 def route_key(route: Route) -> str:
     return f"{route.method} {route.path}"
+
+
+@dataclass(frozen=True)
+class ApiKeyPlan:
+    """API keys on every method, metered by one usage plan tied to the stage.
+
+    The plan throttles each key at the stage's rate and burst and caps it per day.
+    One key is created; API Gateway generates its value, so it is never in code, a
+    template or a parameter. A route reachable without a key needs a written reason.
+    """
+
+    quota_per_day: int
+    # "METHOD /path" -> why the route takes no API key (e.g. a health check).
+    keyless_route_reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,7 +104,6 @@ class SecureRestApiProps:
     throttle_rate_limit: float
     throttle_burst_limit: int
     execution_logging_level: str
-    waf_rate_limit_per_5min_per_ip: int
     log_encryption_key: kms.IKey
     log_retention: logs.RetentionDays
     log_removal_policy: cdk.RemovalPolicy
@@ -91,6 +113,17 @@ class SecureRestApiProps:
     # "METHOD /path" -> why the route has no gateway authorizer.
     public_route_reasons: Mapping[str, str] = field(default_factory=dict)
     stage_name: str = "v1"
+    # WAF per-IP rate limit: exactly one of the two windows.
+    waf_rate_limit_per_5min_per_ip: int | None = None
+    waf_rate_limit_per_minute_per_ip: int | None = None
+    # Added to the web ACL's base managed rule groups, e.g. AWSManagedRulesSQLiRuleSet.
+    waf_extra_managed_rule_groups: Sequence[str] = ()
+    api_keys: ApiKeyPlan | None = None
+    # HTTPS origins a browser may call the API from; empty: no CORS at all.
+    cors_origins: Sequence[str] = ()
+    # The account-wide execution-log role; None: this API creates its own. Several
+    # APIs in one stack share one, since the setting is one per account and Region.
+    api_gateway_account: ApiGatewayAccount | None = None
 
 
 class SecureRestApi(Construct):
@@ -98,7 +131,7 @@ class SecureRestApi(Construct):
         super().__init__(scope, construct_id)
         _check_routes(props)
         self.access_log_group = self._log_group("AccessLogs", props)
-        self.account = ApiGatewayAccount(self, "Account")
+        self.account = props.api_gateway_account or ApiGatewayAccount(self, "Account")
         self.api = self._rest_api(props)
         self.stage = self.api.deployment_stage
         # The literal name: metrics and alarms use it without a cross-stack reference.
@@ -116,6 +149,7 @@ class SecureRestApi(Construct):
         self.authorizer = self._authorizer(props)
         self.methods = {route_key(r): self._method(r, props) for r in props.routes}
         self._gateway_responses()
+        self.usage_plan, self.api_key = self._api_keys(props)
         self.web_acl = self._web_acl(props)
         self._acknowledge(props)
 
@@ -139,6 +173,10 @@ class SecureRestApi(Construct):
 
     def _rest_api(self, props: SecureRestApiProps) -> apigateway.RestApi:
         level = apigateway.MethodLoggingLevel[props.execution_logging_level]
+        access_log_fields = dict(_ACCESS_LOG_FIELDS)
+        if props.api_keys is not None:
+            # Which client app called: the key's id, never its value.
+            access_log_fields["apiKeyId"] = "$context.identity.apiKeyId"
         return apigateway.RestApi(
             self,
             "Api",
@@ -150,7 +188,7 @@ class SecureRestApi(Construct):
                 stage_name=props.stage_name,
                 tracing_enabled=True,
                 access_log_destination=apigateway.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigateway.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FIELDS)),
+                access_log_format=apigateway.AccessLogFormat.custom(json.dumps(access_log_fields)),
                 method_options={
                     "/*/*": apigateway.MethodDeploymentOptions(
                         throttling_rate_limit=props.throttle_rate_limit,
@@ -161,6 +199,7 @@ class SecureRestApi(Construct):
                     )
                 },
             ),
+            default_cors_preflight_options=_cors_options(props),
         )
 
     def _authorizer(self, props: SecureRestApiProps) -> apigateway.IAuthorizer | None:
@@ -178,6 +217,9 @@ class SecureRestApi(Construct):
             props.functions[route.function], proxy=True, allow_test_invoke=False
         )
         cognito = route.auth == "cognito"
+        keys = props.api_keys
+        # True or absent, never False: without keys the template stays as it was.
+        key_required = True if keys and route_key(route) not in keys.keyless_route_reasons else None
         return resource.add_method(
             route.method,
             integration,
@@ -187,6 +229,7 @@ class SecureRestApi(Construct):
                 else apigateway.AuthorizationType.NONE
             ),
             authorizer=self.authorizer if cognito else None,
+            api_key_required=key_required,
             request_validator=self.validator,
             request_models=self._request_models(route),
             request_parameters={
@@ -220,6 +263,29 @@ class SecureRestApi(Construct):
                 templates={"application/json": template},
             )
 
+    def _api_keys(
+        self, props: SecureRestApiProps
+    ) -> tuple[apigateway.UsagePlan | None, apigateway.IApiKey | None]:
+        keys = props.api_keys
+        if keys is None:
+            return None, None
+        plan = self.api.add_usage_plan(
+            "UsagePlan",
+            name=props.api_name,
+            description=f"{props.description}: per-key throttle and daily quota",
+            throttle=apigateway.ThrottleSettings(
+                rate_limit=props.throttle_rate_limit, burst_limit=props.throttle_burst_limit
+            ),
+            quota=apigateway.QuotaSettings(limit=keys.quota_per_day, period=apigateway.Period.DAY),
+            api_stages=[apigateway.UsagePlanPerApiStage(api=self.api, stage=self.stage)],
+        )
+        # No `value`: API Gateway generates it; operators read it with the key id.
+        key = self.api.add_api_key(
+            "ApiKey", description=f"{props.description}: client app key (value generated)"
+        )
+        plan.add_api_key(key)
+        return plan, key
+
     def _web_acl(self, props: SecureRestApiProps) -> RegionalWebAcl:
         web_acl = RegionalWebAcl(
             self,
@@ -227,6 +293,8 @@ class SecureRestApi(Construct):
             RegionalWebAclProps(
                 name=props.api_name,
                 rate_limit_per_5min_per_ip=props.waf_rate_limit_per_5min_per_ip,
+                rate_limit_per_minute_per_ip=props.waf_rate_limit_per_minute_per_ip,
+                extra_managed_rule_groups=props.waf_extra_managed_rule_groups,
                 log_encryption_key=props.log_encryption_key,
                 log_retention=props.log_retention,
                 log_removal_policy=props.log_removal_policy,
@@ -253,6 +321,26 @@ class SecureRestApi(Construct):
         )
 
 
+def _cors_options(props: SecureRestApiProps) -> apigateway.CorsOptions | None:
+    """Preflight from a mock integration (no function, no key, no authorizer).
+
+    cdk-nag's APIG4 and COG4 skip OPTIONS methods, so they need no acknowledgment.
+    """
+    if not props.cors_origins:
+        return None
+    methods = sorted({route.method for route in props.routes} | {"OPTIONS"})
+    headers = dict.fromkeys(
+        [*_CORS_HEADERS, *(h for route in props.routes for h in route.required_headers)]
+    )
+    return apigateway.CorsOptions(
+        allow_origins=list(props.cors_origins),
+        allow_methods=methods,
+        allow_headers=list(headers),
+        allow_credentials=False,
+        max_age=cdk.Duration.hours(1),
+    )
+
+
 def _check_routes(props: SecureRestApiProps) -> None:
     keys = [route_key(route) for route in props.routes]
     if len(set(keys)) != len(keys):
@@ -266,6 +354,31 @@ def _check_routes(props: SecureRestApiProps) -> None:
             f"public routes {sorted(public)} must match public_route_reasons "
             f"{sorted(props.public_route_reasons)} exactly"
         )
+    _check_api_keys(props)
+    _check_cors(props)
+
+
+def _check_api_keys(props: SecureRestApiProps) -> None:
+    keys = props.api_keys
+    if keys is None:
+        return
+    if keys.quota_per_day < 1:
+        raise ValueError("api_keys.quota_per_day must be at least 1")
+    unknown = set(keys.keyless_route_reasons) - {route_key(r) for r in props.routes}
+    if unknown:
+        raise ValueError(f"keyless routes {sorted(unknown)} are not routes of this API")
+    blank = [key for key, reason in keys.keyless_route_reasons.items() if not reason.strip()]
+    if blank:
+        raise ValueError(f"keyless routes {blank} need a reason")
+
+
+def _check_cors(props: SecureRestApiProps) -> None:
+    for origin in props.cors_origins:
+        if not origin.startswith("https://") or "*" in origin or origin.count("/") != 2:
+            raise ValueError(
+                f"CORS origin {origin!r}: give an exact https://host[:port] origin, no "
+                "wildcard and no path"
+            )
 
 
 class ApiGatewayAccount(Construct):

@@ -50,6 +50,8 @@ class DataTableProps:
     deletion_protection: bool
     # Region -> key ARN in that region; a global table needs a CMK per replica.
     replica_key_arns: Mapping[str, str] = field(default_factory=dict)
+    # Fixed, for a global table: its replicas carry the same name in every region.
+    table_name: str | None = None
 
 
 class DataTable(Construct):
@@ -61,6 +63,7 @@ class DataTable(Construct):
         self.table = dynamodb.TableV2(
             self,
             "Table",
+            table_name=props.table_name,
             partition_key=_attribute(spec.partition_key),
             sort_key=_attribute(spec.sort_key) if spec.sort_key else None,
             billing=dynamodb.Billing.on_demand(),

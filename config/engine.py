@@ -33,6 +33,16 @@ DB_THIRD_OCTETS = (21, 22)
 
 # RDS and DynamoDB PITR both stop at 35 days; seed §12.3.1 asks for 35 in production.
 MAX_BACKUP_RETENTION_DAYS = 35
+# Seed §12.3.1: the cross-region backup copy is kept 7 days.
+BACKUP_COPY_RETENTION_DAYS = 7
+
+# Seed §4.3.2: API Gateway throttling and the portal's per-IP rate limit.
+API_THROTTLE_RATE = 1000
+API_THROTTLE_BURST = 2000
+PORTAL_RATE_LIMIT_PER_MINUTE_PER_IP = 100
+# "Internal PE: 500 requests/minute per user"; WAF counts per IP, so the per-IP
+# ceiling is the per-user figure (one branch user per device).
+INTERNAL_RATE_LIMIT_PER_MINUTE_PER_IP = 500
 
 
 def subnet_cidrs(vpc_cidr: str, third_octets: tuple[int, ...], count: int) -> tuple[str, ...]:
@@ -106,6 +116,51 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DatabaseConfig:
+    """RDS PostgreSQL sizing (seed §9.2.1 shapes, §11.4.2 tuning lives in the construct)."""
+
+    instance_type: str  # without the "db." prefix, e.g. "r6g.large"
+    multi_az: bool
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    # Same-region read replicas by purpose (prod: reporting, analytics).
+    read_replicas: tuple[str, ...] = ()
+
+    def problems(self) -> list[str]:
+        found: list[str | None] = [
+            check_positive("database.allocated_storage_gb", self.allocated_storage_gb),
+        ]
+        if self.max_allocated_storage_gb < self.allocated_storage_gb:
+            found.append("database.max_allocated_storage_gb must be >= allocated_storage_gb")
+        if "." not in self.instance_type or self.instance_type.startswith("db."):
+            found.append(
+                f"database.instance_type {self.instance_type!r}: give class.size without 'db.'"
+            )
+        if len(set(self.read_replicas)) != len(self.read_replicas):
+            found.append("database.read_replicas must be distinct")
+        return [problem for problem in found if problem]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainConfig:
+    """A Route 53 public hosted zone the engine's names live in (no lookup: ids are given).
+
+    With one, each API gets a regional custom domain in both regions and Route 53
+    failover records with health checks on GET /health; without one, the APIs are
+    reached on their execute-api names and failover is the runbook's DNS step only.
+    """
+
+    hosted_zone_id: str
+    zone_name: str  # e.g. "pay.fivestar.example"
+    portal_api_host: str = "api"  # -> api.<zone_name>
+    internal_api_host: str = "engine"  # -> engine.<zone_name>
+    site_host: str = "portal"  # -> portal.<zone_name> (CloudFront)
+
+    def fqdn(self, host: str) -> str:
+        return f"{host}.{self.zone_name}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class EngineConfig(EnvironmentConfig):
     system: str = SYSTEM
     region: str = REGION
@@ -143,6 +198,35 @@ class EngineConfig(EnvironmentConfig):
     # EventBridge archive: events kept for replay after an incident or a bug fix.
     event_archive_retention_days: int
 
+    # PostgreSQL (RDS). The Singapore cross-region replica exists where dr_enabled.
+    database: DatabaseConfig
+
+    # AWS Backup (seed §12.3.1): daily, kept backup_retention_days, copied to the
+    # DR region's vault for backup_copy_retention_days where DR is enabled.
+    backup_copy_retention_days: int = BACKUP_COPY_RETENTION_DAYS
+
+    # APIs (seed §4.3.2).
+    api_throttle_rate_limit: int = API_THROTTLE_RATE
+    api_throttle_burst_limit: int = API_THROTTLE_BURST
+    portal_rate_limit_per_minute_per_ip: int = PORTAL_RATE_LIMIT_PER_MINUTE_PER_IP
+    internal_rate_limit_per_minute_per_ip: int = INTERNAL_RATE_LIMIT_PER_MINUTE_PER_IP
+    # The portal's API-key usage plan: a daily quota per key (one key per client app).
+    portal_usage_plan_quota_per_day: int = 200_000
+    # Origins the portal API answers CORS for (the static site's own name by default).
+    portal_cors_origins: tuple[str, ...] = ()
+
+    # S3 lifecycle: documents (receipts, mandate forms) are kept 8 years (RBI record
+    # keeping for NBFCs), moved to cheaper storage as they age; old versions expire.
+    document_transition_to_ia_days: int = 90
+    document_transition_to_glacier_days: int = 365
+    document_expiry_days: int = 8 * 365
+    report_expiry_days: int = 2 * 365
+    noncurrent_version_expiry_days: int = 90
+    access_log_expiry_days: int = 365
+
+    # DNS failover (seed §12.4.2); None: no custom domain, no health-checked records.
+    domain: DomainConfig | None = None
+
     @property
     def az_count(self) -> int:
         return len(self.network.availability_zones)
@@ -166,9 +250,34 @@ class EngineConfig(EnvironmentConfig):
                 "queue_visibility_timeout_seconds", self.queue_visibility_timeout_seconds
             ),
             check_positive("event_archive_retention_days", self.event_archive_retention_days),
+            *self.database.problems(),
+            check_positive("backup_copy_retention_days", self.backup_copy_retention_days),
+            check_positive("api_throttle_rate_limit", self.api_throttle_rate_limit),
+            check_positive("api_throttle_burst_limit", self.api_throttle_burst_limit),
+            check_positive("portal_usage_plan_quota_per_day", self.portal_usage_plan_quota_per_day),
         ]
+        # WAF rate-based rules count at least 10 requests per window.
+        rate_limits = {
+            "portal_rate_limit_per_minute_per_ip": self.portal_rate_limit_per_minute_per_ip,
+            "internal_rate_limit_per_minute_per_ip": self.internal_rate_limit_per_minute_per_ip,
+        }
+        found += [
+            f"{name} must be at least 10 (the WAF minimum)"
+            for name, limit in rate_limits.items()
+            if limit < 10
+        ]
+        if not (
+            self.document_transition_to_ia_days
+            < self.document_transition_to_glacier_days
+            < self.document_expiry_days
+        ):
+            found.append("document lifecycle must move to IA, then Glacier, then expire, in order")
+        if self.document_transition_to_ia_days < 30:
+            found.append("document_transition_to_ia_days must be at least 30 (the S3 minimum)")
         if self.dr_region == self.region:
             found.append(f"dr_region must differ from region ({self.region})")
+        if self.domain is not None and not self.dr_enabled:
+            found.append("domain needs dr_enabled: its records fail over between both regions")
         if self.network.availability_zones != self.availability_zones[: self.az_count]:
             found.append("network.availability_zones must be the first zones of the region")
         if _overlap(self.network.vpc_cidr, self.dr_network.vpc_cidr):
@@ -210,7 +319,9 @@ def _dr_network(az_count: int, nat_gateways: int) -> NetworkConfig:
     return NetworkConfig.seed(DR_VPC_CIDR, DR_AVAILABILITY_ZONES, az_count, nat_gateways)
 
 
-# Development: single AZ, minimal resources, synthetic data, no DR.
+# Development: single AZ, minimal resources, synthetic data, no DR. "Single AZ" is what
+# runs: one NAT gateway and a single-AZ database. The subnets still span two zones because
+# RDS needs a DB subnet group in two zones and RDS Proxy two subnets, even for one instance.
 DEV = EngineConfig(
     env_name="dev",
     event_archive_retention_days=7,
@@ -220,9 +331,15 @@ DEV = EngineConfig(
     termination_protection=False,
     alarm_actions_enabled=False,
     dr_enabled=False,
-    network=_network(az_count=1, nat_gateways=1),
-    dr_network=_dr_network(az_count=1, nat_gateways=1),
+    network=_network(az_count=2, nat_gateways=1),
+    dr_network=_dr_network(az_count=2, nat_gateways=1),
     backup_retention_days=1,
+    database=DatabaseConfig(
+        instance_type="t4g.medium",
+        multi_az=False,
+        allocated_storage_gb=20,
+        max_allocated_storage_gb=50,
+    ),
 )
 
 # QA: multi-AZ, production-like shape, masked data; no DR counterpart.
@@ -238,6 +355,12 @@ QA = EngineConfig(
     network=_network(az_count=2, nat_gateways=1),
     dr_network=_dr_network(az_count=2, nat_gateways=1),
     backup_retention_days=7,
+    database=DatabaseConfig(
+        instance_type="r6g.large",
+        multi_az=True,
+        allocated_storage_gb=50,
+        max_allocated_storage_gb=200,
+    ),
 )
 
 # Staging: a production replica, DR included, one NAT gateway to save cost.
@@ -253,6 +376,12 @@ STAGING = EngineConfig(
     network=_network(az_count=2, nat_gateways=1),
     dr_network=_dr_network(az_count=2, nat_gateways=1),
     backup_retention_days=14,
+    database=DatabaseConfig(
+        instance_type="r6g.large",
+        multi_az=True,
+        allocated_storage_gb=100,
+        max_allocated_storage_gb=500,
+    ),
 )
 
 # Production: one NAT gateway per zone (a zone's outage takes no egress with it).
@@ -269,6 +398,13 @@ PROD = EngineConfig(
     network=_network(az_count=2, nat_gateways=2),
     dr_network=_dr_network(az_count=2, nat_gateways=1),
     backup_retention_days=MAX_BACKUP_RETENTION_DAYS,
+    database=DatabaseConfig(
+        instance_type="r6g.xlarge",
+        multi_az=True,
+        allocated_storage_gb=200,
+        max_allocated_storage_gb=1000,
+        read_replicas=("reporting", "analytics"),
+    ),
 )
 
 ENVIRONMENTS: dict[str, EngineConfig] = {cfg.env_name: cfg for cfg in (DEV, QA, STAGING, PROD)}

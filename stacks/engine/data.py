@@ -7,10 +7,12 @@ Singapore replica under the Singapore replica of the data key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
@@ -21,6 +23,7 @@ from cdk_constructs.queue import DeadLetterQueue, DeadLetterQueueProps, WorkQueu
 from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import EngineConfig
 from shared.engine_tables import GLOBAL_TABLES
+from stacks.engine.functions import kebab
 from stacks.engine.keys import EngineKeysStack
 
 # Queue id -> what it carries. Each has its own DLQ.
@@ -32,6 +35,136 @@ TOPICS = {
     "Critical": "pages the on-call engineer",
     "Warning": "opens a ticket",
 }
+
+
+@dataclass
+class Messaging:
+    """The event bus and archive, work queues with their DLQs, alarm topics, schedule group."""
+
+    event_bus: events.EventBus
+    archive: events.Archive
+    queues: dict[str, WorkQueue]
+    dlqs: dict[str, DeadLetterQueue]
+    topics: dict[str, sns.Topic]
+    schedule_group: scheduler.ScheduleGroup
+
+    def outputs(self, scope: Construct) -> None:
+        outputs = {f"{name}QueueUrl": q.queue.queue_url for name, q in self.queues.items()}
+        outputs |= {f"{name}DlqUrl": q.queue.queue_url for name, q in self.dlqs.items()}
+        outputs |= {f"{name}TopicArn": t.topic_arn for name, t in self.topics.items()}
+        outputs["EventBusName"] = self.event_bus.event_bus_name
+        outputs["ScheduleGroupName"] = self.schedule_group.schedule_group_name
+        for key, value in outputs.items():
+            cdk.CfnOutput(scope, key, value=value)
+
+
+def table_name(cfg: EngineConfig, logical_name: str) -> str:
+    """e.g. engine-prod-transaction-queue: the same in Mumbai and in the Singapore replica."""
+    return cfg.resource_name(kebab(logical_name))
+
+
+def queue_name(cfg: EngineConfig, name: str) -> str:
+    """e.g. engine-prod-lms-posting: fixed, so alarms find it by name in either region."""
+    return cfg.resource_name(kebab(name))
+
+
+def dlq_name(cfg: EngineConfig, name: str) -> str:
+    return cfg.resource_name(f"{kebab(name)}-dlq")
+
+
+def topic_name(cfg: EngineConfig, name: str) -> str:
+    return cfg.resource_name(name.lower())
+
+
+def add_messaging(stack: cdk.Stack, cfg: EngineConfig, key: kms.IKey) -> Messaging:
+    """The same resources, with the same ids and names, in whichever region `stack` is.
+
+    Names are per region by nature (queues, topics, buses are regional), so the Singapore
+    standby set carries the names the Mumbai set has: after a failover the functions
+    deployed there find them unchanged.
+    """
+    event_bus = events.EventBus(
+        stack,
+        "EventBus",
+        event_bus_name=cfg.resource_name("events"),
+        description=f"Payments engine {cfg.env_name} domain events",
+        kms_key=key,
+    )
+    event_bus.apply_removal_policy(cfg.removal_policy)
+    archive = events.Archive(
+        stack,
+        "EventArchive",
+        source_event_bus=event_bus,
+        archive_name=cfg.resource_name("events"),
+        description="Every event on the engine bus, for replay",
+        # Archives need a pattern; every event carries an account.
+        event_pattern=events.EventPattern(account=[stack.account]),
+        retention=cdk.Duration.days(cfg.event_archive_retention_days),
+        kms_key=key,
+    )
+    dlqs: dict[str, DeadLetterQueue] = {}
+    queues: dict[str, WorkQueue] = {}
+    for name in QUEUES:
+        dlqs[name] = DeadLetterQueue(
+            stack,
+            f"{name}Dlq",
+            DeadLetterQueueProps(
+                encryption_key=key,
+                removal_policy=cfg.removal_policy,
+                retention_days=cfg.dlq_retention_days,
+                queue_name=dlq_name(cfg, name),
+            ),
+        )
+        queues[name] = WorkQueue(
+            stack,
+            f"{name}Queue",
+            WorkQueueProps(
+                encryption_key=key,
+                removal_policy=cfg.removal_policy,
+                dead_letter_queue=dlqs[name],
+                max_receive_count=cfg.queue_max_receive_count,
+                visibility_timeout=cdk.Duration.seconds(cfg.queue_visibility_timeout_seconds),
+                queue_name=queue_name(cfg, name),
+            ),
+        )
+    topics = {name: _topic(stack, cfg, key, name) for name in TOPICS}
+    schedule_group = scheduler.ScheduleGroup(
+        stack,
+        "Schedules",
+        schedule_group_name=cfg.resource_name("schedules"),
+        removal_policy=cfg.removal_policy,
+    )
+    return Messaging(event_bus, archive, queues, dlqs, topics, schedule_group)
+
+
+def _topic(stack: cdk.Stack, cfg: EngineConfig, key: kms.IKey, name: str) -> sns.Topic:
+    topic = sns.Topic(
+        stack,
+        f"{name}Topic",
+        topic_name=topic_name(cfg, name),
+        display_name=f"Payments engine {cfg.env_name}: {TOPICS[name]}",
+        master_key=key,
+        enforce_ssl=True,
+    )
+    topic.apply_removal_policy(cfg.removal_policy)
+    # enforce_ssl writes a topic policy, which replaces SNS's default one: CloudWatch alarms
+    # of this account (and only they) must be let back in to publish.
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowThisAccountsAlarms",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:"
+                    f"{stack.account}:alarm:*"
+                },
+            },
+        )
+    )
+    return topic
 
 
 class EngineDataStack(ConfiguredStack):
@@ -72,88 +205,53 @@ class EngineDataStack(ConfiguredStack):
                     removal_policy=cfg.removal_policy,
                     deletion_protection=cfg.deletion_protection,
                     replica_key_arns=replica_key_arns,
+                    table_name=table_name(cfg, spec.logical_name),
                 ),
             )
             for spec in GLOBAL_TABLES
         }
-        self._event_bus()
-        self._queues()
-        self.topics = {name: self._topic(name) for name in TOPICS}
-        self.schedule_group = scheduler.ScheduleGroup(
-            self,
-            "Schedules",
-            schedule_group_name=cfg.resource_name("schedules"),
-            removal_policy=cfg.removal_policy,
-        )
-        self._outputs()
+        self.messaging = add_messaging(self, cfg, self.data_key)
+        self.event_bus = self.messaging.event_bus
+        self.archive = self.messaging.archive
+        self.queues = self.messaging.queues
+        self.dlqs = self.messaging.dlqs
+        self.topics = self.messaging.topics
+        self.schedule_group = self.messaging.schedule_group
+        for name, t in self.tables.items():
+            cdk.CfnOutput(self, f"{name}TableName", value=t.table.table_name)
+        self.messaging.outputs(self)
 
-    def _event_bus(self) -> None:
-        cfg = self.cfg
-        self.event_bus = events.EventBus(
-            self,
-            "EventBus",
-            event_bus_name=cfg.resource_name("events"),
-            description=f"Payments engine {cfg.env_name} domain events",
-            kms_key=self.data_key,
-        )
-        self.event_bus.apply_removal_policy(cfg.removal_policy)
-        self.archive = events.Archive(
-            self,
-            "EventArchive",
-            source_event_bus=self.event_bus,
-            archive_name=cfg.resource_name("events"),
-            description="Every event on the engine bus, for replay",
-            # Archives need a pattern; every event carries an account.
-            event_pattern=events.EventPattern(account=[self.account]),
-            retention=cdk.Duration.days(cfg.event_archive_retention_days),
-            kms_key=self.data_key,
-        )
 
-    def _queues(self) -> None:
-        cfg = self.cfg
-        self.dlqs: dict[str, DeadLetterQueue] = {}
-        self.queues: dict[str, WorkQueue] = {}
-        for name in QUEUES:
-            dlq = DeadLetterQueue(
-                self,
-                f"{name}Dlq",
-                DeadLetterQueueProps(
-                    encryption_key=self.data_key,
-                    removal_policy=cfg.removal_policy,
-                    retention_days=cfg.dlq_retention_days,
-                ),
-            )
-            self.dlqs[name] = dlq
-            self.queues[name] = WorkQueue(
-                self,
-                f"{name}Queue",
-                WorkQueueProps(
-                    encryption_key=self.data_key,
-                    removal_policy=cfg.removal_policy,
-                    dead_letter_queue=dlq,
-                    max_receive_count=cfg.queue_max_receive_count,
-                    visibility_timeout=cdk.Duration.seconds(cfg.queue_visibility_timeout_seconds),
-                ),
-            )
+class EngineDrDataStack(ConfiguredStack):
+    """Singapore (DR environments): the standby bus, queues, topics and schedule group.
 
-    def _topic(self, name: str) -> sns.Topic:
-        topic = sns.Topic(
-            self,
-            f"{name}Topic",
-            topic_name=self.cfg.resource_name(name.lower()),
-            display_name=f"Payments engine {self.cfg.env_name}: {TOPICS[name]}",
-            master_key=self.data_key,
-            enforce_ssl=True,
+    The tables need nothing here (their Singapore replicas belong to the global tables in
+    the Mumbai data stack). Encrypted with the Singapore replica of the Data key.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: EngineConfig,
+        data_key_arn: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name=cfg.stack_name("dr-data"),
+            description=f"Payments engine {cfg.env_name}: standby bus, queues, topics (DR)",
+            env=cfg.dr_cdk_environment,
+            availability_zones=cfg.dr_network.availability_zones,
+            termination_protection=cfg.termination_protection,
+            **kwargs,
         )
-        topic.apply_removal_policy(self.cfg.removal_policy)
-        return topic
-
-    def _outputs(self) -> None:
-        outputs = {f"{name}TableName": t.table.table_name for name, t in self.tables.items()}
-        outputs |= {f"{name}QueueUrl": q.queue.queue_url for name, q in self.queues.items()}
-        outputs |= {f"{name}DlqUrl": q.queue.queue_url for name, q in self.dlqs.items()}
-        outputs |= {f"{name}TopicArn": t.topic_arn for name, t in self.topics.items()}
-        outputs["EventBusName"] = self.event_bus.event_bus_name
-        outputs["ScheduleGroupName"] = self.schedule_group.schedule_group_name
-        for key, value in outputs.items():
-            cdk.CfnOutput(self, key, value=value)
+        self.cfg = cfg
+        self.data_key = kms.Key.from_key_arn(self, "DataKeyRef", data_key_arn)
+        self.messaging = add_messaging(self, cfg, self.data_key)
+        self.topics = self.messaging.topics
+        self.queues = self.messaging.queues
+        self.dlqs = self.messaging.dlqs
+        self.messaging.outputs(self)

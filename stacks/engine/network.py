@@ -28,6 +28,7 @@ class EngineNetworkStack(ConfiguredStack):
         env: cdk.Environment,
         role: str,
         logs_key_arn: str,
+        functions_reach_database_directly: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -56,6 +57,7 @@ class EngineNetworkStack(ConfiguredStack):
                 flow_log_key=logs_key,
                 flow_log_retention=cfg.flow_log_retention,
                 removal_policy=cfg.removal_policy,
+                functions_reach_database_directly=functions_reach_database_directly,
             ),
         )
         self.vpc = self.network.vpc

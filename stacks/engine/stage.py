@@ -1,65 +1,435 @@
 """One payments-engine environment: a Stage `engine-<env>` holding its stacks.
 
-Deploy order (architecture §4), stated with explicit dependencies:
-keys -> dr-keys -> network -> data -> dr-network. The DR stacks exist only where
-config enables DR (staging, prod); dev and qa have none.
+Deploy order (architecture §4), stated with explicit stack dependencies:
+
+    keys -> dr-keys                                  multi-region keys, then their replicas
+    network, dr-network, dr-data                     both VPCs; the standby bus/queues/topics
+    data -> database -> dr-database                  global tables, PostgreSQL, its replica
+
+The DR stacks (Singapore) exist only where config enables DR (staging, prod).
 """
 
 from __future__ import annotations
+
+from typing import TypeVar
 
 import aws_cdk as cdk
 from constructs import Construct
 
 from config.engine import EngineConfig
-from stacks.engine.data import EngineDataStack
+from engine.declarations import INTERNAL_HEALTH, PORTAL_HEALTH, SCHEMA_MIGRATOR
+from shared.engine_tables import GLOBAL_TABLES
+from stacks.engine.api import DatabaseEndpoint, EngineApiStack
+from stacks.engine.backup import EngineBackupStack, EngineDrBackupVaultStack
+from stacks.engine.data import (
+    QUEUES,
+    EngineDataStack,
+    EngineDrDataStack,
+    dlq_name,
+    queue_name,
+    table_name,
+    topic_name,
+)
+from stacks.engine.database import (
+    DATABASE_NAME,
+    HEALTH_USER,
+    EngineDatabaseStack,
+    EngineDrDatabaseStack,
+    dr_replica_identifier,
+    primary_arn,
+    primary_identifier,
+)
+from stacks.engine.dr import (
+    EngineDnsStack,
+    EngineDrRunbookStack,
+    FailoverApi,
+    FailoverTarget,
+    api_domain,
+    failover_target,
+)
+from stacks.engine.edge import EngineEdgeStack, EngineEdgeWafStack
+from stacks.engine.functions import function_name
 from stacks.engine.keys import EngineDrKeysStack, EngineKeysStack
+from stacks.engine.monitoring import EngineMonitoringStack, MonitoringTargets
 from stacks.engine.network import EngineNetworkStack
+from stacks.engine.storage import EngineDrStorageStack, EngineStorageStack
+
+S = TypeVar("S", bound=cdk.Stack)
 
 
 class EngineStage(cdk.Stage):
     def __init__(self, scope: Construct, cfg: EngineConfig) -> None:
         super().__init__(scope, f"{cfg.system}-{cfg.env_name}", env=cfg.cdk_environment)
         self.cfg = cfg
-        self.keys = EngineKeysStack(self, "Keys", cfg=cfg)
-        self.dr_keys: EngineDrKeysStack | None = None
-        if cfg.dr_enabled:
-            self.dr_keys = EngineDrKeysStack(self, "DrKeys", cfg=cfg, primaries=self.keys)
-            self.dr_keys.add_stack_dependency(self.keys)
-        self.network = EngineNetworkStack(
-            self,
-            "Network",
-            cfg=cfg,
-            network=cfg.network,
-            env=cfg.cdk_environment,
-            role="network",
-            logs_key_arn=self.keys.keys["Logs"].key_arn,
-        )
-        self.network.add_stack_dependency(self.keys)
-        self.data = EngineDataStack(self, "Data", cfg=cfg, keys=self.keys)
-        self.data.add_stack_dependency(self.keys)
-        self.data.add_stack_dependency(self.network)
-        self.dr_network: EngineNetworkStack | None = None
-        if self.dr_keys is not None:
-            # The tables' Singapore replicas are encrypted with the replica keys.
-            self.data.add_stack_dependency(self.dr_keys)
-            self.dr_network = EngineNetworkStack(
-                self,
-                "DrNetwork",
-                cfg=cfg,
-                network=cfg.dr_network,
-                env=cfg.dr_cdk_environment,
-                role="dr-network",
-                logs_key_arn=self.dr_keys.keys["Logs"].key_arn,
-            )
-            self.dr_network.add_stack_dependency(self.dr_keys)
-            self.dr_network.add_stack_dependency(self.data)
+        self._all: list[cdk.Stack] = []
+        self._keys()
+        self._networks()
+        self._data()
+        self._databases()
+        self._storage_and_edge()
+        self._apis()
+        self._backup()
+        self._dns()
+        self._dr_runbook()
+        self._monitoring()
         for key, value in cfg.tags.items():
             cdk.Tags.of(self).add(key, value)
 
+    # ------------------------------------------------------------------ builders
+
+    def _add(self, stack: S, *after: cdk.Stack | None) -> S:
+        for dependency in after:
+            if dependency is not None:
+                stack.add_stack_dependency(dependency)
+        self._all.append(stack)
+        return stack
+
+    def _keys(self) -> None:
+        cfg = self.cfg
+        self.keys = self._add(EngineKeysStack(self, "Keys", cfg=cfg))
+        self.dr_keys: EngineDrKeysStack | None = None
+        if cfg.dr_enabled:
+            self.dr_keys = self._add(
+                EngineDrKeysStack(self, "DrKeys", cfg=cfg, primaries=self.keys), self.keys
+            )
+
+    def key_arn(self, domain: str) -> str:
+        return self.keys.keys[domain].key_arn
+
+    def dr_key_arn(self, domain: str) -> str:
+        """The Singapore replica's ARN, as Mumbai stacks may name it (same `mrk-` id)."""
+        return self.keys.keys[domain].replica_arn(self.cfg.dr_region)
+
+    def _networks(self) -> None:
+        cfg = self.cfg
+        self.network = self._add(
+            EngineNetworkStack(
+                self,
+                "Network",
+                cfg=cfg,
+                network=cfg.network,
+                env=cfg.cdk_environment,
+                role="network",
+                logs_key_arn=self.key_arn("Logs"),
+            ),
+            self.keys,
+        )
+        self.dr_network: EngineNetworkStack | None = None
+        self.dr_data: EngineDrDataStack | None = None
+        if self.dr_keys is not None:
+            dr_keys = self.dr_keys
+            self.dr_network = self._add(
+                EngineNetworkStack(
+                    self,
+                    "DrNetwork",
+                    cfg=cfg,
+                    network=cfg.dr_network,
+                    env=cfg.dr_cdk_environment,
+                    role="dr-network",
+                    logs_key_arn=dr_keys.keys["Logs"].key_arn,
+                    functions_reach_database_directly=True,
+                ),
+                dr_keys,
+            )
+            self.dr_data = self._add(
+                EngineDrDataStack(
+                    self, "DrData", cfg=cfg, data_key_arn=dr_keys.keys["Data"].key_arn
+                ),
+                dr_keys,
+            )
+
+    def _data(self) -> None:
+        # The tables' Singapore replicas are encrypted with the replica keys.
+        self.data = self._add(
+            EngineDataStack(self, "Data", cfg=self.cfg, keys=self.keys),
+            self.keys,
+            self.network,
+            self.dr_keys,
+        )
+
+    def _databases(self) -> None:
+        cfg = self.cfg
+        self.database = self._add(
+            EngineDatabaseStack(
+                self,
+                "Database",
+                cfg=cfg,
+                network=self.network.network,
+                database_key_arn=self.key_arn("Backup"),
+                logs_key_arn=self.key_arn("Logs"),
+                secret_replica_key_arn=self.dr_key_arn("Backup") if cfg.dr_enabled else None,
+            ),
+            self.keys,
+            self.network,
+            self.dr_keys,
+        )
+        self.dr_database: EngineDrDatabaseStack | None = None
+        if self.dr_keys is not None and self.dr_network is not None:
+            self.dr_database = self._add(
+                EngineDrDatabaseStack(
+                    self,
+                    "DrDatabase",
+                    cfg=cfg,
+                    network=self.dr_network.network,
+                    database_key_arn=self.dr_keys.keys["Backup"].key_arn,
+                    logs_key_arn=self.dr_keys.keys["Logs"].key_arn,
+                ),
+                self.database,
+                self.dr_network,
+                self.dr_keys,
+            )
+
+    def _storage_and_edge(self) -> None:
+        cfg = self.cfg
+        self.dr_storage: EngineDrStorageStack | None = None
+        if self.dr_keys is not None:
+            # Replication destinations exist before the buckets that replicate into them.
+            self.dr_storage = self._add(
+                EngineDrStorageStack(
+                    self, "DrStorage", cfg=cfg, data_key_arn=self.dr_keys.keys["Data"].key_arn
+                ),
+                self.dr_keys,
+            )
+        replica = self.dr_key_arn("Data") if cfg.dr_enabled else None
+        self.storage = self._add(
+            EngineStorageStack(
+                self,
+                "Storage",
+                cfg=cfg,
+                data_key_arn=self.key_arn("Data"),
+                replica_key_arn=replica,
+            ),
+            self.keys,
+            self.dr_storage,
+        )
+        self.edge_waf = self._add(EngineEdgeWafStack(self, "EdgeWaf", cfg=cfg))
+        self.edge = self._add(
+            EngineEdgeStack(
+                self,
+                "Edge",
+                cfg=cfg,
+                web_acl_arn=self.edge_waf.web_acl_arn,
+                replica_key_arn=replica,
+                site_certificate_arn=(
+                    self.edge_waf.site_certificate.certificate_arn
+                    if self.edge_waf.site_certificate
+                    else None
+                ),
+            ),
+            self.edge_waf,
+            self.keys,
+            self.dr_storage,
+        )
+
+    def _apis(self) -> None:
+        cfg = self.cfg
+        health_table = table_name(cfg, "Transactions")
+        self.api = self._add(
+            EngineApiStack(
+                self,
+                "Api",
+                cfg=cfg,
+                region_role="api",
+                env=cfg.cdk_environment,
+                network=self.network.network,
+                logs_key_arn=self.key_arn("Logs"),
+                data_key_arn=self.key_arn("Data"),
+                health_table_name=health_table,
+                database=DatabaseEndpoint(
+                    host=self.database.database.proxy.endpoint,
+                    port=5432,
+                    name=DATABASE_NAME,
+                    user=HEALTH_USER,
+                    connect_resource_arn=self.database.health_connect_arn,
+                ),
+            ),
+            self.network,
+            self.data,
+            self.database,
+        )
+        self.dr_api: EngineApiStack | None = None
+        if self.dr_keys is not None and self.dr_network and self.dr_database:
+            self.dr_api = self._add(
+                EngineApiStack(
+                    self,
+                    "DrApi",
+                    cfg=cfg,
+                    region_role="dr-api",
+                    env=cfg.dr_cdk_environment,
+                    network=self.dr_network.network,
+                    logs_key_arn=self.dr_keys.keys["Logs"].key_arn,
+                    data_key_arn=self.dr_keys.keys["Data"].key_arn,
+                    health_table_name=health_table,
+                    # The standby answers from the replica directly (no proxy before promotion).
+                    database=DatabaseEndpoint(
+                        host=self.dr_database.replica.instance.db_instance_endpoint_address,
+                        port=5432,
+                        name=DATABASE_NAME,
+                        user=HEALTH_USER,
+                        connect_resource_arn=self.dr_database.health_connect_arn,
+                    ),
+                ),
+                self.dr_network,
+                self.dr_database,
+                self.data,
+            )
+
+    def _monitoring(self) -> None:
+        cfg = self.cfg
+        tables = tuple(table_name(cfg, spec.logical_name) for spec in GLOBAL_TABLES)
+        queues = tuple(queue_name(cfg, name) for name in QUEUES)
+        dlqs = tuple(dlq_name(cfg, name) for name in QUEUES)
+        apis = (cfg.resource_name("portal-api"), cfg.resource_name("internal-api"))
+
+        def topic(region: str, name: str) -> str:
+            return f"arn:aws:sns:{region}:{cfg.account}:{topic_name(cfg, name)}"
+
+        api_functions = (function_name(cfg, PORTAL_HEALTH), function_name(cfg, INTERNAL_HEALTH))
+
+        replicas = tuple(f"{primary_identifier(cfg)}-{name}" for name in cfg.database.read_replicas)
+        self.monitoring = self._add(
+            EngineMonitoringStack(
+                self,
+                "Monitoring",
+                cfg=cfg,
+                region_role="monitoring",
+                env=cfg.cdk_environment,
+                targets=MonitoringTargets(
+                    table_names=tables,
+                    replica_regions=(cfg.dr_region,) if cfg.dr_enabled else (),
+                    db_instance_identifiers=(primary_identifier(cfg), *replicas),
+                    replica_instance_identifiers=replicas,
+                    rest_api_names=apis,
+                    web_acl_names=apis,
+                    queue_names=queues,
+                    dlq_names=dlqs,
+                    function_names=(*api_functions, function_name(cfg, SCHEMA_MIGRATOR)),
+                    critical_topic_arn=topic(cfg.region, "Critical"),
+                    warning_topic_arn=topic(cfg.region, "Warning"),
+                ),
+            ),
+            self.data,
+            self.database,
+            self.api,
+        )
+        self.dr_monitoring: EngineMonitoringStack | None = None
+        if self.dr_api is not None and self.dr_data is not None:
+            replica = dr_replica_identifier(cfg)
+            self.dr_monitoring = self._add(
+                EngineMonitoringStack(
+                    self,
+                    "DrMonitoring",
+                    cfg=cfg,
+                    region_role="dr-monitoring",
+                    env=cfg.dr_cdk_environment,
+                    targets=MonitoringTargets(
+                        table_names=tables,
+                        replica_regions=(cfg.region,),
+                        db_instance_identifiers=(replica,),
+                        replica_instance_identifiers=(replica,),
+                        rest_api_names=apis,
+                        web_acl_names=apis,
+                        queue_names=queues,
+                        dlq_names=dlqs,
+                        function_names=api_functions,
+                        critical_topic_arn=topic(cfg.dr_region, "Critical"),
+                        warning_topic_arn=topic(cfg.dr_region, "Warning"),
+                    ),
+                ),
+                self.dr_data,
+                self.dr_database,
+                self.dr_api,
+            )
+
+    def _backup(self) -> None:
+        cfg = self.cfg
+        self.dr_backup: EngineDrBackupVaultStack | None = None
+        if self.dr_keys is not None:
+            self.dr_backup = self._add(
+                EngineDrBackupVaultStack(
+                    self, "DrBackup", cfg=cfg, backup_key_arn=self.dr_keys.keys["Backup"].key_arn
+                ),
+                self.dr_keys,
+            )
+        self.backup = self._add(
+            EngineBackupStack(
+                self,
+                "Backup",
+                cfg=cfg,
+                backup_key_arn=self.key_arn("Backup"),
+                resource_arns=[
+                    primary_arn(cfg),
+                    *(t.table.table_arn for t in self.data.tables.values()),
+                    *(b.bucket_arn for b in self.storage.buckets.values()),
+                ],
+            ),
+            self.keys,
+            self.data,
+            self.database,
+            self.storage,
+            self.dr_backup,
+        )
+
+    def _dns(self) -> None:
+        """Route 53 failover records for both APIs (only with a domain; it needs DR)."""
+        cfg = self.cfg
+        self.dns: EngineDnsStack | None = None
+        if cfg.domain is None or self.dr_api is None:
+            return
+        primary = self._failover_targets(self.api)
+        secondary = self._failover_targets(self.dr_api)
+        self.dns = self._add(
+            EngineDnsStack(
+                self,
+                "Dns",
+                cfg=cfg,
+                apis=[FailoverApi(host, primary[host], secondary[host]) for host in primary],
+            ),
+            self.api,
+            self.dr_api,
+        )
+
+    def _failover_targets(self, stack: EngineApiStack) -> dict[str, FailoverTarget]:
+        """Each API's regional custom domain `<host>.<zone>` in `stack`'s region."""
+        domain = self.cfg.domain
+        assert domain is not None
+        targets = {}
+        for host, api in (
+            (domain.portal_api_host, stack.portal),
+            (domain.internal_api_host, stack.internal),
+        ):
+            custom = api_domain(stack, self.cfg, host)
+            custom.domain.add_base_path_mapping(api.api, stage=api.stage)
+            targets[host] = failover_target(custom.domain, api.api, api.stage_name)
+        return targets
+
+    def _dr_runbook(self) -> None:
+        cfg = self.cfg
+        self.dr_runbook: EngineDrRunbookStack | None = None
+        if self.dr_keys is None or self.dr_data is None:
+            return
+        self.dr_runbook = self._add(
+            EngineDrRunbookStack(
+                self,
+                "DrRunbook",
+                cfg=cfg,
+                replica_identifier=dr_replica_identifier(cfg),
+                primary_health_check_ids=self.dns.primary_health_check_ids if self.dns else (),
+                notification_topic_arn=(
+                    f"arn:aws:sns:{cfg.dr_region}:{cfg.account}:{topic_name(cfg, 'Critical')}"
+                ),
+                notification_key_arn=self.dr_keys.keys["Data"].key_arn,
+            ),
+            self.dr_database,
+            self.dr_data,
+            self.dns,
+        )
+
+    # ------------------------------------------------------------------ views
+
     @property
     def stacks(self) -> tuple[cdk.Stack, ...]:
-        found = (self.keys, self.dr_keys, self.network, self.data, self.dr_network)
-        return tuple(stack for stack in found if stack is not None)
+        return tuple(self._all)
 
     @property
     def roles(self) -> dict[str, cdk.Stack]:

@@ -15,15 +15,34 @@ from stacks.engine import EngineStage
 from tests.infra.synth import cdk_json_context
 
 ENGINE_ENVIRONMENTS = tuple(ENVIRONMENTS)
-PRIMARY_ROLES = ("keys", "network", "data")
-DR_ROLES = ("dr-keys", "dr-network")
+PRIMARY_ROLES = (
+    "keys",
+    "network",
+    "data",
+    "database",
+    "storage",
+    "edge-waf",
+    "edge",
+    "api",
+    "backup",
+    "monitoring",
+)
+DR_ROLES = (
+    "dr-keys",
+    "dr-network",
+    "dr-data",
+    "dr-database",
+    "dr-storage",
+    "dr-backup",
+    "dr-api",
+    "dr-runbook",
+    "dr-monitoring",
+)
 
 
 def roles_of(env_name: str) -> tuple[str, ...]:
     """The stack roles an environment has: the DR ones only where DR is enabled."""
-    if ENVIRONMENTS[env_name].dr_enabled:
-        return ("keys", "dr-keys", "network", "data", "dr-network")
-    return PRIMARY_ROLES
+    return PRIMARY_ROLES + (DR_ROLES if ENVIRONMENTS[env_name].dr_enabled else ())
 
 
 @dataclass

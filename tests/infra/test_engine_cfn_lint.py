@@ -20,7 +20,17 @@ def test_engine_cfn_lint_finds_no_errors(engine_synth_of: Callable[[str], Engine
         str(path) for env in ENGINE_ENVIRONMENTS for path in engine_synth_of(env).template_paths()
     ]
     result = subprocess.run(
-        [_cfn_lint(), "--format", "json", "--regions", REGION, DR_REGION, "--", *templates],
+        [
+            _cfn_lint(),
+            "--format",
+            "json",
+            "--regions",
+            REGION,
+            DR_REGION,
+            "us-east-1",
+            "--",
+            *templates,
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -37,7 +37,9 @@ def test_environments_in_deploy_order() -> None:
 
 def test_seed_values() -> None:
     dev, qa, staging, prod = (load_engine(e) for e in engine_environments())
-    assert [c.az_count for c in (dev, qa, staging, prod)] == [1, 2, 2, 2]
+    assert [c.az_count for c in (dev, qa, staging, prod)] == [2, 2, 2, 2]
+    assert [c.database.multi_az for c in (dev, qa, staging, prod)] == [False, True, True, True]
+    assert [c.nat_gateways for c in (dev, qa, staging, prod)] == [1, 1, 1, 2]
     assert [c.nat_gateways for c in (dev, qa, staging, prod)] == [1, 1, 1, 2]
     assert [c.dr_enabled for c in (dev, qa, staging, prod)] == [False, False, True, True]
     assert prod.backup_retention_days == 35

@@ -25,7 +25,7 @@ DR_SUBNETS = {
     for tier, cidrs in ALL_SUBNETS.items()
 }
 EXPECTED_NAT = {"dev": 1, "qa": 1, "staging": 1, "prod": 2}
-EXPECTED_AZS = {"dev": 1, "qa": 2, "staging": 2, "prod": 2}
+EXPECTED_AZS = {"dev": 2, "qa": 2, "staging": 2, "prod": 2}
 EXPECTED_DR = {"dev": False, "qa": False, "staging": True, "prod": True}
 
 
@@ -99,12 +99,18 @@ def test_subnets_sit_in_the_configured_zones(engine_synth: EngineSynth) -> None:
         assert all(zone.startswith(region) for zone in zones)
 
 
-def test_dev_is_single_az(engine_synth_of: Any) -> None:
-    template = engine_synth_of("dev").templates["network"]
-    subnets = props(template, "AWS::EC2::Subnet")
-    assert len(subnets) == 3
-    assert {s["AvailabilityZone"] for s in subnets} == {"ap-south-1a"}
+def test_dev_runs_in_one_zone(engine_synth_of: Any) -> None:
+    """Seed §9.2.1 "single AZ": one NAT gateway and a single-AZ database. The subnets span
+    two zones only because RDS and RDS Proxy refuse a subnet group in one."""
+    synth = engine_synth_of("dev")
+    template = synth.templates["network"]
     assert len(props(template, "AWS::EC2::NatGateway")) == 1
+    [primary] = [
+        i
+        for i in props(synth.templates["database"], "AWS::RDS::DBInstance")
+        if "SourceDBInstanceIdentifier" not in i
+    ]
+    assert primary["MultiAZ"] is False
 
 
 def test_nat_gateways_per_environment_and_only_in_public_subnets(
@@ -199,7 +205,7 @@ def test_security_groups_allow_only_lambda_to_proxy_to_db_on_5432(
     engine_synth: EngineSynth,
 ) -> None:
     for role, _, template in _networks(engine_synth):
-        assert _sg_rules(template) == {
+        expected = {
             ("egress", "LambdaSg", 5432, 5432, "ProxySg"),
             ("ingress", "ProxySg", 5432, 5432, "LambdaSg"),
             ("egress", "ProxySg", 5432, 5432, "DbSg"),
@@ -207,7 +213,14 @@ def test_security_groups_allow_only_lambda_to_proxy_to_db_on_5432(
             # HTTPS only: functions to the AWS endpoints and, via NAT, the providers.
             ("egress", "LambdaSg", 443, 443, "0.0.0.0/0"),
             ("ingress", "EndpointSg", 443, 443, "LambdaSg"),
-        }, role
+        }
+        if role == "dr-network":
+            # The standby replica has no proxy before promotion (RDS Proxy fronts primaries).
+            expected |= {
+                ("egress", "LambdaSg", 5432, 5432, "DbSg"),
+                ("ingress", "DbSg", 5432, 5432, "LambdaSg"),
+            }
+        assert _sg_rules(template) == expected, role
 
 
 def test_db_subnets_nacl_admits_5432_from_app_subnets_only(engine_synth: EngineSynth) -> None:
@@ -407,18 +420,40 @@ def _artifacts(synth: EngineSynth) -> dict[str, dict[str, Any]]:
     }
 
 
+# Stacks whose deletion would lose data (or a key to it, or staff accounts).
+STATEFUL_ROLES = {
+    "keys",
+    "dr-keys",
+    "network",
+    "dr-network",
+    "data",
+    "dr-data",
+    "database",
+    "dr-database",
+    "storage",
+    "dr-storage",
+    "backup",
+    "dr-backup",
+    "api",
+    "dr-api",
+}
+
+
 def test_stacks_are_named_placed_tagged_and_protected(engine_synth: EngineSynth) -> None:
     cfg = engine_synth.cfg
     env = engine_synth.env_name
     artifacts = _artifacts(engine_synth)
     assert set(artifacts) == {f"engine-{env}-{role}" for role in roles_of(env)}
     for name, artifact in artifacts.items():
-        region = DR_REGION if name.removeprefix(f"engine-{env}-").startswith("dr-") else REGION
+        role = name.removeprefix(f"engine-{env}-")
+        region = DR_REGION if role.startswith("dr-") else REGION
+        if role == "edge-waf":
+            region = "us-east-1"  # CloudFront-scope web ACLs live there only
         assert artifact["environment"] == f"aws://{cfg.account}/{region}", name
         assert artifact["properties"]["tags"] == cfg.tags, name
-        assert artifact["properties"].get("terminationProtection", False) is (
-            cfg.termination_protection
-        ), name
+        protected = artifact["properties"].get("terminationProtection", False)
+        if role in STATEFUL_ROLES:
+            assert protected is cfg.termination_protection, name
 
 
 def test_deploy_order(engine_synth: EngineSynth) -> None:
@@ -437,12 +472,31 @@ def test_deploy_order(engine_synth: EngineSynth) -> None:
         }
 
     dr = engine_synth.cfg.dr_enabled
+
+    def when_dr(*roles: str) -> set[str]:
+        return set(roles) if dr else set()
+
     assert deps("keys") == set()
     assert deps("network") == {"keys"}
-    assert deps("data") == {"keys", "network"} | ({"dr-keys"} if dr else set())
+    assert deps("data") == {"keys", "network"} | when_dr("dr-keys")
+    assert deps("database") == {"keys", "network"} | when_dr("dr-keys")
+    # Replication destinations first (S3 checks them when replication is configured).
+    assert deps("storage") == {"keys"} | when_dr("dr-storage")
+    assert deps("edge") == {"edge-waf", "keys"} | when_dr("dr-storage")
+    assert deps("api") == {"keys", "network", "data", "database"}
+    assert deps("backup") == {"keys", "data", "database", "storage"} | when_dr("dr-backup")
+    assert deps("monitoring") == {"data", "database", "api"}
     if dr:
         assert deps("dr-keys") == {"keys"}
-        assert deps("dr-network") == {"dr-keys", "data"}
+        assert deps("dr-network") == {"dr-keys"}
+        assert deps("dr-data") == {"dr-keys"}
+        assert deps("dr-storage") == {"dr-keys"}
+        assert deps("dr-backup") == {"dr-keys"}
+        # P16: the replica after its source; the standby API after the replica.
+        assert deps("dr-database") == {"database", "dr-network", "dr-keys"}
+        assert deps("dr-api") == {"dr-keys", "dr-network", "dr-database", "data"}
+        assert deps("dr-runbook") == {"dr-keys", "dr-database", "dr-data"}
+        assert deps("dr-monitoring") == {"dr-data", "dr-database", "dr-api"}
 
 
 def test_stateful_resources_follow_the_removal_policy(engine_synth: EngineSynth) -> None:
@@ -469,23 +523,27 @@ def test_no_context_lookup_is_ever_missing(engine_synth: EngineSynth) -> None:
     assert "missing" not in engine_synth.manifest(nested=True)
 
 
-def test_only_the_keys_cross_regions(engine_synth: EngineSynth) -> None:
-    """The one cross-Region reference: the primaries' ARNs, read by the DR keys stack."""
-    for role, template in engine_synth.templates.items():
-        readers = resources(template, "Custom::CrossRegionExportReader")
-        writers = resources(template, "Custom::CrossRegionExportWriter")
-        if not engine_synth.cfg.dr_enabled:
-            assert not readers and not writers, role
-        elif role == "dr-keys":
-            assert len(readers) == 1
-        elif role == "keys":
-            assert len(writers) == 1
-        else:
-            assert not readers and not writers, role
+def test_only_immutable_arns_cross_regions(engine_synth: EngineSynth) -> None:
+    """Two cross-Region references (architecture §4: a few immutable ARNs): the primary
+    keys' ARNs, read by the DR keys stack, and the us-east-1 web ACL's, read by the edge
+    stack. Everything else crossing regions is a name built from config."""
+    expected_readers = {"edge"} | ({"dr-keys"} if engine_synth.cfg.dr_enabled else set())
+    expected_writers = {"edge-waf"} | ({"keys"} if engine_synth.cfg.dr_enabled else set())
+    readers = {
+        role
+        for role, template in engine_synth.templates.items()
+        if resources(template, "Custom::CrossRegionExportReader")
+    }
+    writers = {
+        role
+        for role, template in engine_synth.templates.items()
+        if resources(template, "Custom::CrossRegionExportWriter")
+    }
+    assert (readers, writers) == (expected_readers, expected_writers)
 
 
 @pytest.mark.parametrize("env_name", ["dev", "qa"])
 def test_dev_and_qa_have_no_dr_stacks(env_name: str, engine_synth_of: Any) -> None:
     stage = engine_synth_of(env_name).stage
-    assert stage.dr_keys is None and stage.dr_network is None
-    assert len(stage.stacks) == 3
+    assert stage.dr_keys is None and stage.dr_network is None and stage.dr_api is None
+    assert all(not role.startswith("dr-") for role in stage.roles)

@@ -13,10 +13,18 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
-from cdk_constructs.postgres import TUNING, PostgresDatabase, PostgresProps
+from cdk_constructs.postgres import (
+    TUNING,
+    CrossRegionReplica,
+    CrossRegionReplicaProps,
+    PostgresDatabase,
+    PostgresProps,
+)
 from cdk_constructs.stack_base import ConfiguredStack
 from tests.infra.synth import cdk_json_context, props, resources
 from tests.infra.test_cfn_lint import _cfn_lint
+
+REPLICA_KEY = "arn:aws:kms:ap-southeast-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
 
 
 def _database(stack: cdk.Stack, **overrides: Any) -> PostgresDatabase:
@@ -33,7 +41,10 @@ def _database(stack: cdk.Stack, **overrides: Any) -> PostgresDatabase:
     )
     proxy_sg = ec2.SecurityGroup(stack, "ProxySg", vpc=vpc, allow_all_outbound=False)
     db_sg = ec2.SecurityGroup(stack, "DbSg", vpc=vpc, allow_all_outbound=False)
+    endpoint_sg = ec2.SecurityGroup(stack, "EndpointSg", vpc=vpc, allow_all_outbound=False)
     values: dict[str, Any] = {
+        "secrets_endpoint_security_group": endpoint_sg,
+        "secret_replica_key_arns": {"ap-southeast-1": REPLICA_KEY},
         "vpc": vpc,
         "database_subnets": ec2.SubnetSelection(subnet_group_name="db"),
         "proxy_subnets": ec2.SubnetSelection(subnet_group_name="app"),
@@ -49,6 +60,7 @@ def _database(stack: cdk.Stack, **overrides: Any) -> PostgresDatabase:
         "deletion_protection": True,
         "removal_policy": cdk.RemovalPolicy.RETAIN,
         "log_retention": logs.RetentionDays.THREE_MONTHS,
+        "log_encryption_key": kms.Key(stack, "LogsKey", enable_key_rotation=True),
         "read_replica_names": ("reporting", "analytics"),
     }
     values.update(overrides)
@@ -67,8 +79,52 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
         availability_zones=["ap-south-1a", "ap-south-1b"],
     )
     _database(stack)
+    dr_stack = ConfiguredStack(
+        app,
+        "PostgresDrTest",
+        env=cdk.Environment(account="111111111111", region="ap-southeast-1"),
+        availability_zones=["ap-southeast-1a", "ap-southeast-1b"],
+    )
+    _cross_region_replica(dr_stack)
     app.synth()
     path = outdir / "PostgresTest.template.json"
+    return json.loads(path.read_text()), path
+
+
+def _cross_region_replica(stack: cdk.Stack, **overrides: Any) -> CrossRegionReplica:
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="db", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        ],
+    )
+    values: dict[str, Any] = {
+        "source_instance_arn": SOURCE_ARN,
+        "instance_identifier": "engine-test-db-dr",
+        "instance_type": "r6g.large",
+        "vpc": vpc,
+        "database_subnets": ec2.SubnetSelection(subnet_group_name="db"),
+        "database_security_group": ec2.SecurityGroup(stack, "DbSg", vpc=vpc),
+        "encryption_key": kms.Key(stack, "Key", enable_key_rotation=True),
+        "multi_az": False,
+        "deletion_protection": True,
+        "removal_policy": cdk.RemovalPolicy.RETAIN,
+        "log_retention": logs.RetentionDays.THREE_MONTHS,
+        "log_encryption_key": kms.Key(stack, "LogsKey", enable_key_rotation=True),
+    }
+    values.update(overrides)
+    return CrossRegionReplica(stack, "Replica", CrossRegionReplicaProps(**values))
+
+
+SOURCE_ARN = "arn:aws:rds:ap-south-1:111111111111:db:engine-test-db"
+
+
+@pytest.fixture(scope="module")
+def dr_template(template: tuple[dict[str, Any], Path]) -> tuple[dict[str, Any], Path]:
+    path = template[1].with_name("PostgresDrTest.template.json")
     return json.loads(path.read_text()), path
 
 
@@ -129,10 +185,114 @@ def test_proxy_requires_tls_and_iam_and_the_secret_rotates(
     assert proxy["RequireTLS"] is True
     assert proxy["Auth"][0]["IAMAuth"] == "REQUIRED"
     assert proxy["EngineFamily"] == "POSTGRESQL"
+    # End-to-end IAM: the functions' login roles need no secret in the proxy.
+    assert proxy["DefaultAuthScheme"] == "IAM_AUTH"
     [schedule] = props(template[0], "AWS::SecretsManager::RotationSchedule")
     assert schedule["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
     [secret] = props(template[0], "AWS::SecretsManager::Secret")
     assert "KmsKeyId" in secret
+    assert secret["ReplicaRegions"] == [
+        {
+            "Region": "ap-southeast-1",
+            "KmsKeyId": REPLICA_KEY,
+        }
+    ]
+
+
+def test_rotation_reaches_only_postgres_and_secrets_manager(
+    template: tuple[dict[str, Any], Path],
+) -> None:
+    groups = resources(template[0], "AWS::EC2::SecurityGroup")
+    [rotation_id] = [k for k in groups if k.startswith("DatabaseRotationSg")]
+    rotation = groups[rotation_id]["Properties"]
+    assert rotation.get("SecurityGroupEgress", []) == []  # no default allow-all
+    egress = [
+        r["Properties"]
+        for r in resources(template[0], "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [rotation_id, "GroupId"]}
+    ]
+    destinations = sorted(
+        (json.dumps(e["FromPort"]), e["DestinationSecurityGroupId"]["Fn::GetAtt"][0])
+        for e in egress
+    )
+    assert len(destinations) == 2
+    assert destinations[0][0] == "443" and destinations[0][1].startswith("EndpointSg")
+    assert destinations[1][0] == "5432" and destinations[1][1].startswith("DbSg")
+
+
+def test_every_rule_names_port_5432_literally(template: tuple[dict[str, Any], Path]) -> None:
+    """No rule's port is the instance's Endpoint.Port: in the engine the groups live in the
+    network stack, and such a rule would reference the database stack (a cycle)."""
+    for kind in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+        for rule in props(template[0], kind):
+            assert isinstance(rule["FromPort"], int) and isinstance(rule["ToPort"], int), rule
+
+
+def test_proxy_connects_with_iam_as_the_login_roles_only(
+    template: tuple[dict[str, Any], Path],
+) -> None:
+    policies = [
+        p
+        for p in props(template[0], "AWS::IAM::ManagedPolicy")
+        if "rds-db:connect" in json.dumps(p["PolicyDocument"])
+    ]
+    [policy] = policies
+    [statement] = [
+        s for s in policy["PolicyDocument"]["Statement"] if s["Action"] == "rds-db:connect"
+    ]
+    users = sorted(json.dumps(r).rsplit("/", 1)[1].rstrip('"]}') for r in statement["Resource"])
+    assert users == ["engine_app", "engine_health"]
+    assert props(template[0], "AWS::IAM::Policy") == []  # no inline policies anywhere
+
+
+def test_exported_logs_are_cmk_encrypted_and_expire(template: tuple[dict[str, Any], Path]) -> None:
+    groups = {g["LogGroupName"]: g for g in props(template[0], "AWS::Logs::LogGroup")}
+    for identifier in ("engine-test-db", "engine-test-db-reporting", "engine-test-db-analytics"):
+        for export in ("postgresql", "upgrade"):
+            group = groups[f"/aws/rds/instance/{identifier}/{export}"]
+            assert group["RetentionInDays"] == 90 and "KmsKeyId" in group
+    assert resources(template[0], "Custom::LogRetention") == {}
+
+
+def test_proxy_grants_name_the_user_through_the_proxy() -> None:
+    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
+    stack = ConfiguredStack(
+        app,
+        "Grant",
+        env=cdk.Environment(account="111111111111", region="ap-south-1"),
+        availability_zones=["ap-south-1a", "ap-south-1b"],
+    )
+    database = _database(stack)
+    arn = stack.resolve(database.user_connect_arn("engine_health"))
+    text = json.dumps(arn)
+    assert "rds-db:ap-south-1:111111111111:dbuser:" in text
+    assert "/engine_health" in text and "Proxy" in text
+
+
+def test_cross_region_replica_names_its_source_by_arn_and_re_encrypts(
+    dr_template: tuple[dict[str, Any], Path],
+) -> None:
+    [replica] = props(dr_template[0], "AWS::RDS::DBInstance")
+    assert replica["SourceDBInstanceIdentifier"] == SOURCE_ARN
+    assert replica["DBInstanceIdentifier"] == "engine-test-db-dr"
+    assert "KmsKeyId" in replica and "StorageEncrypted" not in replica
+    assert replica["EnableIAMDatabaseAuthentication"] is True
+    assert replica["PubliclyAccessible"] is False
+    assert replica["DeletionProtection"] is True
+    assert replica["EnablePerformanceInsights"] is True
+    [group] = props(dr_template[0], "AWS::RDS::DBParameterGroup")
+    assert group["Parameters"]["rds.force_ssl"] == "1"
+
+
+def test_cross_region_replica_needs_an_arn() -> None:
+    stack = ConfiguredStack(
+        cdk.App(),
+        "BadDr",
+        env=cdk.Environment(account="111111111111", region="ap-southeast-1"),
+        availability_zones=["ap-southeast-1a"],
+    )
+    with pytest.raises(ValueError, match="P16"):
+        _cross_region_replica(stack, source_instance_arn="engine-test-db")
 
 
 def test_monitoring_role_has_no_aws_managed_policy(
@@ -149,9 +309,21 @@ def test_monitoring_role_has_no_aws_managed_policy(
     )
 
 
-def test_cfn_lint_accepts_it(template: tuple[dict[str, Any], Path]) -> None:
+def test_cfn_lint_accepts_it(
+    template: tuple[dict[str, Any], Path], dr_template: tuple[dict[str, Any], Path]
+) -> None:
     result = subprocess.run(
-        [_cfn_lint(), "--format", "json", "--regions", "ap-south-1", "--", str(template[1])],
+        [
+            _cfn_lint(),
+            "--format",
+            "json",
+            "--regions",
+            "ap-south-1",
+            "ap-southeast-1",
+            "--",
+            str(template[1]),
+            str(dr_template[1]),
+        ],
         capture_output=True,
         text=True,
         check=False,

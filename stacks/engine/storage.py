@@ -1,0 +1,228 @@
+"""The engine's S3 data: documents and reports in Mumbai, their replicas in Singapore.
+
+Documents are receipts and mandate forms (kept 8 years, moved to IA then Glacier
+as they age); reports are generated extracts (kept 2 years). Both are SSE-KMS under
+the Data key and, where DR is enabled, replicate to same-named buckets in the DR
+Region under the Singapore replica of that key.
+
+Bucket names are fixed (`bucket_name`): the replication rule names its destination
+without a cross-Region token, and the DR stack creates exactly that bucket.
+Deploy order: dr-keys -> dr-storage -> storage (S3 checks that the destination
+bucket exists and is versioned when replication is configured).
+
+Stateful: termination protection and the removal policy come from config, and the
+construct ids never change (a new id is a new, empty bucket).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_constructs.bucket import (
+    AccessLogBucket,
+    AccessLogBucketProps,
+    BucketLifecycle,
+    ReplicationTarget,
+    SecureBucket,
+    SecureBucketProps,
+)
+from cdk_constructs.stack_base import ConfiguredStack
+from config.engine import EngineConfig
+
+ACCESS_LOGS = "access-logs"
+# Purpose -> construct id. The purpose is part of the bucket name.
+DATA_BUCKETS = {"documents": "Documents", "reports": "Reports"}
+# The portal's static site: its primary bucket lives in the edge stack (beside the
+# CloudFront distribution and the key CloudFront decrypts with); its DR copy here.
+SITE = "site"
+DR_BUCKETS = DATA_BUCKETS | {SITE: "Site"}
+
+
+def bucket_name(cfg: EngineConfig, purpose: str, region: str) -> str:
+    """Globally unique and fixed, so either Region can name the other's bucket."""
+    return f"{cfg.resource_name(purpose)}-{cfg.account}-{region}"
+
+
+def lifecycle(cfg: EngineConfig, purpose: str) -> BucketLifecycle:
+    """The same retention in both Regions: a replica outlives nothing its source does not."""
+    if purpose == "documents":
+        return BucketLifecycle(
+            transition_to_ia_days=cfg.document_transition_to_ia_days,
+            transition_to_glacier_days=cfg.document_transition_to_glacier_days,
+            expiry_days=cfg.document_expiry_days,
+            noncurrent_version_expiry_days=cfg.noncurrent_version_expiry_days,
+        )
+    if purpose == "reports":
+        return BucketLifecycle(
+            expiry_days=cfg.report_expiry_days,
+            noncurrent_version_expiry_days=cfg.noncurrent_version_expiry_days,
+        )
+    if purpose == SITE:
+        # Site assets live until the next release replaces them; old versions go.
+        return BucketLifecycle(noncurrent_version_expiry_days=cfg.noncurrent_version_expiry_days)
+    raise ValueError(f"no lifecycle for bucket purpose {purpose!r}")
+
+
+def no_dr_reason(cfg: EngineConfig) -> str:
+    return (
+        f"The {cfg.env_name} environment has no DR Region (config dr_enabled is false), so "
+        "there is no replica bucket to replicate to; staging and prod replicate every data "
+        "bucket to Singapore (availability: PCI DSS 12.10.1, NIST CP-9/CP-10)."
+    )
+
+
+def dr_replica_reason(cfg: EngineConfig) -> str:
+    return (
+        f"This bucket is the {cfg.dr_region} replication destination of its Mumbai "
+        "namesake; replicating the replica onwards would add a third copy with no failover "
+        "target (availability: PCI DSS 12.10.1, NIST CP-9/CP-10)."
+    )
+
+
+def access_log_bucket(
+    stack: cdk.Stack, cfg: EngineConfig, region: str, purpose: str = ACCESS_LOGS
+) -> AccessLogBucket:
+    """The server-access-log target of a stack's buckets (SSE-S3: see AccessLogBucket)."""
+    return AccessLogBucket(
+        stack,
+        "AccessLogs",
+        AccessLogBucketProps(
+            bucket_name=bucket_name(cfg, purpose, region),
+            expiry_days=cfg.access_log_expiry_days,
+            noncurrent_version_expiry_days=cfg.noncurrent_version_expiry_days,
+            removal_policy=cfg.removal_policy,
+        ),
+    )
+
+
+class EngineStorageStack(ConfiguredStack):
+    """ap-south-1 (role "storage"): access logs, documents and reports."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: EngineConfig,
+        data_key_arn: str,
+        replica_key_arn: str | None,
+        **kwargs: Any,
+    ) -> None:
+        if cfg.dr_enabled and replica_key_arn is None:
+            raise ValueError(
+                "replica_key_arn (the DR Region's replica of the Data key) is required where "
+                "dr_enabled: replicas are re-encrypted with it"
+            )
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name=cfg.stack_name("storage"),
+            description=f"Payments engine {cfg.env_name}: document and report buckets",
+            env=cfg.cdk_environment,
+            availability_zones=cfg.network.availability_zones,
+            termination_protection=cfg.termination_protection,
+            **kwargs,
+        )
+        # Imported by ARN so that no L2 here writes key-policy statements back into
+        # the keys stack (S3 uses the key through the caller's IAM permissions).
+        data_key = kms.Key.from_key_arn(self, "DataKeyRef", data_key_arn)
+        self.access_logs = access_log_bucket(self, cfg, cfg.region).bucket
+        self.secure_buckets = {
+            purpose: SecureBucket(
+                self,
+                construct_id_,
+                SecureBucketProps(
+                    bucket_name=bucket_name(cfg, purpose, cfg.region),
+                    encryption_key=data_key,
+                    access_log_bucket=self.access_logs,
+                    removal_policy=cfg.removal_policy,
+                    lifecycle=lifecycle(cfg, purpose),
+                    access_log_prefix=f"{purpose}/",
+                    replication=replication_target(cfg, purpose, replica_key_arn),
+                    no_replication_reason=None if cfg.dr_enabled else no_dr_reason(cfg),
+                ),
+            )
+            for purpose, construct_id_ in DATA_BUCKETS.items()
+        }
+        self.buckets = {purpose: sb.bucket for purpose, sb in self.secure_buckets.items()}
+        _outputs(self, self.buckets)
+
+
+class EngineDrStorageStack(ConfiguredStack):
+    """ap-southeast-1 (role "dr-storage"): the replication destinations.
+
+    `data_key_arn` is the Singapore replica of the Data key. Deploys before the
+    primary storage and edge stacks, which replicate into these buckets.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: EngineConfig,
+        data_key_arn: str,
+        **kwargs: Any,
+    ) -> None:
+        if not cfg.dr_enabled:
+            raise ValueError(f"{cfg.env_name} has dr_enabled false: it has no DR storage stack")
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name=cfg.stack_name("dr-storage"),
+            description=(
+                f"Payments engine {cfg.env_name}: replica buckets in the DR Region "
+                f"({cfg.dr_region})"
+            ),
+            env=cfg.dr_cdk_environment,
+            availability_zones=cfg.dr_network.availability_zones,
+            termination_protection=cfg.termination_protection,
+            **kwargs,
+        )
+        data_key = kms.Key.from_key_arn(self, "DataKeyRef", data_key_arn)
+        self.access_logs = access_log_bucket(self, cfg, cfg.dr_region).bucket
+        self.secure_buckets = {
+            purpose: SecureBucket(
+                self,
+                construct_id_,
+                SecureBucketProps(
+                    bucket_name=bucket_name(cfg, purpose, cfg.dr_region),
+                    encryption_key=data_key,
+                    access_log_bucket=self.access_logs,
+                    removal_policy=cfg.removal_policy,
+                    lifecycle=lifecycle(cfg, purpose),
+                    access_log_prefix=f"{purpose}/",
+                    no_replication_reason=dr_replica_reason(cfg),
+                ),
+            )
+            for purpose, construct_id_ in DR_BUCKETS.items()
+        }
+        self.buckets = {purpose: sb.bucket for purpose, sb in self.secure_buckets.items()}
+        _outputs(self, self.buckets)
+
+
+def replication_target(
+    cfg: EngineConfig, purpose: str, replica_key_arn: str | None
+) -> ReplicationTarget | None:
+    """The DR namesake of a primary bucket, where DR is enabled."""
+    if not cfg.dr_enabled:
+        return None
+    if replica_key_arn is None:
+        raise ValueError("replica_key_arn is required where dr_enabled")
+    return ReplicationTarget(
+        bucket_name=bucket_name(cfg, purpose, cfg.dr_region),
+        region=cfg.dr_region,
+        kms_key_arn=replica_key_arn,
+    )
+
+
+def _outputs(stack: cdk.Stack, buckets: dict[str, s3.Bucket]) -> None:
+    for purpose, bucket in buckets.items():
+        label = "".join(part.title() for part in purpose.split("-"))
+        cdk.CfnOutput(stack, f"{label}BucketName", value=bucket.bucket_name)
+        cdk.CfnOutput(stack, f"{label}BucketArn", value=bucket.bucket_arn)
