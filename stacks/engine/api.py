@@ -55,12 +55,11 @@ from engine.declarations import (
 )
 from shared.declarations import FunctionSpec, Route
 from shared.engine_tables import TRANSACTIONS
+from stacks.engine.database import HEALTH_USER as HEALTH_DB_USER
 from stacks.engine.functions import EngineFunctionProps, EngineRuntime, engine_function, nist
 
 REGION_ROLES = ("api", "dr-api")
 STAGE_NAME = "v1"
-# The login role the lead's migration creates with rds_iam; health reads nothing else.
-HEALTH_DB_USER = "engine_health"
 # engine.handlers.health reads a never-existing key of the health table, which is
 # the Transactions global table (health_table_name must name it).
 HEALTH_TABLE_KEY = TRANSACTIONS.partition_key.name

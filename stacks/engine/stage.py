@@ -16,6 +16,7 @@ from typing import TypeVar
 import aws_cdk as cdk
 from constructs import Construct
 
+from cdk_constructs.postgres import PORT
 from config.engine import EngineConfig
 from engine.declarations import INTERNAL_HEALTH, PORTAL_HEALTH, SCHEMA_MIGRATOR
 from shared.engine_tables import GLOBAL_TABLES
@@ -237,7 +238,7 @@ class EngineStage(cdk.Stage):
                 health_table_name=health_table,
                 database=DatabaseEndpoint(
                     host=self.database.database.proxy.endpoint,
-                    port=5432,
+                    port=PORT,
                     name=DATABASE_NAME,
                     user=HEALTH_USER,
                     connect_resource_arn=self.database.health_connect_arn,
@@ -263,7 +264,7 @@ class EngineStage(cdk.Stage):
                     # The standby answers from the replica directly (no proxy before promotion).
                     database=DatabaseEndpoint(
                         host=self.dr_database.replica.instance.db_instance_endpoint_address,
-                        port=5432,
+                        port=PORT,
                         name=DATABASE_NAME,
                         user=HEALTH_USER,
                         connect_resource_arn=self.dr_database.health_connect_arn,

@@ -132,23 +132,15 @@ class EngineStorageStack(ConfiguredStack):
         # the keys stack (S3 uses the key through the caller's IAM permissions).
         data_key = kms.Key.from_key_arn(self, "DataKeyRef", data_key_arn)
         self.access_logs = access_log_bucket(self, cfg, cfg.region).bucket
-        self.secure_buckets = {
-            purpose: SecureBucket(
-                self,
-                construct_id_,
-                SecureBucketProps(
-                    bucket_name=bucket_name(cfg, purpose, cfg.region),
-                    encryption_key=data_key,
-                    access_log_bucket=self.access_logs,
-                    removal_policy=cfg.removal_policy,
-                    lifecycle=lifecycle(cfg, purpose),
-                    access_log_prefix=f"{purpose}/",
-                    replication=replication_target(cfg, purpose, replica_key_arn),
-                    no_replication_reason=None if cfg.dr_enabled else no_dr_reason(cfg),
-                ),
-            )
-            for purpose, construct_id_ in DATA_BUCKETS.items()
-        }
+        self.secure_buckets = _secure_buckets(
+            self,
+            cfg,
+            region=cfg.region,
+            key=data_key,
+            access_logs=self.access_logs,
+            purposes=DATA_BUCKETS,
+            replica_key_arn=replica_key_arn,
+        )
         self.buckets = {purpose: sb.bucket for purpose, sb in self.secure_buckets.items()}
         _outputs(self, self.buckets)
 
@@ -186,22 +178,15 @@ class EngineDrStorageStack(ConfiguredStack):
         )
         data_key = kms.Key.from_key_arn(self, "DataKeyRef", data_key_arn)
         self.access_logs = access_log_bucket(self, cfg, cfg.dr_region).bucket
-        self.secure_buckets = {
-            purpose: SecureBucket(
-                self,
-                construct_id_,
-                SecureBucketProps(
-                    bucket_name=bucket_name(cfg, purpose, cfg.dr_region),
-                    encryption_key=data_key,
-                    access_log_bucket=self.access_logs,
-                    removal_policy=cfg.removal_policy,
-                    lifecycle=lifecycle(cfg, purpose),
-                    access_log_prefix=f"{purpose}/",
-                    no_replication_reason=dr_replica_reason(cfg),
-                ),
-            )
-            for purpose, construct_id_ in DR_BUCKETS.items()
-        }
+        self.secure_buckets = _secure_buckets(
+            self,
+            cfg,
+            region=cfg.dr_region,
+            key=data_key,
+            access_logs=self.access_logs,
+            purposes=DR_BUCKETS,
+            replica_key_arn=None,
+        )
         self.buckets = {purpose: sb.bucket for purpose, sb in self.secure_buckets.items()}
         _outputs(self, self.buckets)
 
@@ -219,6 +204,44 @@ def replication_target(
         region=cfg.dr_region,
         kms_key_arn=replica_key_arn,
     )
+
+
+def _secure_buckets(
+    stack: cdk.Stack,
+    cfg: EngineConfig,
+    *,
+    region: str,
+    key: kms.IKey,
+    access_logs: s3.IBucket,
+    purposes: dict[str, str],
+    replica_key_arn: str | None,
+) -> dict[str, SecureBucket]:
+    """purpose -> bucket in `region`: the primary's replicate to the DR region (where DR is
+    on); the DR region's are the replicas and replicate nowhere."""
+    primary = region == cfg.region
+    return {
+        purpose: SecureBucket(
+            stack,
+            construct_id,
+            SecureBucketProps(
+                bucket_name=bucket_name(cfg, purpose, region),
+                encryption_key=key,
+                access_log_bucket=access_logs,
+                removal_policy=cfg.removal_policy,
+                lifecycle=lifecycle(cfg, purpose),
+                access_log_prefix=f"{purpose}/",
+                replication=replication_target(cfg, purpose, replica_key_arn) if primary else None,
+                no_replication_reason=_no_replication_reason(cfg, primary),
+            ),
+        )
+        for purpose, construct_id in purposes.items()
+    }
+
+
+def _no_replication_reason(cfg: EngineConfig, primary: bool) -> str | None:
+    if not primary:
+        return dr_replica_reason(cfg)
+    return None if cfg.dr_enabled else no_dr_reason(cfg)
 
 
 def _outputs(stack: cdk.Stack, buckets: dict[str, s3.Bucket]) -> None:

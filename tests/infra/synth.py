@@ -1,4 +1,5 @@
-"""Synthesize one environment the way the CLI would, minus bundling, and read it back."""
+"""Synthesize one environment of one system the way the CLI would, minus bundling, and
+read it back: templates and nag metadata by stack role (the stack name's suffix)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 
@@ -27,13 +28,13 @@ def cdk_json_context() -> dict[str, Any]:
 class Synth:
     env_name: str
     outdir: Path
-    stage: PayoutsStage
+    stage: Any  # PayoutsStage, or EngineStage for EngineSynth
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def assembly_dir(self) -> Path:
-        return self.outdir / f"assembly-{self.env_name}"
+        return self.outdir / f"assembly-{self.stage.stage_name}"
 
     @property
     def report(self) -> dict[str, Any]:
@@ -47,18 +48,29 @@ class Synth:
         return [self.assembly_dir / stack.template_file for stack in self.stage.stacks]
 
 
+S = TypeVar("S", bound=Synth)
+
+
 def synthesize(env_name: str, outdir: Path) -> Synth:
+    synth = synthesize_system(Synth, "payouts", env_name, outdir)
+    assert isinstance(synth.stage, PayoutsStage)
+    assert tuple(synth.templates) == ROLES
+    return synth
+
+
+def synthesize_system(kind: type[S], system: str, env_name: str, outdir: Path) -> S:
     context = cdk_json_context() | {
         "aws:cdk:bundling-stacks": [],
         "env": env_name,
-        "system": "payouts",
+        "system": system,
     }
     app = cdk.App(context=context, outdir=str(outdir), analytics_reporting=False)
     (stage,) = build(app)
-    assert isinstance(stage, PayoutsStage)
     app.synth()
-    synth = Synth(env_name=env_name, outdir=outdir, stage=stage)
-    for role, stack in zip(ROLES, stage.stacks, strict=True):
+    synth = kind(env_name=env_name, outdir=outdir, stage=stage)
+    prefix = f"{system}-{env_name}-"
+    for stack in stage.stacks:
+        role = stack.stack_name.removeprefix(prefix)
         synth.templates[role] = json.loads((synth.assembly_dir / stack.template_file).read_text())
         metadata_file = synth.assembly_dir / f"{stack.artifact_id}.metadata.json"
         synth.metadata[role] = json.loads(metadata_file.read_text())
