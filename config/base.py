@@ -15,6 +15,7 @@ from typing import Any, Self
 
 import aws_cdk as cdk
 
+from config.cost import CostConfig
 from config.validation import (
     ConfigError,
     check_account,
@@ -41,6 +42,8 @@ class EnvironmentConfig:
     termination_protection: bool
     # Dev alarms still evaluate and show on dashboards, but page nobody.
     alarm_actions_enabled: bool
+    # Volume and monthly budget for the cost model (`make cost`, config/cost.py).
+    cost: CostConfig
 
     @property
     def tags(self) -> dict[str, str]:
@@ -72,6 +75,7 @@ class EnvironmentConfig:
             check_account(self.account),
             check_availability_zones(self.region, self.availability_zones),
         ]
+        found += self.cost.problems()
         missing_tags = [key for key, value in self.tags.items() if not value]
         if missing_tags:
             found.append(f"tags {missing_tags} must not be empty")

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from decimal import Decimal
 
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
 from config.base import EnvironmentConfig
+from config.cost import CostConfig
 from config.validation import check_availability_zones, check_positive
 
 SYSTEM = "engine"
@@ -324,6 +326,9 @@ def _dr_network(az_count: int, nat_gateways: int) -> NetworkConfig:
 # RDS needs a DB subnet group in two zones and RDS Proxy two subnets, even for one instance.
 DEV = EngineConfig(
     env_name="dev",
+    cost=CostConfig(
+        operations_per_day=200, monthly_budget_usd=Decimal(9000), active_staff_users=20
+    ),
     event_archive_retention_days=7,
     account="444444444444",
     retain_data=False,
@@ -345,6 +350,9 @@ DEV = EngineConfig(
 # QA: multi-AZ, production-like shape, masked data; no DR counterpart.
 QA = EngineConfig(
     env_name="qa",
+    cost=CostConfig(
+        operations_per_day=500, monthly_budget_usd=Decimal(9000), active_staff_users=30
+    ),
     event_archive_retention_days=30,
     account="555555555555",
     retain_data=True,
@@ -366,6 +374,9 @@ QA = EngineConfig(
 # Staging: a production replica, DR included, one NAT gateway to save cost.
 STAGING = EngineConfig(
     env_name="staging",
+    cost=CostConfig(
+        operations_per_day=1_000, monthly_budget_usd=Decimal(9000), active_staff_users=30
+    ),
     event_archive_retention_days=90,
     account="666666666666",
     retain_data=True,
@@ -388,6 +399,12 @@ STAGING = EngineConfig(
 # The Singapore standby keeps one NAT gateway until it is promoted.
 PROD = EngineConfig(
     env_name="prod",
+    cost=CostConfig(
+        operations_per_day=10_000,
+        monthly_budget_usd=Decimal(9000),
+        active_staff_users=400,
+        year_one_operations_per_day=50_000,
+    ),
     event_archive_retention_days=365,
     account="777777777777",
     retain_data=True,

@@ -8,11 +8,13 @@ behaviour can be read off this file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 from aws_cdk import aws_logs as logs
 
 from config.base import EnvironmentConfig
+from config.cost import CostConfig
 from config.validation import (
     check_account_number,
     check_bsb,
@@ -197,6 +199,7 @@ _POSITIVE_FIELDS = (
 
 DEV = PayoutsConfig(
     env_name="dev",
+    cost=CostConfig(operations_per_day=20, monthly_budget_usd=Decimal(900), active_staff_users=5),
     account="111111111111",
     retain_data=False,
     deletion_protection=False,
@@ -214,6 +217,7 @@ DEV = PayoutsConfig(
 
 STAGING = PayoutsConfig(
     env_name="staging",
+    cost=CostConfig(operations_per_day=20, monthly_budget_usd=Decimal(900), active_staff_users=5),
     account="222222222222",
     retain_data=True,
     deletion_protection=True,
@@ -232,6 +236,7 @@ STAGING = PayoutsConfig(
 # and the payout trail is what an auditor asks for first.
 PROD = PayoutsConfig(
     env_name="prod",
+    cost=CostConfig(operations_per_day=200, monthly_budget_usd=Decimal(900), active_staff_users=10),
     account="333333333333",
     retain_data=True,
     deletion_protection=True,

@@ -1,0 +1,321 @@
+"""What each system does per business operation, for the cost model (`make cost`).
+
+A footprint lists the steps one business operation (a payout, a loan repayment) takes:
+API requests, function invocations (the function is found in the synthesized templates,
+which give its memory and architecture), DynamoDB request units per table (the template
+gives the table's replicas, PITR and region), and the smaller services. Volumes and the
+monthly budget are per environment (`CostConfig` on each environment's config).
+
+Where `make bench` measures a step (its AWS calls on a warm container), the step names the
+bench operation and lists the calls it measured; a test reruns the bench scenario and fails
+when they drift, so the footprint cannot silently outlive the code. Everything else is an
+estimate, and the comment beside it says what it rests on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostConfig:
+    """One environment's volume and budget."""
+
+    operations_per_day: int
+    monthly_budget_usd: Decimal
+    # Cognito bills monthly active users; staff and admins sign in every month.
+    active_staff_users: int
+    # Another volume to report beside the configured one and its 10x (seed §11.2.2's year 1).
+    year_one_operations_per_day: int | None = None
+    # Stored data (tables, logs, backups, documents) is priced as it stands after this many
+    # months of operations, or the data's own retention when that is shorter.
+    storage_horizon_months: int = 12
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.operations_per_day < 0:
+            found.append("cost.operations_per_day must not be negative")
+        if self.monthly_budget_usd <= 0:
+            found.append("cost.monthly_budget_usd must be positive")
+        if self.storage_horizon_months < 1:
+            found.append("cost.storage_horizon_months must be at least 1")
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class Invocation:
+    # Payouts functions are matched by construct id prefix ("CreatePayout" matches
+    # CreatePayoutFunction...), engine functions by their name's suffix ("portal-health").
+    function: str
+    duration_ms: int
+    count: Decimal = Decimal(1)
+    # A function the design needs but no stack deploys yet is priced at this memory on arm64;
+    # a test fails once it exists, so the template's own memory takes over.
+    planned_memory_mb: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableUse:
+    table: str  # the table's declared name, e.g. "transactions"
+    read_units: Decimal = ZERO
+    write_units: Decimal = ZERO
+    stored_bytes: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    """One step's use of each service; `count` on the step multiplies all of it."""
+
+    api_requests: Decimal = ZERO
+    invocations: tuple[Invocation, ...] = ()
+    tables: tuple[TableUse, ...] = ()
+    kms_requests: Decimal = ZERO
+    secrets_calls: Decimal = ZERO
+    sqs_requests: Decimal = ZERO
+    sns_publishes: Decimal = ZERO
+    custom_events: Decimal = ZERO
+    xray_traces: Decimal = ZERO
+    log_bytes: int = 0
+    nat_bytes: int = 0
+    internet_out_bytes: int = 0
+    s3_puts: Decimal = ZERO
+    s3_gets: Decimal = ZERO
+    s3_stored_bytes: int = 0
+    cdn_requests: Decimal = ZERO
+    cdn_bytes: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    name: str
+    usage: Usage
+    count: Decimal = Decimal(1)
+    # `make bench` operation this step is, and the warm-path AWS calls it measured.
+    measured_as: str | None = None
+    measured_calls: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Footprint:
+    system: str
+    unit: str  # what one operation is, for the report
+    steps: tuple[Step, ...]
+    # Scheduled work, keyed by the EventBridge rule's name suffix; the rule's schedule
+    # in the template says how often it runs.
+    per_scheduled_run: dict[str, Usage] = field(default_factory=dict)
+    # One Route 53 health-check request against GET /health (only priced where the
+    # templates hold health checks).
+    per_health_check: Usage | None = None
+    # Custom metric names the functions emit (Powertools EMF), one dimension set each.
+    emitted_metrics: tuple[str, ...] = ()
+
+
+# Log bytes per invocation: the handler's structured lines plus the EMF metrics line and
+# Lambda's JSON platform records (start, report), measured on the bench run's output.
+_INVOCATION_LOG_BYTES = 1_800
+# One API Gateway access-log line in the format the stacks configure.
+_ACCESS_LOG_BYTES = 700
+# A WAF log record for one request (all requests are logged, no filter).
+_WAF_LOG_BYTES = 1_500
+_PER_REQUEST_LOG_BYTES = _ACCESS_LOG_BYTES + _WAF_LOG_BYTES
+
+# DynamoDB: a TransactWriteItems item costs 2 WRU per KB; an eventually consistent
+# read of an item under 4 KB costs 0.5 RRU.
+_PAYOUT_ITEM_BYTES = 1_500
+
+PAYOUTS = Footprint(
+    system="payouts",
+    unit="payout",
+    steps=(
+        Step(
+            name="create payout (POST /payouts)",
+            measured_as="create_payout",
+            measured_calls={"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 2},
+            usage=Usage(
+                api_requests=Decimal(1),
+                # Billed time is mostly Monoova's answer (its timeout is 4 s); 800 ms is
+                # a typical NPP submission round trip, not a measurement.
+                invocations=(Invocation(function="CreatePayout", duration_ms=800),),
+                # BatchGetItem: customer, idempotency record, breaker state (3 x 0.5 RRU).
+                # Two transactions: claim (payout + idempotency + balance hold, 3 items) and
+                # the Monoova result (payout + idempotency, 2 items): 5 items x 2 WRU.
+                tables=(
+                    TableUse(
+                        table="transactions",
+                        read_units=Decimal("1.5"),
+                        write_units=Decimal(10),
+                        stored_bytes=_PAYOUT_ITEM_BYTES * 2,
+                    ),
+                ),
+                # A container serves ~2 payouts before it is reclaimed at 200 a day, so
+                # half the calls are cold and read the secret and the data key once.
+                secrets_calls=Decimal("0.5"),
+                kms_requests=Decimal("0.5") + Decimal(2),  # + DynamoDB's CMK per table touch
+                xray_traces=Decimal(1),
+                log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
+                internet_out_bytes=4_000,  # Monoova request/response and the 202 answer
+            ),
+        ),
+        Step(
+            name="NppPaymentStatus webhook (POST /webhooks/monoova)",
+            measured_as="webhook",
+            measured_calls={"dynamodb:TransactWriteItems": 2},
+            # Monoova sends one status per payout, and retries once on failure.
+            count=Decimal("1.1"),
+            usage=Usage(
+                api_requests=Decimal(1),
+                invocations=(Invocation(function="MonoovaWebhook", duration_ms=120),),
+                # Dedupe record + transition (2 items), then the event log (2 items).
+                tables=(
+                    TableUse(table="transactions", write_units=Decimal(8), stored_bytes=1_000),
+                ),
+                kms_requests=Decimal(2),
+                xray_traces=Decimal(1),
+                log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
+            ),
+        ),
+        Step(
+            name="balance restorer (stream records of failed and returned payouts)",
+            # About 2% of NPP payouts fail or return; the stream filter drops the rest.
+            count=Decimal("0.02"),
+            usage=Usage(
+                invocations=(Invocation(function="BalanceRestorer", duration_ms=80),),
+                tables=(TableUse(table="transactions", write_units=Decimal(4)),),
+                log_bytes=_INVOCATION_LOG_BYTES,
+            ),
+        ),
+        Step(
+            name="admin reads (GET /payouts)",
+            count=Decimal("0.5"),
+            usage=Usage(
+                api_requests=Decimal(1),
+                invocations=(Invocation(function="QueryPayouts", duration_ms=60),),
+                tables=(TableUse(table="transactions", read_units=Decimal(2)),),
+                kms_requests=Decimal(1),
+                xray_traces=Decimal(1),
+                log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
+                internet_out_bytes=6_000,
+            ),
+        ),
+    ),
+    per_scheduled_run={
+        # One Query on the status index per run; most runs find nothing to resolve.
+        "reconcile": Usage(
+            invocations=(Invocation(function="Reconciler", duration_ms=150),),
+            tables=(TableUse(table="transactions", read_units=Decimal(1)),),
+            kms_requests=Decimal(1),
+            log_bytes=_INVOCATION_LOG_BYTES,
+        ),
+    },
+    # payouts.logic.metrics, one dimension set (environment, service); a test keeps them equal.
+    emitted_metrics=(
+        "BalanceRestored",
+        "CircuitOpened",
+        "CircuitRejectedRequest",
+        "MonoovaCallFailed",
+        "MonoovaLatency",
+        "PayoutAmountCents",
+        "PayoutCompleted",
+        "PayoutCreated",
+        "PayoutRejected",
+        "PayoutReturned",
+        "PayoutUnknown",
+        "ReconcileErrors",
+        "StuckUnknownPayouts",
+        "SubmissionIncomplete",
+        "TimeToFinalState",
+        "WebhookDeadLettered",
+    ),
+)
+
+
+# Engine: no business handler is deployed yet, so every figure is the design's estimate of
+# a portal repayment (seed §6 flows): validate the loan, create the RazorPay order, take
+# RazorPay's webhook, post the receipt to the LMS through the queue, show the receipt.
+_ENGINE_MEMORY_MB = 512
+_REPAYMENT_RECORD_BYTES = 2_000
+
+
+def _engine_call(function: str, duration_ms: int) -> Invocation:
+    return Invocation(
+        function=function, duration_ms=duration_ms, planned_memory_mb=_ENGINE_MEMORY_MB
+    )
+
+
+ENGINE = Footprint(
+    system="engine",
+    unit="repayment",
+    steps=(
+        Step(
+            name="portal: page and assets (CloudFront)",
+            # ~25 objects a visit; cached assets, one visit per repayment.
+            usage=Usage(cdn_requests=Decimal(25), cdn_bytes=1_500_000),
+        ),
+        Step(
+            name="portal API: validate loan, create order, status, receipt",
+            count=Decimal(4),
+            usage=Usage(
+                api_requests=Decimal(1),
+                invocations=(_engine_call("portal-api", 250),),
+                tables=(
+                    TableUse(table="sessions", read_units=Decimal("0.5"), write_units=Decimal(1)),
+                ),
+                kms_requests=Decimal(1),
+                xray_traces=Decimal(1),
+                log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
+                nat_bytes=8_000,  # LMS lookup and RazorPay order over the NAT gateway
+                internet_out_bytes=3_000,
+            ),
+        ),
+        Step(
+            name="RazorPay payment webhook",
+            usage=Usage(
+                api_requests=Decimal(1),
+                invocations=(_engine_call("razorpay-webhook", 150),),
+                tables=(
+                    TableUse(
+                        table="transactions",
+                        read_units=Decimal(1),
+                        write_units=Decimal(4),
+                        stored_bytes=_REPAYMENT_RECORD_BYTES,
+                    ),
+                    TableUse(table="audit", write_units=Decimal(1), stored_bytes=800),
+                ),
+                kms_requests=Decimal(2),
+                custom_events=Decimal(2),  # payment.captured, receipt.requested
+                sqs_requests=Decimal(3),  # send, receive, delete
+                xray_traces=Decimal(1),
+                log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
+            ),
+        ),
+        Step(
+            name="LMS receipt posting (queue consumer) and receipt PDF",
+            usage=Usage(
+                invocations=(_engine_call("lms-poster", 600),),
+                tables=(
+                    TableUse(
+                        table="transaction-queue", write_units=Decimal(2), read_units=Decimal(1)
+                    ),
+                    TableUse(table="transactions", write_units=Decimal(2)),
+                    TableUse(table="notifications", write_units=Decimal(1), stored_bytes=500),
+                ),
+                kms_requests=Decimal(3),
+                sns_publishes=Decimal(1),  # SMS/e-mail receipt notice
+                log_bytes=_INVOCATION_LOG_BYTES,
+                nat_bytes=12_000,
+                s3_puts=Decimal(1),
+                s3_gets=Decimal(1),
+                s3_stored_bytes=60_000,
+            ),
+        ),
+    ),
+    per_health_check=Usage(
+        api_requests=Decimal(1),
+        invocations=(Invocation(function="portal-health", duration_ms=40),),
+        log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
+    ),
+    emitted_metrics=(),
+)
