@@ -20,8 +20,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The machine sets PYTHONDONTWRITEBYTECODE; without .pyc every process recompiles aws_cdk.
 unexport PYTHONDONTWRITEBYTECODE
 
-LINT_PATHS := app.py config cdk_constructs stacks lambda_src local simulators scripts tests
-TYPED_PATHS := config cdk_constructs stacks lambda_src/shared lambda_src/payouts lambda_src/engine local simulators
+LINT_PATHS := app.py config cost_model cdk_constructs stacks lambda_src local simulators scripts tests
+TYPED_PATHS := config cost_model cdk_constructs stacks lambda_src/shared lambda_src/payouts lambda_src/engine local simulators
 
 .PHONY: help
 help: ## List the commands
@@ -70,6 +70,11 @@ local: $(VENV)/.installed ## Serve every API route locally on PORT (3000) with m
 .PHONY: openapi
 openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the route declarations
 	$(PY) -m local.openapi --output docs/openapi.json
+
+.PHONY: cost
+cost: $(VENV)/.installed ## Price every template in cdk.out (synthesizes first if it is missing); exits 1 over a budget
+	@test -f cdk.out/manifest.json || $(MAKE) synth
+	$(PY) -m cost_model cdk.out --json cost-report.json --chart cost-report.svg
 
 .PHONY: bench
 bench: $(VENV)/.installed ## Benchmarks: import ratios, AWS calls per operation, synth ratio -> bench-results.json

@@ -162,15 +162,15 @@ PAYOUTS = Footprint(
         Step(
             name="NppPaymentStatus webhook (POST /webhooks/monoova)",
             measured_as="webhook",
-            measured_calls={"dynamodb:TransactWriteItems": 2},
+            measured_calls={"dynamodb:TransactWriteItems": 1},
             # Monoova sends one status per payout, and retries once on failure.
             count=Decimal("1.1"),
             usage=Usage(
                 api_requests=Decimal(1),
                 invocations=(Invocation(function="MonoovaWebhook", duration_ms=120),),
-                # Dedupe record + transition (2 items), then the event log (2 items).
+                # One transaction: the dedupe record and the transition (2 items x 2 WRU).
                 tables=(
-                    TableUse(table="transactions", write_units=Decimal(8), stored_bytes=1_000),
+                    TableUse(table="transactions", write_units=Decimal(4), stored_bytes=1_000),
                 ),
                 kms_requests=Decimal(2),
                 xray_traces=Decimal(1),

@@ -326,9 +326,7 @@ def _dr_network(az_count: int, nat_gateways: int) -> NetworkConfig:
 # RDS needs a DB subnet group in two zones and RDS Proxy two subnets, even for one instance.
 DEV = EngineConfig(
     env_name="dev",
-    cost=CostConfig(
-        operations_per_day=200, monthly_budget_usd=Decimal(9000), active_staff_users=20
-    ),
+    cost=CostConfig(operations_per_day=200, monthly_budget_usd=Decimal(400), active_staff_users=20),
     event_archive_retention_days=7,
     account="444444444444",
     retain_data=False,
@@ -350,9 +348,7 @@ DEV = EngineConfig(
 # QA: multi-AZ, production-like shape, masked data; no DR counterpart.
 QA = EngineConfig(
     env_name="qa",
-    cost=CostConfig(
-        operations_per_day=500, monthly_budget_usd=Decimal(9000), active_staff_users=30
-    ),
+    cost=CostConfig(operations_per_day=500, monthly_budget_usd=Decimal(800), active_staff_users=30),
     event_archive_retention_days=30,
     account="555555555555",
     retain_data=True,
@@ -375,7 +371,7 @@ QA = EngineConfig(
 STAGING = EngineConfig(
     env_name="staging",
     cost=CostConfig(
-        operations_per_day=1_000, monthly_budget_usd=Decimal(9000), active_staff_users=30
+        operations_per_day=1_000, monthly_budget_usd=Decimal(1_400), active_staff_users=30
     ),
     event_archive_retention_days=90,
     account="666666666666",
@@ -399,9 +395,11 @@ STAGING = EngineConfig(
 # The Singapore standby keeps one NAT gateway until it is promoted.
 PROD = EngineConfig(
     env_name="prod",
+    # Seed §11.2.2: 10,000 transactions a day now, 50,000 in year 1 (its ~400 staff are a
+    # guess from the branch network: cashiers, managers, operations, finance).
     cost=CostConfig(
         operations_per_day=10_000,
-        monthly_budget_usd=Decimal(9000),
+        monthly_budget_usd=Decimal(4_000),
         active_staff_users=400,
         year_one_operations_per_day=50_000,
     ),

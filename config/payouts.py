@@ -199,7 +199,7 @@ _POSITIVE_FIELDS = (
 
 DEV = PayoutsConfig(
     env_name="dev",
-    cost=CostConfig(operations_per_day=20, monthly_budget_usd=Decimal(900), active_staff_users=5),
+    cost=CostConfig(operations_per_day=20, monthly_budget_usd=Decimal(40), active_staff_users=5),
     account="111111111111",
     retain_data=False,
     deletion_protection=False,
@@ -217,7 +217,7 @@ DEV = PayoutsConfig(
 
 STAGING = PayoutsConfig(
     env_name="staging",
-    cost=CostConfig(operations_per_day=20, monthly_budget_usd=Decimal(900), active_staff_users=5),
+    cost=CostConfig(operations_per_day=20, monthly_budget_usd=Decimal(40), active_staff_users=5),
     account="222222222222",
     retain_data=True,
     deletion_protection=True,
@@ -236,7 +236,8 @@ STAGING = PayoutsConfig(
 # and the payout trail is what an auditor asks for first.
 PROD = PayoutsConfig(
     env_name="prod",
-    cost=CostConfig(operations_per_day=200, monthly_budget_usd=Decimal(900), active_staff_users=10),
+    # The seed's volume: 100-200 payouts a day.
+    cost=CostConfig(operations_per_day=200, monthly_budget_usd=Decimal(50), active_staff_users=10),
     account="333333333333",
     retain_data=True,
     deletion_protection=True,

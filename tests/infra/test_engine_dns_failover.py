@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,19 @@ def test_a_domain_without_dr_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="domain needs dr_enabled"):
         validate(dataclasses.replace(load_engine("qa"), domain=DOMAIN))
+
+
+def test_the_cost_model_prices_the_domain_and_the_health_check_traffic(
+    built: tuple[EngineStage, Path],
+) -> None:
+    from cost_model import assembly
+    from cost_model.report import build
+
+    _, outdir = built
+    (prod,) = build(assembly.read(outdir))
+    checks = [line for line in prod.floor if line.item == "health checks"]
+    # Both APIs in both regions; HTTPS is an optional feature: 0.75 + 2.00 each.
+    assert len(checks) == 4
+    assert {line.usd for line in checks} == {Decimal("2.75")}
+    traffic = [line for line in prod.floor if line.item == "health check traffic"]
+    assert {line.service for line in traffic} >= {"API Gateway", "Lambda", "WAF"}
