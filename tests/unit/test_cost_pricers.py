@@ -230,3 +230,116 @@ def test_health_checks_bring_traffic_from_every_checker() -> None:
     requests = Decimal(16) * Decimal(2_628_000) / 30  # 1,401,600
     api = next(line for line in lines if line.service == "API Gateway")
     assert api.usd == requests * Decimal("3.50") / 1_000_000
+
+
+def test_a_composite_alarm_and_a_hosted_zone_are_fifty_cents_each() -> None:
+    assert floor(res("AWS::CloudWatch::CompositeAlarm")) == Decimal("0.50")
+    assert floor(res("AWS::Route53::HostedZone")) == Decimal("0.50")
+
+
+GIB = 1024**3
+MILLION = Decimal(1_000_000)
+
+
+def by_item(lines: list[Any]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for line in lines:
+        totals[line.item] = totals.get(line.item, Decimal(0)) + line.usd
+    return totals
+
+
+def test_requests_to_the_smaller_services_are_priced_per_million() -> None:
+    lines = pricer(stack()).price(
+        Usage(
+            kms_requests=MILLION,
+            secrets_calls=MILLION,
+            sqs_requests=MILLION,
+            sns_publishes=MILLION,
+            xray_traces=MILLION,
+            custom_events=MILLION,
+        )
+    )
+    assert {line.service: line.usd for line in lines} == {
+        "KMS": Decimal("3.00"),  # 0.03 per 10,000
+        "Secrets Manager": Decimal("5.00"),  # 0.05 per 10,000
+        "SQS": Decimal("0.40"),
+        "SNS": Decimal("0.50"),
+        "X-Ray": Decimal("5.00"),
+        "EventBridge": Decimal("1.00"),
+    }
+
+
+def test_archived_events_pay_processing_and_storage_to_the_horizon() -> None:
+    archive = res("AWS::Events::Archive", RetentionDays=365)
+    lines = pricer(stack(archive)).price(Usage(custom_events=MILLION))
+    gigabytes = MILLION * 1024 / GIB
+    # 0.10 a GB archived + 12 months x 0.025 a GB-month
+    assert by_item(lines)["archive"] == gigabytes * (Decimal("0.10") + 12 * Decimal("0.025"))
+
+
+def test_logs_pay_ingestion_and_compressed_storage_for_their_retention() -> None:
+    group = res("AWS::Logs::LogGroup", RetentionInDays=90)
+    flow = res("AWS::EC2::FlowLog", "Flow")
+    lines = by_item(pricer(stack(group, flow)).price(Usage(log_bytes=GIB, nat_bytes=GIB)))
+    assert lines["ingestion"] == Decimal("0.50")
+    assert lines["storage"] == Decimal("0.15") * 3 * Decimal("0.03")  # 90 days = 3 months
+    assert lines["VPC flow logs"] == Decimal("0.05") * Decimal("0.50")
+    assert lines["NAT processing"] == Decimal("0.056")
+    assert lines["internet out"] == Decimal("0.1093")
+
+
+def test_cloudfront_is_priced_at_india_edge_rates_with_its_web_acl() -> None:
+    lines = by_item(pricer(stack()).price(Usage(cdn_requests=Decimal(10_000), cdn_bytes=GIB)))
+    assert lines["HTTPS requests"] == Decimal("0.0120")
+    assert lines["data out"] == Decimal("0.109")
+    assert lines["CloudFront requests"] == Decimal("0.006")  # WAF: 10,000 x 0.60 / 1e6
+
+
+def test_replicated_objects_pay_put_storage_and_transfer_in_the_dr_region() -> None:
+    bucket = res(
+        "AWS::S3::Bucket",
+        ReplicationConfiguration={
+            "Rules": [{"Destination": {"Bucket": "arn:aws:s3:::docs-1-ap-southeast-1"}}]
+        },
+    )
+    usage_ = Usage(s3_puts=Decimal(1000), s3_gets=Decimal(1000), s3_stored_bytes=GIB)
+    lines = pricer(stack(bucket)).price(usage_)
+    items = by_item(lines)
+    assert items["requests"] == Decimal("0.0054")  # 0.005 + 0.0004 per 1,000
+    assert items["storage"] == 12 * Decimal("0.025")
+    assert items["replica PUTs"] == Decimal("0.005")
+    assert items["replica storage"] == 12 * Decimal("0.025")
+    assert items["S3 replication"] == Decimal("0.086")
+    assert {line.region for line in lines if line.item.startswith("replica")} == {SINGAPORE}
+
+
+DR_VAULT = "arn:aws:backup:ap-southeast-1:111111111111:backup-vault:dr"
+
+
+def test_backed_up_tables_keep_daily_full_copies_and_copy_them_to_dr() -> None:
+    table = res("AWS::DynamoDB::Table", TableName="engine-test-ledger")
+    plan = res(
+        "AWS::Backup::BackupPlan",
+        "Plan",
+        BackupPlan={
+            "BackupPlanRule": [
+                {
+                    "Lifecycle": {"DeleteAfterDays": 35},
+                    "CopyActions": [
+                        {
+                            "DestinationBackupVaultArn": DR_VAULT,
+                            "Lifecycle": {"DeleteAfterDays": 7},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    lines = pricer(stack(table, plan)).table_use(TableUse(table="ledger", stored_bytes=GIB))
+    items = by_item(lines)
+    stored = Decimal(12)  # GB after 12 months of one GB a month
+    assert items["ledger storage"] == stored * Decimal("0.285")  # no PITR on this table
+    assert items["ledger daily backups"] == stored * 35 * Decimal("0.114")
+    assert items["DR copies"] == stored * 7 * Decimal("0.114")
+    days = Decimal(730) / 24
+    assert items["backup copies"] == stored * days * Decimal("0.086")
