@@ -47,7 +47,7 @@ venv: $(VENV)/.installed ## Create the virtualenv (Python deps, pinned)
 synth: $(VENV)/.installed node_modules/.installed ## Synthesize every stack of every environment (ENV=dev for one) with all nag packs
 	rm -rf cdk.out
 	CDK_VALIDATION=false $(CDK) synth '**' --quiet $(if $(ENV),-c env=$(ENV),)
-	$(PY) scripts/synth_summary.py cdk.out
+	$(PY) -m scripts.synth_summary cdk.out
 
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff, ruff format --check, mypy

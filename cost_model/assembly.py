@@ -32,7 +32,8 @@ def _load(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def _assembly_dirs(outdir: Path) -> list[Path]:
+def assembly_dirs(outdir: Path) -> list[Path]:
+    """The root assembly and each stage's nested one (scripts/synth_summary.py reads them too)."""
     nested = [
         outdir / artifact["properties"]["directoryName"]
         for artifact in _load(outdir / "manifest.json")["artifacts"].values()
@@ -46,7 +47,7 @@ def read(outdir: Path) -> list[Stack]:
     if not (outdir / "manifest.json").exists():
         raise FileNotFoundError(f"no cloud assembly in {outdir}: run `make synth` first")
     found = []
-    for directory in _assembly_dirs(outdir):
+    for directory in assembly_dirs(outdir):
         for artifact in _load(directory / "manifest.json")["artifacts"].values():
             if artifact["type"] == "aws:cloudformation:stack":
                 found.append(_stack(directory, artifact))

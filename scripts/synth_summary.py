@@ -5,7 +5,7 @@ Every system's stacks appear (payouts and the payments engine, primary and DR
 Regions); the nag result counts all registered packs (AwsSolutions, PCI DSS 3.2.1,
 Serverless, NIST 800-53 R5).
 
-    python scripts/synth_summary.py [cdk.out]
+    python -m scripts.synth_summary [cdk.out]
 
 Reads the root manifest, each stage's nested assembly and templates, and the
 validation report cdk-nag writes next to the root manifest. Exits 1 when any nag
@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cost_model.assembly import assembly_dirs
 
 REPORT = "validation-report.json"
 # The report is written right after the assembly; older than this is a leftover.
@@ -43,20 +45,11 @@ def load(path: Path) -> Any:
 
 def stacks(outdir: Path) -> list[StackRow]:
     rows: list[StackRow] = []
-    for directory in _assembly_dirs(outdir):
+    for directory in assembly_dirs(outdir):
         for artifact in load(directory / "manifest.json")["artifacts"].values():
             if artifact["type"] == "aws:cloudformation:stack":
                 rows.append(_row(directory, artifact))
     return rows
-
-
-def _assembly_dirs(outdir: Path) -> list[Path]:
-    nested = [
-        outdir / artifact["properties"]["directoryName"]
-        for artifact in load(outdir / "manifest.json")["artifacts"].values()
-        if artifact["type"] == "cdk:cloud-assembly"
-    ]
-    return [outdir, *nested]
 
 
 def _row(directory: Path, artifact: dict[str, Any]) -> StackRow:
