@@ -80,6 +80,11 @@ class Usage:
     xray_traces: Decimal = ZERO
     log_bytes: int = 0
     nat_bytes: int = 0
+    # Bytes the functions exchange with AWS APIs through interface endpoints (KMS, Secrets
+    # Manager, SQS, EventBridge...; DynamoDB and S3 go through free gateway endpoints).
+    endpoint_bytes: int = 0
+    # Bytes written to PostgreSQL (WAL), shipped to a cross-region replica where there is one.
+    database_bytes: int = 0
     internet_out_bytes: int = 0
     s3_puts: Decimal = ZERO
     s3_gets: Decimal = ZERO
@@ -113,8 +118,8 @@ class Footprint:
     emitted_metrics: tuple[str, ...] = ()
 
 
-# Log bytes per invocation: the handler's structured lines plus the EMF metrics line and
-# Lambda's JSON platform records (start, report), measured on the bench run's output.
+# Log bytes per invocation: the handler's structured line and its EMF metrics line as the
+# bench run prints them (~900 bytes) plus Lambda's JSON platform records (~900, estimated).
 _INVOCATION_LOG_BYTES = 1_800
 # One API Gateway access-log line in the format the stacks configure.
 _ACCESS_LOG_BYTES = 700
@@ -267,6 +272,8 @@ ENGINE = Footprint(
                 xray_traces=Decimal(1),
                 log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
                 nat_bytes=8_000,  # LMS lookup and RazorPay order over the NAT gateway
+                endpoint_bytes=4_000,
+                database_bytes=2_000,  # session and order rows, WAL included
                 internet_out_bytes=3_000,
             ),
         ),
@@ -286,6 +293,8 @@ ENGINE = Footprint(
                 ),
                 kms_requests=Decimal(2),
                 custom_events=Decimal(2),  # payment.captured, receipt.requested
+                endpoint_bytes=6_000,
+                database_bytes=4_000,  # payment and receipt rows, WAL included
                 sqs_requests=Decimal(3),  # send, receive, delete
                 xray_traces=Decimal(1),
                 log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
@@ -306,6 +315,7 @@ ENGINE = Footprint(
                 sns_publishes=Decimal(1),  # SMS/e-mail receipt notice
                 log_bytes=_INVOCATION_LOG_BYTES,
                 nat_bytes=12_000,
+                endpoint_bytes=6_000,
                 s3_puts=Decimal(1),
                 s3_gets=Decimal(1),
                 s3_stored_bytes=60_000,

@@ -22,6 +22,8 @@ HOURS_PER_MONTH = Decimal(730)
 # Source: https://aws.amazon.com/rds/instance-types/ (2025-06-01).
 INSTANCE_VCPUS = {"db.t4g.medium": 2, "db.r6g.large": 2, "db.r6g.xlarge": 4}
 PROXY_MIN_VCPUS = 2
+# Performance Insights keeps 7 days of history free; the configs keep exactly that.
+FREE_PERFORMANCE_INSIGHTS_DAYS = 7
 # Lite and Essentials include 10,000 monthly active users; Plus includes none.
 COGNITO_FREE_MAU = {"LITE": 10_000, "ESSENTIALS": 10_000, "PLUS": 0}
 
@@ -182,8 +184,9 @@ def db_instance(resource: Resource, stack: Stack, env: Environment) -> list[Line
         ),
     ]
     retention = int(props.get("PerformanceInsightsRetentionPeriod", 7))
-    if props.get("EnablePerformanceInsights") and retention > 7:
-        prices("rds.performance_insights_long_term_vcpu_month")  # not priced yet: say so
+    if props.get("EnablePerformanceInsights") and retention > FREE_PERFORMANCE_INSIGHTS_DAYS:
+        # Longer history is billed per vCPU-month: fail until its line and pricer exist.
+        prices("rds.performance_insights_long_term_vcpu_month")
     return lines
 
 

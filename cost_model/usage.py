@@ -81,6 +81,18 @@ class Resolver:
     def has(self, resource_type: str) -> bool:
         return any(True for _ in self.primary(resource_type))
 
+    def has_interface_endpoints(self) -> bool:
+        return any(
+            r.properties.get("VpcEndpointType") == "Interface"
+            for _, r in self.primary("AWS::EC2::VPCEndpoint")
+        )
+
+    def has_cross_region_replica(self) -> bool:
+        return any(
+            s.region != self.region and "SourceDBInstanceIdentifier" in r.properties
+            for s, r in self.env.resources("AWS::RDS::DBInstance")
+        )
+
     def log_retention_months(self) -> Decimal:
         days = [
             int(r.properties["RetentionInDays"])
@@ -273,8 +285,16 @@ class UsagePricer:
     def network(self, u: Usage) -> list[Line]:
         p = self.prices
         out = _gb(u.nat_bytes + u.internet_out_bytes)
+        endpoint_gb = _gb(u.endpoint_bytes) if self.find.has_interface_endpoints() else Decimal(0)
+        wal_gb = _gb(u.database_bytes) if self.find.has_cross_region_replica() else Decimal(0)
         return [
             self.line("VPC", "NAT processing", _gb(u.nat_bytes) * p("ec2.nat_gateway_gb"), ""),
+            self.line(
+                "VPC", "interface endpoint processing", endpoint_gb * p("vpce.interface_gb"), ""
+            ),
+            self.line(
+                "Data transfer", "database replication", wal_gb * p("transfer.inter_region_gb"), ""
+            ),
             self.line("Data transfer", "internet out", out * p("transfer.internet_out_gb"), ""),
             self.line(
                 "CloudFront",
@@ -303,7 +323,7 @@ class UsagePricer:
             if "ReplicationConfiguration" in r.properties
         ]
         if u.s3_puts and replicated:
-            dr = self.env.stacks and _replica_region(replicated[0])
+            dr = _replica_region(replicated[0])
             if dr:
                 dr_prices = table(dr)
                 lines += [

@@ -343,3 +343,25 @@ def test_backed_up_tables_keep_daily_full_copies_and_copy_them_to_dr() -> None:
     assert items["DR copies"] == stored * 7 * Decimal("0.114")
     days = Decimal(730) / 24
     assert items["backup copies"] == stored * days * Decimal("0.086")
+
+
+def test_interface_endpoints_and_a_cross_region_replica_carry_the_functions_bytes() -> None:
+    endpoint = res("AWS::EC2::VPCEndpoint", VpcEndpointType="Interface", SubnetIds=["a"])
+    replica = res(
+        "AWS::RDS::DBInstance", "Replica", DBInstanceClass="db.r6g.large",
+        SourceDBInstanceIdentifier="arn:aws:rds:ap-south-1:1:db:primary",
+    )  # fmt: skip
+    usage_ = Usage(endpoint_bytes=GIB, database_bytes=GIB)
+    with_both = by_item(pricer(stack(endpoint), stack(replica, region=SINGAPORE)).price(usage_))
+    assert with_both["interface endpoint processing"] == Decimal("0.01")
+    assert with_both["database replication"] == Decimal("0.086")  # out of Mumbai
+    assert by_item(pricer(stack()).price(usage_)) == {}
+
+
+def test_performance_insights_beyond_its_free_week_is_refused_until_priced() -> None:
+    database = res(
+        "AWS::RDS::DBInstance", DBInstanceClass="db.r6g.large", AllocatedStorage="20",
+        EnablePerformanceInsights=True, PerformanceInsightsRetentionPeriod=731,
+    )  # fmt: skip
+    with pytest.raises(KeyError, match="performance_insights"):
+        floor(database)
