@@ -18,7 +18,7 @@ from config.cost import ENGINE, PAYOUTS
 from cost_model import assembly, prices
 from cost_model.__main__ import main
 from cost_model.fixed import FIXED, FREE, USAGE
-from cost_model.report import build
+from cost_model.report import build, offenders
 from cost_model.report import environments as cost_environments
 from cost_model.usage import DAYS_PER_MONTH, Resolver
 from tests.infra.engine_synth import EngineSynth
@@ -108,6 +108,11 @@ def test_every_environment_is_reported_and_adds_up(stacks: list[assembly.Stack])
         assert cost.total_usd == cost.floor_usd + per_op * operations
         assert cost.monthly_usd(cost.operations_per_day * 10) > cost.total_usd
         assert cost.floor_usd > 0 and per_op > 0
+
+
+def test_no_environment_is_over_its_budget(stacks: list[assembly.Stack]) -> None:
+    """CI's budget gate: a change that pushes an environment over its budget fails here."""
+    assert offenders(build(stacks)) == []
 
 
 def test_the_engine_floor_is_dominated_by_what_runs_every_hour(
