@@ -12,6 +12,7 @@ Lambda's idle long polls of its SQS sources, Route 53 health checks, custom metr
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -364,8 +365,9 @@ def operation_lines(footprint: Footprint, env: Environment) -> list[Line]:
     return lines
 
 
-def _scaled(line: Line, factor: Decimal, basis: str) -> Line:
-    return Line(line.service, line.item, line.region, line.stack, line.usd * factor, basis)
+def _scaled(line: Line, factor: Decimal, basis: str, **changes: str) -> Line:
+    """The line `factor` times over, with the basis (and item or stack) it now rests on."""
+    return dataclasses.replace(line, usd=line.usd * factor, basis=basis, **changes)
 
 
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
@@ -404,16 +406,7 @@ def _scheduled(footprint: Footprint, env: Environment, pricer: UsagePricer) -> l
         runs = runs_per_month(str(expression))
         for line in pricer.price(usage):
             basis = f"{runs:.0f} runs ({expression}): {line.basis}"
-            lines.append(
-                Line(
-                    line.service,
-                    f"schedule {name}",
-                    line.region,
-                    stack.name,
-                    line.usd * runs,
-                    basis,
-                )
-            )
+            lines.append(_scaled(line, runs, basis, item=f"schedule {name}", stack=stack.name))
     return lines
 
 
@@ -443,16 +436,8 @@ def _health_checks(footprint: Footprint, env: Environment, pricer: UsagePricer) 
         requests = HEALTH_CHECKERS * SECONDS_PER_MONTH / interval
         for line in pricer.price(footprint.per_health_check):
             basis = f"{requests:.0f} checker requests: {line.basis}"
-            lines.append(
-                Line(
-                    line.service,
-                    "health check traffic",
-                    line.region,
-                    stack.name,
-                    line.usd * requests,
-                    basis,
-                )
-            )
+            item = "health check traffic"
+            lines.append(_scaled(line, requests, basis, item=item, stack=stack.name))
     return lines
 
 

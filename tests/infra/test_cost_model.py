@@ -18,7 +18,7 @@ from config.cost import ENGINE, PAYOUTS
 from cost_model import assembly, prices
 from cost_model.__main__ import main
 from cost_model.fixed import FIXED, FREE, USAGE
-from cost_model.report import build, offenders
+from cost_model.report import build, configs, offenders
 from cost_model.report import environments as cost_environments
 from cost_model.usage import DAYS_PER_MONTH, Resolver
 from tests.infra.engine_synth import EngineSynth
@@ -130,7 +130,7 @@ def test_the_engine_floor_is_dominated_by_what_runs_every_hour(
 def test_what_the_footprints_name_exists_in_every_environment(
     stacks: list[assembly.Stack],
 ) -> None:
-    for env in cost_environments(stacks, _configs()):
+    for env in cost_environments(stacks, configs()):
         footprint = PAYOUTS if env.system == "payouts" else ENGINE
         find = Resolver(env)
         usages = [step.usage for step in footprint.steps]
@@ -149,12 +149,6 @@ def test_the_payouts_footprint_lists_every_metric_the_runtime_emits() -> None:
 
     names = {v for k, v in vars(metrics).items() if k.isupper() and isinstance(v, str)}
     assert set(PAYOUTS.emitted_metrics) == names
-
-
-def _configs() -> dict[tuple[str, str], config.base.EnvironmentConfig]:
-    from cost_model.report import configs
-
-    return configs()
 
 
 def test_make_cost_passes_within_budget_and_writes_the_report_and_chart(
