@@ -13,7 +13,7 @@ from moto import mock_aws
 from local import moto_serial
 from local.payouts_resources import provision
 from simulators.monoova.server import MonoovaSimulator
-from tests.integration.conftest import API_KEY, BASE_ENV, WEBHOOK_TOKEN
+from tests.integration.payouts.conftest import API_KEY, BASE_ENV, WEBHOOK_TOKEN
 from tests.support import REGION, Payouts
 
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from local.events import rest_event
-from tests.integration.conftest import WEBHOOK_TOKEN
+from tests.integration.payouts.conftest import WEBHOOK_TOKEN
 from tests.support import ApiResponse, Payouts, invoke, wait_for
 
 BODY = {"customer_id": "cust-1", "amount": 100.5, "payout_method": "PayId"}

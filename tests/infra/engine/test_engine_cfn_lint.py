@@ -7,8 +7,8 @@ import subprocess
 from collections.abc import Callable
 
 from config.engine import DR_REGION, REGION
+from tests.infra.cfn_lint import TOLERATED_WARNINGS, WARNING_OR_INFO_BITS, cfn_lint
 from tests.infra.engine_synth import ENGINE_ENVIRONMENTS, EngineSynth
-from tests.infra.test_cfn_lint import _WARNING_OR_INFO_BITS, TOLERATED_WARNINGS, _cfn_lint
 
 # W3010 "avoid hardcoding availability zones": the zones are config on purpose
 # (pitfalls P8: no context lookup), and the seed's subnets are pinned per zone.
@@ -21,7 +21,7 @@ def test_engine_cfn_lint_finds_no_errors(engine_synth_of: Callable[[str], Engine
     ]
     result = subprocess.run(
         [
-            _cfn_lint(),
+            cfn_lint(),
             "--format",
             "json",
             "--regions",
@@ -35,7 +35,7 @@ def test_engine_cfn_lint_finds_no_errors(engine_synth_of: Callable[[str], Engine
         text=True,
         check=False,
     )
-    assert result.returncode & ~_WARNING_OR_INFO_BITS == 0, result.stderr or result.stdout
+    assert result.returncode & ~WARNING_OR_INFO_BITS == 0, result.stderr or result.stdout
     matches = json.loads(result.stdout or "[]")
     errors = [m for m in matches if m["Level"] == "Error"]
     assert errors == [], json.dumps(errors, indent=1)[:4000]

@@ -30,7 +30,7 @@ WEBHOOK_TOKEN = "Basic dGVzdDp3ZWJob29r"
 EXECUTE = "/financial/v2/transaction/execute"
 VALIDATE = "/financial/v2/transaction/validate"
 STATUS = "/financial/v2/status/"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # Never send localhost calls through a proxy configured in the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))

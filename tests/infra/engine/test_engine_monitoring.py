@@ -26,8 +26,8 @@ from stacks.engine.monitoring import (
     log_retention,
     max_connections,
 )
+from tests.infra.cfn_lint import TOLERATED_WARNINGS, WARNING_OR_INFO_BITS, cfn_lint
 from tests.infra.synth import cdk_json_context
-from tests.infra.test_cfn_lint import _WARNING_OR_INFO_BITS, TOLERATED_WARNINGS, _cfn_lint
 
 ACCOUNT = PROD.account
 CRITICAL_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:engine-prod-critical"
@@ -415,12 +415,12 @@ def test_no_unacknowledged_nag_findings(synthesized: Synthesized) -> None:
 def test_cfn_lint_clean(synthesized: Synthesized) -> None:
     templates = [str(synthesized.outdir / s.template_file) for s in synthesized.stacks.values()]
     result = subprocess.run(
-        [_cfn_lint(), "--format", "json", "--regions", REGION, DR_REGION, "--", *templates],
+        [cfn_lint(), "--format", "json", "--regions", REGION, DR_REGION, "--", *templates],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode & ~_WARNING_OR_INFO_BITS == 0, result.stderr or result.stdout
+    assert result.returncode & ~WARNING_OR_INFO_BITS == 0, result.stderr or result.stdout
     matches = json.loads(result.stdout or "[]")
     unexpected = [m for m in matches if m["Rule"]["Id"] not in TOLERATED_WARNINGS | {"W3010"}]
     assert unexpected == [], json.dumps(unexpected)[:4000]

@@ -34,8 +34,8 @@ from config.engine import DomainConfig, EngineConfig
 from stacks.engine.edge import EngineEdgeStack, EngineEdgeWafStack
 from stacks.engine.keys import EngineDrKeysStack, EngineKeysStack
 from stacks.engine.storage import EngineDrStorageStack, EngineStorageStack, bucket_name
+from tests.infra.cfn_lint import WARNING_OR_INFO_BITS, cfn_lint
 from tests.infra.synth import cdk_json_context, props, resources
-from tests.infra.test_cfn_lint import _WARNING_OR_INFO_BITS, _cfn_lint
 
 ENVS = ("prod", "dev")
 ROLES = ("storage", "dr-storage", "edge-waf", "edge")
@@ -513,7 +513,7 @@ def test_cfn_lint_is_clean_in_each_region(built: Built) -> None:
     # One cfn-lint per Region, run side by side (each starts in about a second).
     running = {
         region: subprocess.Popen(
-            [_cfn_lint(), "--format", "json", "--regions", region, "--", *templates],
+            [cfn_lint(), "--format", "json", "--regions", region, "--", *templates],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -522,7 +522,7 @@ def test_cfn_lint_is_clean_in_each_region(built: Built) -> None:
     }
     for region, process in running.items():
         stdout, stderr = process.communicate()
-        assert process.returncode & ~_WARNING_OR_INFO_BITS == 0, (region, stderr or stdout)
+        assert process.returncode & ~WARNING_OR_INFO_BITS == 0, (region, stderr or stdout)
         unexpected = [
             m for m in json.loads(stdout or "[]") if m["Rule"]["Id"] not in TOLERATED_LINT
         ]

@@ -21,8 +21,8 @@ from cdk_constructs.postgres import (
     PostgresProps,
 )
 from cdk_constructs.stack_base import ConfiguredStack
+from tests.infra.cfn_lint import cfn_lint
 from tests.infra.synth import cdk_json_context, props, resources
-from tests.infra.test_cfn_lint import _cfn_lint
 
 REPLICA_KEY = "arn:aws:kms:ap-southeast-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab"
 
@@ -314,7 +314,7 @@ def test_cfn_lint_accepts_it(
 ) -> None:
     result = subprocess.run(
         [
-            _cfn_lint(),
+            cfn_lint(),
             "--format",
             "json",
             "--regions",

@@ -21,7 +21,7 @@ from payouts.models.api import CREATE_PAYOUT_REQUEST, ERROR_RESPONSE
 from payouts.models.payout import public_view
 from shared.declarations import Route
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = ROOT / "docs" / "openapi.json"
 DOCS_HTML = ROOT / "local" / "docs.html"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

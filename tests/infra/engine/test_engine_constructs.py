@@ -23,7 +23,7 @@ from config import ConfigError
 from shared.engine_tables import SESSIONS
 from stacks import selected_environments, selected_systems
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _stack() -> cdk.Stack:

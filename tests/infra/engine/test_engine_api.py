@@ -33,8 +33,8 @@ from shared.declarations import Route
 from stacks.engine import api as api_module
 from stacks.engine.api import DatabaseEndpoint, EngineApiStack
 from stacks.engine.network import EngineNetworkStack
+from tests.infra.cfn_lint import TOLERATED_WARNINGS, WARNING_OR_INFO_BITS, cfn_lint
 from tests.infra.synth import cdk_json_context
-from tests.infra.test_cfn_lint import _WARNING_OR_INFO_BITS, TOLERATED_WARNINGS, _cfn_lint
 
 ACCOUNT = "777777777777"
 TABLE = "engine-prod-transactions"
@@ -566,12 +566,12 @@ def test_cfn_lint_is_clean(synth: Synthesized, variant: Synthesized) -> None:
         for built in result.regions.values()
     ]
     run = subprocess.run(
-        [_cfn_lint(), "--format", "json", "--regions", REGION, DR_REGION, "--", *paths],
+        [cfn_lint(), "--format", "json", "--regions", REGION, DR_REGION, "--", *paths],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert run.returncode & ~_WARNING_OR_INFO_BITS == 0, run.stderr or run.stdout
+    assert run.returncode & ~WARNING_OR_INFO_BITS == 0, run.stderr or run.stdout
     unexpected = [
         m for m in json.loads(run.stdout or "[]") if m["Rule"]["Id"] not in TOLERATED_WARNINGS
     ]

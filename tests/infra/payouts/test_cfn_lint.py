@@ -8,36 +8,24 @@ Any other warning is new and fails too, so it gets looked at.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from config.payouts import REGION
+from tests.infra.cfn_lint import TOLERATED_WARNINGS, WARNING_OR_INFO_BITS, cfn_lint
 from tests.infra.conftest import ENVIRONMENTS
 from tests.infra.synth import Synth
-
-TOLERATED_WARNINGS = {"W3005"}
-_WARNING_OR_INFO_BITS = 4 | 8
-
-
-def _cfn_lint() -> str:
-    beside_python = Path(sys.executable).with_name("cfn-lint")
-    found = str(beside_python) if beside_python.exists() else shutil.which("cfn-lint")
-    assert found, "cfn-lint is not installed (requirements-dev.txt pins it)"
-    return found
 
 
 def test_cfn_lint_finds_no_errors(synth_of: Callable[[str], Synth]) -> None:
     templates = [str(p) for env in ENVIRONMENTS for p in synth_of(env).template_paths()]
     result = subprocess.run(
-        [_cfn_lint(), "--format", "json", "--regions", REGION, "--", *templates],
+        [cfn_lint(), "--format", "json", "--regions", REGION, "--", *templates],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode & ~_WARNING_OR_INFO_BITS == 0, result.stderr or result.stdout
+    assert result.returncode & ~WARNING_OR_INFO_BITS == 0, result.stderr or result.stdout
     matches = json.loads(result.stdout or "[]")
     errors = [m for m in matches if m["Level"] == "Error"]
     assert errors == [], json.dumps(errors, indent=1)[:4000]

@@ -18,7 +18,7 @@ from config.payouts import (
     PLACEHOLDER_WEBHOOK_PUBLIC_KEY,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _broken(**changes: object) -> PayoutsConfig:

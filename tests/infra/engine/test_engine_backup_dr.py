@@ -52,9 +52,9 @@ from stacks.engine.dr import (
     api_domain,
     failover_target,
 )
+from tests.infra.cfn_lint import WARNING_OR_INFO_BITS, cfn_lint
+from tests.infra.engine.test_engine_cfn_lint import ENGINE_TOLERATED_WARNINGS
 from tests.infra.synth import cdk_json_context
-from tests.infra.test_cfn_lint import _WARNING_OR_INFO_BITS, _cfn_lint
-from tests.infra.test_engine_cfn_lint import ENGINE_TOLERATED_WARNINGS
 
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
 ZONE = "pay.fivestar.example"
@@ -677,12 +677,12 @@ def test_cfn_lint_is_clean_in_each_templates_region(
         assert built.stacks[name].region == region
     paths = [str(built.outdir / built.stacks[name].template_file) for name in stacks]
     result = subprocess.run(
-        [_cfn_lint(), "--format", "json", "--regions", region, "--", *paths],
+        [cfn_lint(), "--format", "json", "--regions", region, "--", *paths],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode & ~_WARNING_OR_INFO_BITS == 0, result.stderr or result.stdout
+    assert result.returncode & ~WARNING_OR_INFO_BITS == 0, result.stderr or result.stdout
     matches = json.loads(result.stdout or "[]")
     unexpected = [m for m in matches if m["Rule"]["Id"] not in ENGINE_TOLERATED_WARNINGS]
     assert unexpected == [], json.dumps(unexpected, indent=1)[:4000]

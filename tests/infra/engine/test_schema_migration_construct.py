@@ -15,7 +15,7 @@ from cdk_constructs.schema_migration import (
     migrations_hash,
 )
 
-ENGINE_MIGRATIONS = Path(__file__).resolve().parents[2] / "lambda_src" / "engine" / "migrations"
+ENGINE_MIGRATIONS = Path(__file__).resolve().parents[3] / "lambda_src" / "engine" / "migrations"
 
 
 def _template(directory: Path) -> Template:
