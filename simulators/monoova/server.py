@@ -26,9 +26,11 @@ It listens on localhost and speaks the published contract (spec v5.29, providers
   ``Webhookid`` and body.
 
 Simulator-only admin routes (no auth, never logged): ``GET|POST /_simulator/mode``,
-``POST /_simulator/reset``, ``GET /_simulator/requests``, ``GET /_simulator/executions``
+``POST /_simulator/reset``, ``GET /_simulator/requests`` (and its alias
+``GET /_simulator/received``, the name every simulator has), ``GET /_simulator/executions``
 (optional ``?uniqueReference=``), ``GET /_simulator/deliveries``,
-``POST /_simulator/webhooks`` and ``POST /_simulator/webhook-url``.
+``POST /_simulator/webhooks`` and ``POST /_simulator/webhook-url``. The request log and the
+delivery log keep the newest 10,000 entries.
 
 Modes (``set_mode``): ``ok``, ``reject``, ``return`` and ``decline`` affect execute requests
 only; ``error_5xx``, ``unavailable``, ``timeout`` and ``hang`` affect execute and status
@@ -40,33 +42,30 @@ across ``reset`` so that they stay unique for the simulator's lifetime.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import hmac
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-from simulators.monoova.jsonutil import dumps, loads
+from simulators.common.admin import AdminRoutes
+from simulators.common.http import ADMIN_PREFIX, HttpSimulator, Reply, Request
+from simulators.common.jsonutil import dumps, loads
+from simulators.common.log import BoundedLog
+from simulators.common.modes import ModeState
+from simulators.common.signing import basic_credentials, same_text
+from simulators.common.webhooks import Outgoing, RetryPolicy, WebhookSender
 from simulators.monoova.spec import SpecValidator
-from simulators.monoova.webhooks import (
-    WebhookSigner,
-    payment_status_payload,
-    post_webhook,
-    return_payload,
-)
+from simulators.monoova.webhooks import WebhookSigner, payment_status_payload, return_payload
 
 __all__ = ["MODES", "MonoovaSimulator"]
 
 MODES = ("ok", "reject", "return", "decline", "error_5xx", "unavailable", "timeout", "hang")
 _EXECUTE_ONLY_MODES = frozenset({"ok", "reject", "return", "decline"})
+_ANY_REQUEST_MODES = frozenset(MODES) - _EXECUTE_ONLY_MODES
 _NOT_PROCESSED_MODES = frozenset({"error_5xx", "unavailable", "hang"})
 _PAYMENT_STATUSES = ("Payment Successful", "Rejected")
 _EVENTS = ("NppPaymentStatus", "NppReturn")
@@ -75,7 +74,6 @@ EXECUTE_PATH = "/financial/v2/transaction/execute"
 VALIDATE_PATH = "/financial/v2/transaction/validate"
 STATUS_PREFIX = "/financial/v2/status/"
 PUBLIC_KEY_PATH = "/public/v1/certificate/public-key"
-ADMIN_PREFIX = "/_simulator/"
 
 OK_DESCRIPTION = "Operation completed successfully"
 _FEE_EX_GST = Decimal("0.10")
@@ -118,28 +116,8 @@ class _Transaction:
 
 
 @dataclass
-class _Reply:
-    status: int
-    payload: Any
-    hold: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Request:
-    method: str
-    path: str
-    route: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    authorization: str | None
-    raw: bytes
-    started: float
-    body: Any = None
+class _Request(Request):
     validation_errors: list[str] = field(default_factory=list)
-
-    def elapsed_ms(self) -> int:
-        return int((time.monotonic() - self.started) * 1000)
 
 
 class _BodyError(ValueError):
@@ -251,60 +229,11 @@ def _date(moment: datetime | None) -> str | None:
     return moment.date().isoformat() if moment else None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    simulator: MonoovaSimulator
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A caller that gave up (read timeout) closes the socket; that is expected here.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "MonoovaSimulator/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _serve(self) -> None:
-        simulator = self.server.simulator
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        raw = self.rfile.read(length) if length > 0 else b""
-        if length < 0:
-            reply = _Reply(400, {"error": "invalid Content-Length"})
-        else:
-            try:
-                reply = simulator._handle(self.command, self.path, dict(self.headers.items()), raw)
-            except Exception as exc:  # a simulator bug: surface it to the caller, keep serving
-                reply = _Reply(500, {"status": "Exception", "statusDescription": repr(exc)})
-        if reply.hold > 0:
-            simulator._stop_event.wait(reply.hold)
-        data = dumps(reply.payload).encode("utf-8")
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    do_GET = _serve
-    do_POST = _serve
-    do_PUT = _serve
-    do_DELETE = _serve
-    do_PATCH = _serve
-
-
-class MonoovaSimulator:
+class MonoovaSimulator(HttpSimulator):
     """A Monoova Payments API simulator on a real localhost HTTP server (daemon thread)."""
+
+    thread_name = "monoova-simulator"
+    server_version = "MonoovaSimulator/1.0"
 
     def __init__(
         self,
@@ -321,21 +250,19 @@ class MonoovaSimulator:
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
+        super().__init__(host, port)
         self.api_key = api_key
         self.webhook_token = webhook_token
         self.webhook_delay = webhook_delay
-        self.webhook_retry_delay = webhook_retry_delay
         self.hold_seconds = hold_seconds
-        self.host = host
-        self.port = port
         self._webhook_url = webhook_url
         self._validator = SpecValidator(strict=strict)
         self._signer = WebhookSigner()
         self._lock = threading.RLock()
-        self._stop_event = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._base_url: str | None = None
+        self._modes = ModeState(MODES)
+        self._requests = BoundedLog()
+        self._sender = WebhookSender(_retry_once(webhook_retry_delay), self.stopped, name="monoova")
+        self._admin_routes = self._declare_admin_routes()
         self._next_transaction_id = 1000
         self._next_webhook_id = 1
         self._generation = 0
@@ -346,54 +273,9 @@ class MonoovaSimulator:
     def _clear_state(self) -> None:
         self._transactions: list[_Transaction] = []
         self._by_reference: dict[str, _Transaction] = {}
-        self._requests: list[dict[str, Any]] = []
-        self._deliveries: list[dict[str, Any]] = []
-        self._mode = "ok"
-        self._mode_remaining: int | None = None
-        self._latency_ms = 0
-
-    def start(self) -> str:
-        """Start listening; returns the base URL, e.g. ``http://127.0.0.1:54321``."""
-        if self._server is not None:
-            raise RuntimeError("simulator already started")
-        self._stop_event.clear()
-        server = _Server((self.host, self.port), _Handler)
-        server.simulator = self
-        self._server = server
-        host, port = server.server_address[:2]
-        self.port = int(port)
-        self._base_url = f"http://{host!s}:{self.port}"
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="monoova-simulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self._base_url
-
-    def stop(self) -> None:
-        """Stop listening; pending holds, outcomes and webhook retries are abandoned."""
-        self._stop_event.set()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> MonoovaSimulator:
-        if self._server is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str | None:
-        return self._base_url
+        self._requests.clear()
+        self._sender.reset()
+        self._modes.reset()
 
     @property
     def public_key_hex(self) -> str:
@@ -408,30 +290,23 @@ class MonoovaSimulator:
         with self._lock:
             self._webhook_url = url
 
+    @property
+    def webhook_retry_delay(self) -> float:
+        """Seconds before the one retry of a webhook that was not answered 200 (Monoova: 30)."""
+        return self._sender.policy.delays[0]
+
+    @webhook_retry_delay.setter
+    def webhook_retry_delay(self, seconds: float) -> None:
+        self._sender.policy = _retry_once(seconds)
+
     # ------------------------------------------------------------------ control
 
     def set_mode(self, mode: str, count: int | None = None, latency_ms: int = 0) -> None:
         """Set the behaviour of following requests (see the module docstring)."""
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; expected one of {list(MODES)}")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-            raise ValueError("count must be a positive integer or None")
-        if count is not None and count < 1:
-            raise ValueError("count must be a positive integer or None")
-        if isinstance(latency_ms, bool) or not isinstance(latency_ms, int) or latency_ms < 0:
-            raise ValueError("latency_ms must be a non-negative integer")
-        with self._lock:
-            self._mode = mode
-            self._mode_remaining = count
-            self._latency_ms = latency_ms
+        self._modes.set(mode, count=count, latency_ms=latency_ms)
 
     def mode(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "mode": self._mode,
-                "count": self._mode_remaining,
-                "latency_ms": self._latency_ms,
-            }
+        return self._modes.snapshot()
 
     def reset(self) -> None:
         """Forget transactions, logs and deliveries; mode back to ``ok``, no latency."""
@@ -450,56 +325,38 @@ class MonoovaSimulator:
 
     def requests_log(self) -> list[dict[str, Any]]:
         """Every Monoova API request received (admin routes excluded), oldest first."""
-        with self._lock:
-            return copy.deepcopy(self._requests)
+        return self._requests.entries()
 
     def deliveries(self) -> list[dict[str, Any]]:
         """Every webhook delivery attempt, oldest first."""
-        with self._lock:
-            return copy.deepcopy(self._deliveries)
+        return self._sender.records()
 
     def _consume_mode(self, kind: str) -> str:
-        with self._lock:
-            mode = self._mode
-            if kind != "execute" and mode in _EXECUTE_ONLY_MODES:
-                return "ok"
-            if self._mode_remaining is not None:
-                self._mode_remaining -= 1
-                if self._mode_remaining <= 0:
-                    self._mode, self._mode_remaining = "ok", None
-            return mode
+        applies = MODES if kind == "execute" else _ANY_REQUEST_MODES
+        return self._modes.consume(applies).mode
 
     # ------------------------------------------------------------------ HTTP entry
 
-    def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> _Reply:
-        url = urlsplit(path)
-        lowered = {name.lower(): value for name, value in headers.items()}
-        request = _Request(
-            method=method,
-            path=path,
-            route=url.path,
-            query=parse_qs(url.query),
-            headers={k: v for k, v in headers.items() if k.lower() != "authorization"},
-            authorization=lowered.get("authorization"),
-            raw=raw,
-            started=time.monotonic(),
-        )
+    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Reply:
+        request = _Request.parse(method, path, headers, raw)
         if request.route.startswith(ADMIN_PREFIX):
-            return self._admin(request)
+            return self._admin_routes.dispatch(request)
         if request.route == PUBLIC_KEY_PATH and method == "GET":
-            reply = _Reply(200, self.public_key_hex)
+            reply = Reply(200, self.public_key_hex)
         elif request.route.startswith("/financial/"):
             reply = self._financial(request)
         else:
-            reply = _Reply(404, _envelope(request, "NotFound", f"No route for {request.route}"))
-        with self._lock:
-            latency = self._latency_ms / 1000
-            self._requests.append(self._log_entry(request, reply))
+            reply = Reply(404, _envelope(request, "NotFound", f"No route for {request.route}"))
+        latency = self._modes.latency_ms / 1000
+        self._requests.append(self._log_entry(request, reply))
         reply.hold += latency
         return reply
 
+    def crash_reply(self, exc: Exception) -> Reply:
+        return Reply(500, {"status": "Exception", "statusDescription": repr(exc)})
+
     @staticmethod
-    def _log_entry(request: _Request, reply: _Reply) -> dict[str, Any]:
+    def _log_entry(request: _Request, reply: Reply) -> dict[str, Any]:
         body: Any = request.body
         if body is None and request.raw:
             try:
@@ -520,24 +377,15 @@ class MonoovaSimulator:
         }
 
     def _authorised(self, request: _Request) -> bool:
-        header = request.authorization or ""
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() != "basic":
+        credentials = basic_credentials(request.authorization)
+        if credentials is None:
             return False
-        try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        username, separator, password = decoded.partition(":")
-        return (
-            bool(separator)
-            and hmac.compare_digest(username.encode(), self.api_key.encode())
-            and password == ""
-        )
+        username, password = credentials
+        return same_text(username, self.api_key) and password == ""
 
-    def _financial(self, request: _Request) -> _Reply:
+    def _financial(self, request: _Request) -> Reply:
         if not self._authorised(request):
-            return _Reply(
+            return Reply(
                 401,
                 _envelope(
                     request, "Unauthorized", "Authorization has been denied for this request."
@@ -547,23 +395,23 @@ class MonoovaSimulator:
         route, method = request.route, request.method
         if route in (EXECUTE_PATH, VALIDATE_PATH):
             if method != "POST":
-                return _Reply(405, _envelope(request, "MethodNotAllowed", "Use POST"))
+                return Reply(405, _envelope(request, "MethodNotAllowed", "Use POST"))
             return self._transaction(request, validate_only=route == VALIDATE_PATH)
         suffix = route[len(STATUS_PREFIX) :] if route.startswith(STATUS_PREFIX) else ""
         if suffix and "/" not in suffix:
             if method != "GET":
-                return _Reply(405, _envelope(request, "MethodNotAllowed", "Use GET"))
+                return Reply(405, _envelope(request, "MethodNotAllowed", "Use GET"))
             return self._status(request, unquote(suffix))
-        return _Reply(404, _envelope(request, "NotFound", f"No route for {route}"))
+        return Reply(404, _envelope(request, "NotFound", f"No route for {route}"))
 
-    def _failure(self, request: _Request, mode: str) -> _Reply:
+    def _failure(self, request: _Request, mode: str) -> Reply:
         if mode == "error_5xx":
-            return _Reply(500, _envelope(request, "Exception", "Internal Server Error (simulated)"))
+            return Reply(500, _envelope(request, "Exception", "Internal Server Error (simulated)"))
         if mode == "unavailable":
-            return _Reply(
+            return Reply(
                 503, _envelope(request, "ServiceUnavailable", "Service Unavailable (simulated)")
             )
-        return _Reply(
+        return Reply(
             504,
             _envelope(request, "GatewayTimeout", "Gateway Timeout (simulated)"),
             hold=self.hold_seconds,
@@ -589,7 +437,7 @@ class MonoovaSimulator:
             raise _BodyError(*error)
         return body
 
-    def _transaction(self, request: _Request, validate_only: bool) -> _Reply:
+    def _transaction(self, request: _Request, validate_only: bool) -> Reply:
         mode = "ok" if validate_only else self._consume_mode("execute")
         if mode in _NOT_PROCESSED_MODES:
             return self._failure(request, mode)
@@ -604,7 +452,7 @@ class MonoovaSimulator:
             payload = _envelope(
                 request, status, description, transactionId=0, callerUniqueReference=reference
             )
-            return _Reply(400, payload, hold=hold)
+            return Reply(400, payload, hold=hold)
         reference = body.get("uniqueReference")
         with self._lock:
             existing = self._by_reference.get(reference) if isinstance(reference, str) else None
@@ -616,7 +464,7 @@ class MonoovaSimulator:
                     transactionId=0 if validate_only else existing.transaction_id,
                     callerUniqueReference=reference,
                 )
-                return _Reply(400, payload, hold=hold)
+                return Reply(400, payload, hold=hold)
             if mode == "decline":
                 payload = _envelope(
                     request,
@@ -625,7 +473,7 @@ class MonoovaSimulator:
                     transactionId=0,
                     callerUniqueReference=reference,
                 )
-                return _Reply(400, payload, hold=hold)
+                return Reply(400, payload, hold=hold)
             transaction = None if validate_only else self._record(body, reference, mode)
         if transaction is not None:
             self._schedule_outcome(transaction)
@@ -641,7 +489,7 @@ class MonoovaSimulator:
             callerUniqueReference=reference,
             feeBreakdown=fees["feeBreakdown"],
         )
-        return _Reply(200, payload, hold=hold)
+        return Reply(200, payload, hold=hold)
 
     def _record(self, body: dict[str, Any], reference: Any, mode: str) -> _Transaction:
         """Store an accepted execute (caller holds the lock)."""
@@ -666,7 +514,7 @@ class MonoovaSimulator:
 
     # ------------------------------------------------------------------ status
 
-    def _status(self, request: _Request, reference: str) -> _Reply:
+    def _status(self, request: _Request, reference: str) -> Reply:
         mode = self._consume_mode("status")
         if mode in _NOT_PROCESSED_MODES:
             return self._failure(request, mode)
@@ -680,7 +528,7 @@ class MonoovaSimulator:
                     "No transaction found for this uniqueReference",
                     uniqueReference=reference,
                 )
-                return _Reply(404, payload, hold=hold)
+                return Reply(404, payload, hold=hold)
             status = transaction.status
             description = _STATUS_DESCRIPTIONS.get(status)
             if status == "Dishonoured":
@@ -699,7 +547,7 @@ class MonoovaSimulator:
                 transactionStatus=status,
                 uniqueReference=reference,
             )
-        return _Reply(200, payload, hold=hold)
+        return Reply(200, payload, hold=hold)
 
     # ------------------------------------------------------------------ outcomes & webhooks
 
@@ -712,7 +560,7 @@ class MonoovaSimulator:
         return transaction.generation == self._generation and not transaction.manual
 
     def _run_outcome(self, transaction: _Transaction) -> None:
-        if self._stop_event.wait(self.webhook_delay):
+        if self.stopped.wait(self.webhook_delay):
             return
         with self._lock:
             if not self._current(transaction):
@@ -722,7 +570,7 @@ class MonoovaSimulator:
         self._notify(
             transaction, "NppPaymentStatus", "Rejected" if rejected else _PAYMENT_STATUSES[0]
         )
-        if transaction.outcome != "return" or self._stop_event.wait(self.webhook_delay):
+        if transaction.outcome != "return" or self.stopped.wait(self.webhook_delay):
             return
         with self._lock:
             if not self._current(transaction):
@@ -771,61 +619,27 @@ class MonoovaSimulator:
         with self._lock:
             webhook_id = self._next_webhook_id
             self._next_webhook_id += 1
-        delivery = {
-            "url": url,
+        signature = self._signer.sign(body)
+        info = {
             "event": event,
             "webhook_id": webhook_id,
             "unique_reference": transaction.unique_reference,
-            "body": body.decode("utf-8"),
-            "signature": self._signer.sign(body),
-            "generation": transaction.generation,
+            "signature": signature,
         }
-        errors = self._validator.validate_webhook(event, loads(body))
-        if errors:
-            # A simulator bug, never a caller's: record it loudly instead of sending.
-            return self._record_attempt(
-                delivery, 1, None, "webhook body fails the spec: " + "; ".join(errors)
-            )
-        record = self._attempt(delivery, 1)
-        if record["status_code"] != 200:
-            threading.Thread(
-                target=self._retry, args=(delivery,), name="monoova-webhook-retry", daemon=True
-            ).start()
-        return record
-
-    def _retry(self, delivery: dict[str, Any]) -> None:
-        if not self._stop_event.wait(self.webhook_retry_delay):
-            self._attempt(delivery, 2)
-
-    def _attempt(self, delivery: dict[str, Any], attempt: int) -> dict[str, Any]:
         headers = {
             "Content-Type": "application/json",
             "Authorization": self.webhook_token,
-            "Webhookid": str(delivery["webhook_id"]),
-            "Verification-Signature": delivery["signature"],
+            "Webhookid": str(webhook_id),
+            "Verification-Signature": signature,
         }
-        status_code, error = post_webhook(delivery["url"], delivery["body"].encode(), headers)
-        return self._record_attempt(delivery, attempt, status_code, error)
-
-    def _record_attempt(
-        self, delivery: dict[str, Any], attempt: int, status_code: int | None, error: str | None
-    ) -> dict[str, Any]:
-        record = {
-            key: value for key, value in delivery.items() if key not in ("signature", "generation")
-        }
-        record.update(
-            {
-                "attempt": attempt,
-                "status_code": status_code,
-                "error": error,
-                "sent_at": datetime.now(UTC).isoformat(),
-                "signature": delivery["signature"],
-            }
-        )
-        with self._lock:
-            if delivery["generation"] == self._generation:
-                self._deliveries.append(record)
-        return dict(record)
+        item = Outgoing(url, body, headers, info)
+        errors = self._validator.validate_webhook(event, loads(body))
+        if errors:
+            # A simulator bug, never a caller's: record it loudly instead of sending.
+            return self._sender.record_unsent(
+                item, "webhook body fails the spec: " + "; ".join(errors)
+            )
+        return self._sender.deliver(item)
 
     def send_webhook(
         self,
@@ -862,47 +676,23 @@ class MonoovaSimulator:
 
     # ------------------------------------------------------------------ admin API
 
-    def _admin(self, request: _Request) -> _Reply:
-        routes = {
-            ("GET", "mode"): lambda _body: (200, self.mode()),
-            ("POST", "mode"): self._admin_set_mode,
-            ("POST", "reset"): self._admin_reset,
-            ("GET", "requests"): lambda _body: (200, self.requests_log()),
-            ("GET", "executions"): lambda _body: (
-                200,
-                self.executions(next(iter(request.query.get("uniqueReference", [])), None)),
-            ),
-            ("GET", "deliveries"): lambda _body: (200, self.deliveries()),
-            ("POST", "webhooks"): self._admin_send_webhook,
-            ("POST", "webhook-url"): self._admin_webhook_url,
-        }
-        handler = routes.get((request.method, request.route[len(ADMIN_PREFIX) :].strip("/")))
-        if handler is None:
-            return _Reply(404, {"error": f"no admin route {request.method} {request.route}"})
-        try:
-            body = loads(request.raw) if request.raw.strip() else {}
-            if not isinstance(body, dict):
-                raise TypeError("body must be a JSON object")
-            status, payload = handler(body)
-        except LookupError as exc:
-            status, payload = 404, {"error": str(exc)}
-        except RuntimeError as exc:
-            status, payload = 409, {"error": str(exc)}
-        except (ValueError, TypeError) as exc:
-            status, payload = 400, {"error": str(exc)}
-        return _Reply(status, payload)
-
-    def _admin_set_mode(self, body: dict[str, Any]) -> tuple[int, Any]:
-        self.set_mode(
-            body.get("mode", "ok"), count=body.get("count"), latency_ms=body.get("latency_ms") or 0
+    def _declare_admin_routes(self) -> AdminRoutes:
+        admin = AdminRoutes()
+        admin.add_standard(
+            mode=self.mode, set_mode=self.set_mode, reset=self.reset, received=self.requests_log
         )
-        return 200, self.mode()
+        admin.add_webhook_url(self.set_webhook_url)
+        admin.add("GET", "requests", lambda _request, _body: (200, self.requests_log()))
+        admin.add(
+            "GET",
+            "executions",
+            lambda request, _body: (200, self.executions(request.query_value("uniqueReference"))),
+        )
+        admin.add("GET", "deliveries", lambda _request, _body: (200, self.deliveries()))
+        admin.add("POST", "webhooks", self._admin_send_webhook)
+        return admin
 
-    def _admin_reset(self, _body: dict[str, Any]) -> tuple[int, Any]:
-        self.reset()
-        return 200, {"reset": True}
-
-    def _admin_send_webhook(self, body: dict[str, Any]) -> tuple[int, Any]:
+    def _admin_send_webhook(self, _request: Request, body: dict[str, Any]) -> tuple[int, Any]:
         reference = body.get("uniqueReference")
         if not isinstance(reference, str):
             raise ValueError("uniqueReference is required")
@@ -913,9 +703,7 @@ class MonoovaSimulator:
         )
         return 200, result
 
-    def _admin_webhook_url(self, body: dict[str, Any]) -> tuple[int, Any]:
-        url = body.get("url")
-        if url is not None and not isinstance(url, str):
-            raise ValueError("url must be a string or null")
-        self.set_webhook_url(url)
-        return 200, {"url": url}
+
+def _retry_once(seconds: float) -> RetryPolicy:
+    """Monoova retries a webhook not answered 200 once, with the same Webhookid and body."""
+    return RetryPolicy((seconds,), accept=lambda status_code: status_code == 200)

@@ -1,4 +1,6 @@
-"""Webhook payloads, signing and delivery, as Monoova does them for NPP payouts.
+"""Webhook payloads and signing, as Monoova does them for NPP payouts.
+
+Delivery (POST, retry, records) is :mod:`simulators.common.webhooks`.
 
 * Bodies carry the PascalCase fields of ``event.NppPaymentStatusWebhook`` /
   ``event.NppReturnWebhook``.
@@ -14,14 +16,15 @@
 from __future__ import annotations
 
 import base64
-import urllib.error
-import urllib.request
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+# Delivery itself is shared by every simulator; kept importable from here.
+from simulators.common.webhooks import DELIVERY_TIMEOUT_SECONDS, post_webhook
 
 __all__ = [
     "DELIVERY_TIMEOUT_SECONDS",
@@ -31,14 +34,11 @@ __all__ = [
     "return_payload",
 ]
 
-DELIVERY_TIMEOUT_SECONDS = 5.0
 REJECTION_REASON = "ACCOUNT CLOSED"
 RETURN_REASON = "ACCOUNT CLOSED"
 _CENT = Decimal("0.01")
 # Webhook schema maxLength of AccountName is 140; the request only has minLength 2.
 _ACCOUNT_NAME_MAX = 140
-# Never route webhooks to localhost through an HTTP(S)_PROXY from the environment.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class WebhookSigner:
@@ -145,17 +145,3 @@ def return_payload(
         }
     )
     return _without_none(payload)
-
-
-def post_webhook(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-    """POST one delivery attempt; returns ``(HTTP status or None, error text or None)``."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with _OPENER.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
-            response.read()
-            return response.status, None
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code, None
-    except (urllib.error.URLError, OSError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
