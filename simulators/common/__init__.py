@@ -9,4 +9,5 @@
 * :mod:`~simulators.common.webhooks`: background webhook delivery with retries and faults.
 * :mod:`~simulators.common.signing`: HMAC-SHA256 hex and HTTP Basic credentials.
 * :mod:`~simulators.common.jsonutil`: JSON that keeps ``Decimal`` exact.
+* :mod:`~simulators.common.cli`: serving one in the foreground (``python -m simulators.<name>``).
 """

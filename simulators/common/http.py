@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from simulators.common.jsonutil import dumps
+from simulators.common.jsonutil import dumps, loads
 
 __all__ = ["ADMIN_PREFIX", "HttpSimulator", "Reply", "Request", "SimulatorServer"]
 
@@ -69,6 +69,15 @@ class Request:
 
     def query_value(self, name: str) -> str | None:
         return next(iter(self.query.get(name, [])), None)
+
+    def logged_body(self) -> Any:
+        """The body as a log shows it: parsed JSON, else the text (invalid bytes replaced)."""
+        if self.body is not None or not self.raw:
+            return self.body
+        try:
+            return loads(self.raw)
+        except ValueError:  # UnicodeDecodeError included
+            return self.raw.decode("utf-8", errors="replace")
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)

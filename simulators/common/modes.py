@@ -73,8 +73,9 @@ class ModeState:
         for name, value in options.items():
             if name not in chosen:
                 raise ValueError(f"unknown mode option {name!r}")
-            if value is not None:
-                chosen[name] = _positive_or_none(name, value) or chosen[name]
+            checked = _positive_or_none(name, value)
+            if checked is not None:
+                chosen[name] = checked
         with self._lock:
             self._mode, self._remaining, self._latency_ms = mode, count, latency_ms
             self._options = chosen

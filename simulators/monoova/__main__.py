@@ -8,11 +8,10 @@ Prints the base URL and the webhook public key hex, then serves until interrupte
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 
+from simulators.common.cli import serve_until_stopped
 from simulators.monoova.server import MonoovaSimulator
 
 
@@ -51,19 +50,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
     )
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    base_url = simulator.start()
-    print(f"Monoova simulator listening on {base_url}", flush=True)
-    print(f"Webhook public key (DER PKCS#1 hex): {simulator.public_key_hex}", flush=True)
-    try:
-        while not stopped.wait(0.2):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.stop()
-    return 0
+    return serve_until_stopped(
+        simulator,
+        lambda base_url: [
+            f"Monoova simulator listening on {base_url}",
+            f"Webhook public key (DER PKCS#1 hex): {simulator.public_key_hex}",
+        ],
+    )
 
 
 if __name__ == "__main__":

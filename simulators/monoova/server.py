@@ -357,19 +357,13 @@ class MonoovaSimulator(HttpSimulator):
 
     @staticmethod
     def _log_entry(request: _Request, reply: Reply) -> dict[str, Any]:
-        body: Any = request.body
-        if body is None and request.raw:
-            try:
-                body = loads(request.raw)
-            except ValueError:
-                body = request.raw.decode("utf-8", errors="replace")
         payload = reply.payload
         return {
             "received_at": datetime.now(UTC).isoformat(),
             "method": request.method,
             "path": request.path,
             "headers": request.headers,
-            "body": body,
+            "body": request.logged_body(),
             "validation_errors": list(request.validation_errors),
             "response_status": reply.status,
             "monoova_status": payload.get("status") if isinstance(payload, dict) else None,

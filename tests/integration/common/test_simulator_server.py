@@ -30,7 +30,7 @@ class EchoSimulator(HttpSimulator):
         super().__init__()
         self.hold = hold
         self.modes = ModeState(("ok", "slow", "broken"), options={"times": 5})
-        self.log = BoundedLog(limit=3)
+        self.log = BoundedLog(limit=10)
         self.admin = AdminRoutes()
         self.admin.add_standard(
             mode=self.modes.snapshot,
@@ -53,7 +53,9 @@ class EchoSimulator(HttpSimulator):
         request = Request.parse(method, path, headers, raw)
         if request.route.startswith(ADMIN_PREFIX):
             return self.admin.dispatch(request)
-        self.log.append({"path": request.path, "headers": request.headers})
+        self.log.append(
+            {"path": request.path, "headers": request.headers, "body": request.logged_body()}
+        )
         if request.route == "/crash":
             raise KeyError("simulated bug")
         if request.route == "/hold":
@@ -111,6 +113,15 @@ def test_request_parsing_and_reply_headers(sim: EchoSimulator) -> None:
     [logged] = sim.log.entries()
     assert all(name.lower() != "authorization" for name in logged["headers"])
     assert "c2VjcmV0Og" not in repr(logged)
+
+
+def test_the_log_shows_bodies_as_json_else_as_text(sim: EchoSimulator) -> None:
+    call(sim.base_url, "POST", "/echo", raw=b'{"amount": 10.10}')
+    call(sim.base_url, "POST", "/echo", raw=b"not json")
+    call(sim.base_url, "POST", "/echo", raw=b"\xffbad")
+    call(sim.base_url, "GET", "/echo")
+    bodies = [entry["body"] for entry in sim.log.entries()]
+    assert bodies == [{"amount": Decimal("10.10")}, "not json", "\ufffdbad", None]
 
 
 def test_a_simulator_bug_is_a_500_and_the_server_keeps_serving(sim: EchoSimulator) -> None:
