@@ -72,7 +72,7 @@ lint: $(VENV)/.installed ## ruff, ruff format --check, mypy
 	$(VENV)/bin/mypy $(TYPED_PATHS)
 
 .PHONY: test
-test: $(VENV)/.installed lint ## Every test: unit, integration, infra (snapshots, nag, cfn-lint)
+test: $(VENV)/.installed lint ## Every test: unit, integration, infra (snapshots, nag, cfn-lint, CDK's template validation)
 	CDK_VALIDATION=false $(PY) -m pytest -q
 
 .PHONY: snapshot-update

@@ -180,3 +180,21 @@ def test_cost_synthesizes_what_cdk_out_lacks_and_not_what_it_has(
     assert covered.stderr == ""
     assert "cdk --no-notices synth" not in covered.stdout
     assert "-m cost_model cdk.out --env prod --system payouts --json" in covered.stdout
+
+
+def test_synth_drops_only_the_clis_chatter() -> None:
+    cli_output = "\n".join(
+        [
+            "Successfully synthesized to /work/cdk.out",
+            "Supply a stack id (dev/Stateful, dev/Service) to display its template.",
+            "synth: layer dev/Service/Dependencies was not built: ...",
+            "python3 app.py: Subprocess exited with error 1",
+            "WARNING Tags: Additional properties are not allowed (CloudFormation Validate)",
+        ]
+    )
+    show = "show-filter: ; @printf '%s\\n' \"$$OUTPUT\" | grep -Ev '$(CLI_CHATTER)'"
+    result = make("--eval", show, "show-filter", OUTPUT=cli_output)
+    assert result.stdout.splitlines() == [
+        "synth: layer dev/Service/Dependencies was not built: ...",
+        "WARNING Tags: Additional properties are not allowed (CloudFormation Validate)",
+    ]
