@@ -7,16 +7,21 @@ PY := $(VENV)/bin/python
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 ENV ?=
-SYSTEM ?= payouts
+# Empty: synth and cost take every system; diff and deploy take payouts.
+SYSTEM ?=
 PORT ?= 3000
 ARGS ?=
-# .tools/bin puts uv on PATH for the Lambda layer's local (Docker-free) bundling.
-CDK := PATH="$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$$PATH" npx --no-install cdk
+# .tools/bin puts uv on PATH for building the Lambda layers (Docker-free, once: .build/layers).
+CDK := PATH="$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$$PATH" npx --no-install cdk --no-notices
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export UV_PYTHON_DOWNLOADS := never
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export NPM_CONFIG_UPDATE_NOTIFIER := false
+# uv reads its own CA bundle unless told to use the platform's store, where a TLS-inspecting
+# proxy's CA is installed (SSL_CERT_FILE, when set, is honoured as well).
+export UV_SYSTEM_CERTS ?= 1
 # The machine sets PYTHONDONTWRITEBYTECODE; without .pyc every process recompiles aws_cdk.
 unexport PYTHONDONTWRITEBYTECODE
 
@@ -43,10 +48,21 @@ node_modules/.installed: package.json package-lock.json
 .PHONY: venv
 venv: $(VENV)/.installed ## Create the virtualenv (Python deps, pinned)
 
+# ENV= and SYSTEM= select alike for synth, cost, diff and deploy; an unknown name stops here
+# with one line listing the valid ones.
+SELECT_ARGS = $(if $(ENV),--env $(ENV)) $(if $(SYSTEM),--system $(SYSTEM))
+CONTEXT_ARGS = $(if $(ENV),-c env=$(ENV)) $(if $(SYSTEM),-c system=$(SYSTEM))
+# Not news: the summary lists every stack, and the app has already said why it failed.
+CLI_CHATTER := ^(Successfully synthesized to |Supply a stack id |python3 app.py: Subprocess exited with error)
+
+.PHONY: selection
+selection: $(VENV)/.installed
+	@$(if $(ENV)$(SYSTEM),$(PY) -m config.selection $(SELECT_ARGS),true)
+
 .PHONY: synth
-synth: $(VENV)/.installed node_modules/.installed ## Synthesize every stack of every environment (ENV=dev for one) with all nag packs
+synth: selection node_modules/.installed ## Synthesize every stack with all nag packs and CDK's template validation (ENV=dev, SYSTEM=engine to narrow)
 	rm -rf cdk.out
-	CDK_VALIDATION=false $(CDK) synth '**' --quiet $(if $(ENV),-c env=$(ENV),)
+	set -o pipefail; $(CDK) synth '**' --quiet $(CONTEXT_ARGS) 2>&1 | { grep -Ev '$(CLI_CHATTER)' || true; }
 	$(PY) -m scripts.synth_summary cdk.out
 
 .PHONY: lint
@@ -56,7 +72,7 @@ lint: $(VENV)/.installed ## ruff, ruff format --check, mypy
 	$(VENV)/bin/mypy $(TYPED_PATHS)
 
 .PHONY: test
-test: $(VENV)/.installed lint ## Every test: unit, integration, infra (snapshots, nag, cfn-lint)
+test: $(VENV)/.installed lint ## Every test: unit, integration, infra (snapshots, nag, cfn-lint, CDK's template validation)
 	CDK_VALIDATION=false $(PY) -m pytest -q
 
 .PHONY: snapshot-update
@@ -72,28 +88,38 @@ openapi: $(VENV)/.installed ## Regenerate docs/openapi.json from the route decla
 	$(PY) -m local.openapi --output docs/openapi.json
 
 .PHONY: cost
-cost: $(VENV)/.installed ## Price every template in cdk.out (synthesizes first if it is missing); exits 1 over a budget
-	@test -f cdk.out/manifest.json || $(MAKE) synth
-	$(PY) -m cost_model cdk.out --json cost-report.json --chart cost-report.svg
+cost: selection ## Price the selected environments (every one; ENV=, SYSTEM= to narrow), synthesizing what cdk.out lacks; exits 1 over a budget
+	@$(PY) -m cost_model cdk.out $(SELECT_ARGS) --check || $(MAKE) --no-print-directory synth
+	$(PY) -m cost_model cdk.out $(SELECT_ARGS) --json cost-report.json --chart cost-report.svg
 
 .PHONY: bench
 bench: $(VENV)/.installed ## Benchmarks: import ratios, AWS calls per operation, synth ratio -> bench-results.json
 	CDK_VALIDATION=false $(PY) scripts/bench.py
 
 # Payouts stages are named after the environment (dev/**), the engine's engine-<env>/**.
-STAGE_GLOB = $(if $(filter engine,$(SYSTEM)),engine-$(ENV),$(ENV))/**
-DEPLOY_USAGE = usage: make deploy ENV=dev|staging|prod [SYSTEM=payouts] or ENV=dev|qa|staging|prod SYSTEM=engine
+DEPLOY_SYSTEM = $(or $(SYSTEM),payouts)
+STAGE_GLOB = $(if $(filter engine,$(DEPLOY_SYSTEM)),engine-$(ENV),$(ENV))/**
+
+# Runs first, so a missing ENV installs nothing; ACTION is set per target (diff, deploy).
+.PHONY: need-env
+need-env:
+	@test -n "$(ENV)" || { echo "usage: make $(ACTION) ENV=dev|staging|prod [SYSTEM=payouts], or make $(ACTION) ENV=dev|qa|staging|prod SYSTEM=engine"; exit 2; }
+
+# Credentials and a real account, each missing one named in a line (CDK_ACCOUNT_<ENV>, ...).
+.PHONY: deploy-check
+deploy-check: $(VENV)/.installed
+	@$(PY) -m scripts.deploy_check --action $(ACTION) --system $(DEPLOY_SYSTEM) --env $(ENV)
 
 .PHONY: deploy
-deploy: $(VENV)/.installed node_modules/.installed ## Deploy one environment of one system: make deploy ENV=dev [SYSTEM=engine]
-	@test -n "$(ENV)" || { echo "$(DEPLOY_USAGE)"; exit 2; }
+deploy: ACTION := deploy
+deploy: need-env deploy-check node_modules/.installed ## Deploy one environment of one system: make deploy ENV=dev [SYSTEM=engine]
 	rm -rf cdk.out
-	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(SYSTEM) -c env=$(ENV) --require-approval broadening
+	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(DEPLOY_SYSTEM) -c env=$(ENV) --require-approval broadening
 
 .PHONY: diff
-diff: $(VENV)/.installed node_modules/.installed ## Show what a deploy would change: make diff ENV=dev [SYSTEM=engine]
-	@test -n "$(ENV)" || { echo "$(DEPLOY_USAGE)"; exit 2; }
-	$(CDK) diff '$(STAGE_GLOB)' -c system=$(SYSTEM) -c env=$(ENV)
+diff: ACTION := diff
+diff: need-env deploy-check node_modules/.installed ## Show what a deploy would change: make diff ENV=dev [SYSTEM=engine]
+	$(CDK) diff '$(STAGE_GLOB)' -c system=$(DEPLOY_SYSTEM) -c env=$(ENV)
 
 .PHONY: redrive-webhooks
 redrive-webhooks: $(VENV)/.installed ## Move Monoova webhook dead letters to the replay queue: make redrive-webhooks ENV=prod
@@ -101,5 +127,5 @@ redrive-webhooks: $(VENV)/.installed ## Move Monoova webhook dead letters to the
 	$(PY) scripts/redrive_webhooks.py --env $(ENV)
 
 .PHONY: clean
-clean: ## Remove build output (cdk.out); keeps the virtualenv
+clean: ## Remove build output (cdk.out); keeps the virtualenv and the built layers (.build/)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench-results.json

@@ -4,6 +4,9 @@
 No AWS calls and no context lookups happen here: accounts, regions and zones all
 come from `config/`. CDK_VALIDATION=false (read by the jsii runtime) turns off
 CDK's built-in CloudFormation validation; cdk-nag runs either way.
+
+A problem the person running synth can fix (an unknown environment or system, a
+layer that could not be built) is printed as one line, not a traceback.
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lambda_src"))
 
 import aws_cdk as cdk
 
+from cdk_constructs.layer_build import LayerBuildError
+from config import ConfigError
 from stacks import build
 
 
-def main() -> None:
+def main() -> int:
     app = cdk.App()
-    build(app)
+    try:
+        build(app)
+    except (ConfigError, LayerBuildError) as problem:
+        print(f"synth: {problem}", file=sys.stderr)
+        return 1
     app.synth()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -84,3 +84,17 @@ def qualified_id(rule_id: str) -> str:
             return f"{pack.value}::{rule_id}"
     known = ", ".join(pack.value for pack in Pack)
     raise ValueError(f"{rule_id!r} does not start with a known pack ({known})")
+
+
+# The plugin name CDK's built-in template validation ("CloudFormation Validate", which
+# `cdk deploy` runs) reports under; its findings are acknowledged the same way as nag's.
+TEMPLATE_CHECK = "CloudFormation-Validate"
+
+
+def acknowledge_template_check(construct: IConstruct, rule: str, reason: str) -> None:
+    """Acknowledge one rule of CDK's built-in template validation (e.g. `W3010`) at `construct`."""
+    if not reason.strip():
+        raise ValueError(f"acknowledging {rule} needs a reason")
+    cdk.Validations.of(construct).acknowledge(
+        cdk.Acknowledgment(id=f"{TEMPLATE_CHECK}::{rule}", reason=reason)
+    )

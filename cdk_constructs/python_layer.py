@@ -1,135 +1,32 @@
-"""A dependencies layer built by pip (or uv) on this machine, never in Docker.
+"""A dependencies layer built on this machine (never in Docker), once, and reused offline.
 
-The wheels are chosen for the Lambda platform, not the build host: arm64 manylinux
-binaries for the runtime's Python version, binary-only so nothing is compiled for
-the wrong CPU. The asset hash is the SOURCE hash of the requirements file alone,
-so the layer changes exactly when the pins do. Tests skip bundling entirely
-(context `aws:cdk:bundling-stacks: []`).
+The layer is built by `layer_build` into a cache outside `cdk.out/` the first time a synth
+bundles it, and its asset then points at the cached directory: no bundling happens in synth
+once the cache is warm. The asset hash is the build key (requirements bytes, wheel platforms,
+Python version) whether or not the layer was built, so a template never depends on the
+cache. Stacks that skip bundling (tests set context `aws:cdk:bundling-stacks: []`; the CLI
+skips stacks it was not asked for) build nothing: their asset is the requirements file alone.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from cdk_constructs.runtime import ARCHITECTURE, PYTHON_VERSION, RUNTIME, WHEEL_PLATFORMS
-
-# uv spells the platform as a target triple.
-_UV_PLATFORM = "aarch64-manylinux_2_28"
+from cdk_constructs.layer_build import LayerSpec, cached_layer
+from cdk_constructs.runtime import ARCHITECTURE, RUNTIME
 
 
 @dataclass(frozen=True)
 class PythonLayerProps:
     requirements_file: Path
     description: str
-
-
-class BundlingError(RuntimeError):
-    """Local bundling failed; raised so CDK never falls back to Docker."""
-
-
-@jsii.implements(cdk.ILocalBundling)
-class PipLocalBundler:
-    def __init__(self, requirements_file: Path) -> None:
-        self.requirements_file = requirements_file.resolve()
-
-    # jsii passes the bundling options positionally; only the output dir matters here.
-    def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
-        target = Path(output_dir) / "python"
-        command = self.command(target)
-        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-        if result.returncode != 0:
-            raise BundlingError(
-                f"layer bundling failed ({' '.join(command[:4])} ...):\n{result.stderr.strip()}"
-            )
-        # uv leaves its lock file in --target; it has no place in the layer.
-        (target / ".lock").unlink(missing_ok=True)
-        return True
-
-    def command(self, target: Path) -> list[str]:
-        """pip of this interpreter, else uv, else pip of another Python on PATH.
-
-        uv-made virtualenvs have no pip. Which Python runs pip does not matter: the
-        wheels are chosen by --platform/--python-version, not by the interpreter.
-        """
-        if importlib.util.find_spec("pip") is not None:
-            return self._pip_command(sys.executable, target)
-        uv = shutil.which("uv")
-        if uv:
-            return self._uv_command(uv, target)
-        python = _python_with_pip()
-        if python:
-            return self._pip_command(python, target)
-        raise BundlingError(
-            f"{sys.executable} has no pip, no `uv` is on PATH and no other python3 on PATH "
-            "has pip; install one of them to build the layer"
-        )
-
-    def _pip_command(self, python: str, target: Path) -> list[str]:
-        platforms = [arg for platform in WHEEL_PLATFORMS for arg in ("--platform", platform)]
-        return [
-            python,
-            "-m",
-            "pip",
-            "install",
-            "-r",
-            str(self.requirements_file),
-            "--target",
-            str(target),
-            *platforms,
-            "--only-binary=:all:",
-            "--implementation",
-            "cp",
-            "--python-version",
-            PYTHON_VERSION,
-            "--no-compile",
-            "--disable-pip-version-check",
-            "-q",
-        ]
-
-    def _uv_command(self, uv: str, target: Path) -> list[str]:
-        return [
-            uv,
-            "pip",
-            "install",
-            "-r",
-            str(self.requirements_file),
-            "--target",
-            str(target),
-            "--python",
-            sys.executable,
-            "--python-platform",
-            _UV_PLATFORM,
-            "--python-version",
-            PYTHON_VERSION,
-            "--only-binary",
-            ":all:",
-            "-q",
-        ]
-
-
-def _python_with_pip() -> str | None:
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = Path(directory) / "python3"
-        if not candidate.is_file() or candidate.resolve() == Path(sys.executable).resolve():
-            continue
-        probe = subprocess.run(  # noqa: S603
-            [str(candidate), "-m", "pip", "--version"], capture_output=True, check=False
-        )
-        if probe.returncode == 0:
-            return str(candidate)
-    return None
+    # Where built layers are kept; None: LAYER_CACHE_DIR, else .build/layers in the repository.
+    cache_dir: Path | None = None
 
 
 class PythonDependenciesLayer(Construct):
@@ -138,21 +35,27 @@ class PythonDependenciesLayer(Construct):
         requirements = props.requirements_file
         if not requirements.is_file():
             raise FileNotFoundError(f"no requirements file at {requirements}")
+        self.spec = LayerSpec(requirements)
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",
             description=props.description,
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            code=lambda_.Code.from_asset(
-                str(requirements.parent),
-                # Only the requirements file is the source: the hash ignores the code.
-                exclude=["*", f"!{requirements.name}"],
-                asset_hash_type=cdk.AssetHashType.SOURCE,
-                bundling=cdk.BundlingOptions(
-                    image=RUNTIME.bundling_image,
-                    local=PipLocalBundler(requirements),
-                    command=["false"],  # never reached: local bundling raises instead
-                ),
-            ),
+            code=self._code(props),
+        )
+
+    def _code(self, props: PythonLayerProps) -> lambda_.AssetCode:
+        key = self.spec.key
+        if cdk.Stack.of(self).bundling_required:
+            directory = cached_layer(self.spec, self.node.path, props.cache_dir)
+            return lambda_.Code.from_asset(
+                str(directory), asset_hash=key, asset_hash_type=cdk.AssetHashType.CUSTOM
+            )
+        requirements = props.requirements_file
+        return lambda_.Code.from_asset(
+            str(requirements.parent),
+            exclude=["*", f"!{requirements.name}"],
+            asset_hash=key,
+            asset_hash_type=cdk.AssetHashType.CUSTOM,
         )

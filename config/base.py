@@ -102,8 +102,7 @@ def resolve_account(system: str, env_name: str, default: str, context: Mapping[s
     candidates = (
         context.get(f"account-{system}-{env_name}"),
         context.get(f"account-{env_name}"),
-        os.environ.get(f"CDK_ACCOUNT_{system.upper()}_{env_name.upper()}"),
-        os.environ.get(f"CDK_ACCOUNT_{env_name.upper()}"),
+        *(os.environ.get(name) for name in account_variables(system, env_name)),
     )
     for candidate in candidates:
         if candidate:
@@ -111,4 +110,9 @@ def resolve_account(system: str, env_name: str, default: str, context: Mapping[s
     return default
 
 
-__all__ = ["ConfigError", "EnvironmentConfig", "resolve_account"]
+def account_variables(system: str, env_name: str) -> tuple[str, str]:
+    """The environment variables that set an environment's account, the one that wins first."""
+    return (f"CDK_ACCOUNT_{system.upper()}_{env_name.upper()}", f"CDK_ACCOUNT_{env_name.upper()}")
+
+
+__all__ = ["ConfigError", "EnvironmentConfig", "account_variables", "resolve_account"]

@@ -191,21 +191,30 @@ def document(costs: list[EnvironmentCost]) -> dict[str, Any]:
 
 
 def render(costs: list[EnvironmentCost]) -> str:
+    """The table; the verdict names the volume it was judged at, and the 10x column says
+    itself when it would be over budget, so an "ok" never sits unqualified beside it."""
+    verdicts = [_verdict(c) for c in costs]
+    width = max([len("verdict"), *(len(v) for v in verdicts)])
     header = (
         f"{'system/env':<18} {'unit':<10} {'ops/day':>8} {'floor $/mo':>11} "
-        f"{'$/1k ops':>9} {'total $/mo':>11} {'at 10x':>10} {'budget':>9}  verdict"
+        f"{'$/1k ops':>9} {'total $/mo':>11} {'budget':>9}  {'verdict':<{width}}  at 10x $/mo"
     )
     rows = [header, "-" * len(header)]
-    for c in costs:
-        verdict = "OVER" if c.over_budget else "ok"
-        at_ten_x = money(c.monthly_usd(c.operations_per_day * 10))
+    for c, verdict in zip(costs, verdicts, strict=True):
+        ten_x = c.monthly_usd(c.operations_per_day * 10)
+        over = " (over budget)" if ten_x > c.budget_usd else ""
         rows.append(
             f"{c.system + '/' + c.environment:<18} {c.unit:<10} {c.operations_per_day:>8} "
             f"{money(c.floor_usd):>11} {money(c.per_1000_usd):>9} {money(c.total_usd):>11} "
-            f"{at_ten_x:>10} {money(c.budget_usd):>9}  {verdict}"
+            f"{money(c.budget_usd):>9}  {verdict:<{width}}  {money(ten_x):>11}{over}"
         )
     rows.append("")
     for c in costs:
         services = ", ".join(f"{k} {money(v)}" for k, v in list(by_service(c.floor).items())[:6])
         rows.append(f"{c.system}/{c.environment} floor: {services}")
     return "\n".join(rows)
+
+
+def _verdict(cost: EnvironmentCost) -> str:
+    state = "OVER" if cost.over_budget else "ok"
+    return f"{state} at {cost.operations_per_day}/day"

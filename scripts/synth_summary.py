@@ -1,23 +1,27 @@
 #!/usr/bin/env python3
-"""Summarize a synthesized cloud assembly: one row per stack, with its cdk-nag result.
+"""Summarize a synthesized cloud assembly: one row per stack, with its cdk-nag and template checks.
 
 Every system's stacks appear (payouts and the payments engine, primary and DR
 Regions); the nag result counts all registered packs (AwsSolutions, PCI DSS 3.2.1,
-Serverless, NIST 800-53 R5).
+Serverless, NIST 800-53 R5). The template column is CDK's built-in CloudFormation
+validation, the check `cdk deploy` runs ("not run" when synth had CDK_VALIDATION=false);
+its findings are counted on their own, never as nag findings.
 
     python -m scripts.synth_summary [cdk.out]
 
 Reads the root manifest, each stage's nested assembly and templates, and the
-validation report cdk-nag writes next to the root manifest. Exits 1 when any nag
-finding is unacknowledged, 2 when the report is missing or older than the
+validation report cdk-nag writes next to the root manifest. Exits 1 when any nag or
+template finding is unacknowledged, 2 when the report is missing or older than the
 assembly (a stale report from an earlier run must not pass for this one).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,8 @@ from typing import Any
 from cost_model.assembly import assembly_dirs
 
 REPORT = "validation-report.json"
+# The report's name for CDK's built-in template validation (not a nag pack).
+TEMPLATE_CHECK = "CloudFormation Validate"
 # The report is written right after the assembly; older than this is a leftover.
 STALE_AFTER_SECONDS = 120
 
@@ -71,11 +77,38 @@ def _row(directory: Path, artifact: dict[str, Any]) -> StackRow:
     )
 
 
-def nag_counts(report: dict[str, Any]) -> tuple[Counter[str], Counter[str]]:
-    """(unacknowledged findings, acknowledged findings) per construct-path prefix."""
+@dataclass(frozen=True)
+class Counts:
+    findings: Counter[str]
+    acknowledged: Counter[str]
+
+    def of(self, display_name: str) -> tuple[int, int]:
+        return _count_for(self.findings, display_name), _count_for(self.acknowledged, display_name)
+
+
+def plugin_counts(report: dict[str, Any], template_check: bool) -> Counts:
+    """Per construct path: the nag packs' findings, or (template_check) CDK's validation's."""
+    plugins = [
+        plugin
+        for plugin in report.get("pluginReports", [])
+        if (plugin.get("pluginName") == TEMPLATE_CHECK) == template_check
+    ]
+    findings, acknowledged = _tally(plugins)
+    return Counts(findings, acknowledged)
+
+
+def template_check_ran(report: dict[str, Any], environ: Mapping[str, str]) -> bool:
+    """CDK leaves the plugin out of the report when it found and suppressed nothing, so
+    its absence means a pass unless synth ran with CDK_VALIDATION=false (the summary runs
+    in the environment of the synth just before it)."""
+    listed = any(p.get("pluginName") == TEMPLATE_CHECK for p in report.get("pluginReports", []))
+    return listed or environ.get("CDK_VALIDATION") != "false"
+
+
+def _tally(plugins: list[dict[str, Any]]) -> tuple[Counter[str], Counter[str]]:
     findings: Counter[str] = Counter()
     acknowledged: Counter[str] = Counter()
-    for plugin in report.get("pluginReports", []):
+    for plugin in plugins:
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
                 findings[construct.get("constructPath", "")] += 1
@@ -105,15 +138,10 @@ def _report_problem(outdir: Path) -> str | None:
     return None
 
 
-def render(rows: list[StackRow], findings: Counter[str], acknowledged: Counter[str]) -> list[str]:
-    header = ("stack", "system", "environment", "region", "resources", "nag")
+def render(rows: list[StackRow], nag: Counts, template: Counts | None) -> list[str]:
+    header = ("stack", "system", "environment", "region", "resources", "nag", "template")
     table = [header]
     for row in rows:
-        found, acked = (
-            _count_for(findings, row.display_name),
-            _count_for(acknowledged, row.display_name),
-        )
-        verdict = f"{found} findings" if found else "pass"
         table.append(
             (
                 row.name,
@@ -121,7 +149,8 @@ def render(rows: list[StackRow], findings: Counter[str], acknowledged: Counter[s
                 row.environment,
                 row.region,
                 str(row.resources),
-                f"{verdict} / {acked} acknowledged",
+                _verdict(*nag.of(row.display_name)),
+                _verdict(*template.of(row.display_name)) if template else "not run",
             )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
@@ -133,6 +162,10 @@ def render(rows: list[StackRow], findings: Counter[str], acknowledged: Counter[s
     return lines
 
 
+def _verdict(found: int, acked: int) -> str:
+    return f"{f'{found} findings' if found else 'pass'} / {acked} acknowledged"
+
+
 def main(argv: list[str]) -> int:
     outdir = Path(argv[1] if len(argv) > 1 else "cdk.out")
     if not (outdir / "manifest.json").exists():
@@ -140,21 +173,34 @@ def main(argv: list[str]) -> int:
         return 2
     problem = _report_problem(outdir)
     report = load(outdir / REPORT) if problem is None else {}
-    findings, acknowledged = nag_counts(report)
+    nag = plugin_counts(report, template_check=False)
+    ran = template_check_ran(report, os.environ)
+    template = plugin_counts(report, template_check=True) if ran else None
     rows = stacks(outdir)
-    print("\n".join(render(rows, findings, acknowledged)))
-    total = sum(findings.values())
+    print("\n".join(render(rows, nag, template)))
+    nag_total = sum(nag.findings.values())
+    template_total = sum(template.findings.values()) if template else 0
+    template_note = (
+        f"{template_total} unacknowledged template findings (CDK's CloudFormation validation)"
+        if template
+        else "CDK's CloudFormation validation not run (CDK_VALIDATION=false)"
+    )
     print(
         f"\n{len(rows)} stacks, {sum(r.resources for r in rows)} resources, "
-        f"{total} unacknowledged nag findings, {sum(acknowledged.values())} acknowledged"
+        f"{nag_total} unacknowledged nag findings, {sum(nag.acknowledged.values())} "
+        f"acknowledged; {template_note}"
     )
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    unattributed = total - sum(_count_for(findings, r.display_name) for r in rows)
-    if unattributed:
-        print(f"{unattributed} findings outside any stack", file=sys.stderr)
-    return 1 if total else 0
+    for counts in (nag, template):
+        if counts is None:
+            continue
+        total = sum(counts.findings.values())
+        unattributed = total - sum(counts.of(r.display_name)[0] for r in rows)
+        if unattributed:
+            print(f"{unattributed} findings outside any stack", file=sys.stderr)
+    return 1 if nag_total or template_total else 0
 
 
 if __name__ == "__main__":

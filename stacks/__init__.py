@@ -16,63 +16,45 @@ import aws_cdk as cdk
 
 from cdk_constructs import nag
 from config import ConfigError, engine_environments, environments, load, load_engine
+from config.selection import PAYOUTS, SYSTEMS, chosen, chosen_systems
 from stacks.engine import EngineStage
 from stacks.payouts import PayoutsStage
 
 ENV_CONTEXT_KEY = "env"
 SYSTEM_CONTEXT_KEY = "system"
-PAYOUTS, ENGINE = "payouts", "engine"
-SYSTEMS = (PAYOUTS, ENGINE)
 
 
-def known_environments(system: str = PAYOUTS) -> tuple[str, ...]:
-    return {PAYOUTS: environments, ENGINE: engine_environments}[system]()
+def _chosen(app: cdk.App, key: str) -> str | None:
+    value = app.node.try_get_context(key)
+    return str(value) if value else None
 
 
 def selected_environments(app: cdk.App, system: str = PAYOUTS) -> tuple[str, ...]:
     """`-c env=<name>` builds one environment; without it, all of them."""
-    known = known_environments(system)
-    chosen = app.node.try_get_context(ENV_CONTEXT_KEY)
-    if not chosen:
-        return known
-    return (str(chosen),) if str(chosen) in known else ()
+    env = _chosen(app, ENV_CONTEXT_KEY)
+    try:
+        pairs = chosen(env, system)
+    except ConfigError:
+        return ()
+    return tuple(name for _, name in pairs)
 
 
 def selected_systems(app: cdk.App) -> tuple[str, ...]:
-    chosen = app.node.try_get_context(SYSTEM_CONTEXT_KEY)
-    if not chosen:
-        return SYSTEMS
-    if chosen not in SYSTEMS:
-        raise ConfigError(f"unknown system {chosen!r}; expected one of: {', '.join(SYSTEMS)}")
-    return (str(chosen),)
+    return chosen_systems(_chosen(app, SYSTEM_CONTEXT_KEY))
 
 
 def build(app: cdk.App) -> list[cdk.Stage]:
+    """Raises ConfigError, naming the valid ones, for an unknown environment or system."""
     nag.register_packs(app)
     context = _context(app)
-    systems = selected_systems(app)
-    _check_env_exists(app, systems)
+    pairs = chosen(_chosen(app, ENV_CONTEXT_KEY), _chosen(app, SYSTEM_CONTEXT_KEY))
     stages: list[cdk.Stage] = []
-    if PAYOUTS in systems:
-        stages += [
-            PayoutsStage(app, load(name, context)) for name in selected_environments(app, PAYOUTS)
-        ]
-    if ENGINE in systems:
-        stages += [
-            EngineStage(app, load_engine(name, context))
-            for name in selected_environments(app, ENGINE)
-        ]
+    for system, name in pairs:
+        if system == PAYOUTS:
+            stages.append(PayoutsStage(app, load(name, context)))
+        else:
+            stages.append(EngineStage(app, load_engine(name, context)))
     return stages
-
-
-def _check_env_exists(app: cdk.App, systems: tuple[str, ...]) -> None:
-    chosen = app.node.try_get_context(ENV_CONTEXT_KEY)
-    known = {name for system in systems for name in known_environments(system)}
-    if chosen and str(chosen) not in known:
-        raise ConfigError(
-            f"unknown environment {chosen!r} for {', '.join(systems)}; "
-            f"expected one of: {', '.join(sorted(known))}"
-        )
 
 
 def _context(app: cdk.App) -> dict[str, object]:

@@ -17,6 +17,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from cdk_constructs.postgres import PORT
+from cdk_constructs.tags import tag_every_resource
 from config.engine import EngineConfig
 from engine.declarations import INTERNAL_HEALTH, PORTAL_HEALTH, SCHEMA_MIGRATOR
 from shared.engine_tables import GLOBAL_TABLES
@@ -73,8 +74,7 @@ class EngineStage(cdk.Stage):
         self._dns()
         self._dr_runbook()
         self._monitoring()
-        for key, value in cfg.tags.items():
-            cdk.Tags.of(self).add(key, value)
+        tag_every_resource(self, cfg.tags)
 
     # ------------------------------------------------------------------ builders
 

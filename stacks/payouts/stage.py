@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
+from cdk_constructs.tags import tag_every_resource
 from config.payouts import PayoutsConfig
 from stacks.payouts.monitoring import PayoutsMonitoringStack
 from stacks.payouts.service import PayoutsServiceStack
@@ -24,8 +25,7 @@ class PayoutsStage(cdk.Stage):
         self.service.add_stack_dependency(self.stateful)
         self.monitoring.add_stack_dependency(self.service)
         self.monitoring.add_stack_dependency(self.stateful)
-        for key, value in cfg.tags.items():
-            cdk.Tags.of(self).add(key, value)
+        tag_every_resource(self, cfg.tags)
 
     @property
     def stacks(self) -> tuple[cdk.Stack, ...]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
+
+from shared.metrics import metrics_for
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "payouts"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Payouts"))
+metrics = metrics_for(os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Payouts"))
 metrics.set_default_dimensions(environment=os.environ.get("ENVIRONMENT", "local"))

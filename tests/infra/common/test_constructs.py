@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import sys
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -15,9 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
 from cdk_constructs import nag
-from cdk_constructs import python_layer as layer_module
 from cdk_constructs.function import SecureFunction, SecureFunctionProps, package_code
-from cdk_constructs.python_layer import PipLocalBundler
 from cdk_constructs.stack_base import ConfiguredStack
 from cdk_constructs.table import DataTable, DataTableProps
 from payouts import declarations as fn
@@ -155,49 +152,6 @@ def test_acknowledgments_need_a_reason_and_packs_register_once() -> None:
     nag.register_packs(app)
     with pytest.raises(RuntimeError, match="already registered"):
         nag.register_packs(app)
-
-
-# --------------------------------------------------------------------------- layer bundling
-
-
-def test_layer_bundler_targets_lambda_arm64_wheels(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bundler = PipLocalBundler(ROOT / "lambda_src" / "requirements.txt")
-    monkeypatch.setattr(layer_module.importlib.util, "find_spec", lambda name: object())
-    pip = bundler.command(tmp_path / "python")
-    assert pip[:4] == [sys.executable, "-m", "pip", "install"]
-    for expected in (
-        "manylinux_2_28_aarch64",
-        "manylinux2014_aarch64",
-        "--only-binary=:all:",
-        "3.14",
-    ):
-        assert expected in pip
-    assert pip[pip.index("--target") + 1] == str(tmp_path / "python")
-
-
-def test_layer_bundler_falls_back_to_uv_without_pip(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bundler = PipLocalBundler(ROOT / "lambda_src" / "requirements.txt")
-    monkeypatch.setattr(layer_module.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(shutil, "which", lambda name: "/opt/uv")
-    uv = bundler.command(tmp_path / "python")
-    assert uv[:3] == ["/opt/uv", "pip", "install"]
-    assert uv[uv.index("--python-platform") + 1] == "aarch64-manylinux_2_28"
-    assert uv[uv.index("--python-version") + 1] == "3.14"
-
-
-def test_layer_bundler_never_silently_falls_back_to_docker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    bundler = PipLocalBundler(ROOT / "lambda_src" / "requirements.txt")
-    monkeypatch.setattr(
-        bundler, "command", lambda target: [sys.executable, "-c", "raise SystemExit(3)"]
-    )
-    with pytest.raises(layer_module.BundlingError):
-        bundler.try_bundle(str(tmp_path))
 
 
 # --------------------------------------------------------------------------- summary script

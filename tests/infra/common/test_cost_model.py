@@ -18,11 +18,13 @@ from config.cost import ENGINE, PAYOUTS
 from cost_model import assembly, prices
 from cost_model.__main__ import main
 from cost_model.fixed import FIXED, FREE, USAGE
-from cost_model.report import build, configs, offenders
+from cost_model.report import build, configs, money, offenders
 from cost_model.report import environments as cost_environments
 from cost_model.usage import DAYS_PER_MONTH, Resolver
 from tests.infra.engine_synth import EngineSynth
 from tests.infra.synth import Synth
+
+PAYOUTS_PROD = ("--env", "prod", "--system", "payouts")
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 GLOBAL_KEYS = ("cloudfront.", "route53.")
@@ -155,7 +157,14 @@ def test_make_cost_passes_within_budget_and_writes_the_report_and_chart(
     synth_of: Callable[[str], Synth], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report, chart = tmp_path / "cost.json", tmp_path / "cost.svg"
-    argv = [str(synth_of("prod").outdir), "--json", str(report), "--chart", str(chart)]
+    argv = [
+        str(synth_of("prod").outdir),
+        *PAYOUTS_PROD,
+        "--json",
+        str(report),
+        "--chart",
+        str(chart),
+    ]
     assert main(argv) == 0
     document = json.loads(report.read_text())
     assert document["offenders"] == []
@@ -176,7 +185,7 @@ def test_make_cost_fails_naming_the_environment_over_its_budget(
     prod = config.payouts.ENVIRONMENTS["prod"]
     tight = dataclasses.replace(prod.cost, monthly_budget_usd=Decimal(10))
     monkeypatch.setitem(config.payouts.ENVIRONMENTS, "prod", dataclasses.replace(prod, cost=tight))
-    argv = [str(synth_of("prod").outdir), "--json", str(tmp_path / "c.json")]
+    argv = [str(synth_of("prod").outdir), *PAYOUTS_PROD, "--json", str(tmp_path / "c.json")]
     assert main([*argv, "--chart", str(tmp_path / "c.svg")]) == 1
     assert "OVER BUDGET payouts/prod" in capsys.readouterr().err
     offenders = json.loads((tmp_path / "c.json").read_text())["offenders"]
@@ -185,3 +194,54 @@ def test_make_cost_fails_naming_the_environment_over_its_budget(
 
 def test_make_cost_refuses_a_missing_assembly(tmp_path: Path) -> None:
     assert main([str(tmp_path / "nothing")]) == 2
+
+
+def test_make_cost_names_the_environments_cdk_out_lacks_and_writes_nothing(
+    synth_of: Callable[[str], Synth], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cdk.out after `make synth ENV=prod` (payouts only here): pricing it all must not pass."""
+    report = tmp_path / "cost.json"
+    report.write_text("the previous report\n")
+    outdir = str(synth_of("prod").outdir)
+    assert main([outdir, "--json", str(report), "--chart", str(tmp_path / "c.svg")]) == 2
+    err = capsys.readouterr().err
+    assert "has no templates for payouts/dev, payouts/staging, engine/dev, engine/qa" in err
+    assert "payouts/prod" not in err
+    assert report.read_text() == "the previous report\n"
+    assert not (tmp_path / "c.svg").exists()
+    assert main([outdir, "--check"]) == 2
+    assert main([outdir, "--check", *PAYOUTS_PROD]) == 0
+    assert main([outdir, "--check", "--env", "prod"]) == 2  # engine/prod is missing
+    assert "engine/prod" in capsys.readouterr().err
+
+
+def test_make_cost_refuses_an_unknown_environment_naming_the_valid_ones(
+    synth_of: Callable[[str], Synth], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(synth_of("prod").outdir), "--env", "uat", "--system", "payouts"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert (
+        line == "cost: unknown environment 'uat'; valid environments: payouts: dev, staging, prod"
+    )
+
+
+def test_the_verdict_names_its_volume_and_the_10x_figure_says_when_it_is_over(
+    synth_of: Callable[[str], Synth],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prod = config.payouts.ENVIRONMENTS["prod"]
+    (cost,) = build(assembly.read(synth_of("prod").outdir), {("payouts", "prod"): prod})
+    at_ten_x = cost.monthly_usd(cost.operations_per_day * 10)
+    between = dataclasses.replace(prod.cost, monthly_budget_usd=(cost.total_usd + at_ten_x) / 2)
+    monkeypatch.setitem(
+        config.payouts.ENVIRONMENTS, "prod", dataclasses.replace(prod, cost=between)
+    )
+    argv = [str(synth_of("prod").outdir), *PAYOUTS_PROD, "--json", str(tmp_path / "c.json")]
+    assert main([*argv, "--chart", str(tmp_path / "c.svg")]) == 0
+    row = next(
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("payouts/prod")
+    )
+    assert f"ok at {prod.cost.operations_per_day}/day" in row
+    assert row.endswith(f"{money(at_ten_x)} (over budget)")

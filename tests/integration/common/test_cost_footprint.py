@@ -8,7 +8,7 @@ from scripts.bench import aws_calls
 
 
 def test_each_measured_step_lists_the_calls_the_bench_scenario_makes() -> None:
-    _, _, detail = aws_calls()
+    _, _, detail, _ = aws_calls()
     measured = {step.measured_as: step.measured_calls for step in PAYOUTS.steps if step.measured_as}
     assert set(measured) == set(detail)
     for operation, calls in measured.items():
