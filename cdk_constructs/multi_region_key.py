@@ -23,7 +23,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_constructs.keys import SERVICE_ENCRYPT_ACTIONS
+from cdk_constructs.keys import SERVICE_ENCRYPT_ACTIONS, event_bus_statements
 
 _LOGS_ACTIONS = (
     "kms:Encrypt*",
@@ -42,6 +42,9 @@ class KeyPolicyProps:
     allow_cloudwatch_logs: bool = False
     # Service principals (e.g. `sns.amazonaws.com`) that encrypt for this account.
     services: Sequence[str] = field(default_factory=tuple)
+    # EventBridge buses (by name, in the key's account and Region) encrypted with the key,
+    # with their archives.
+    event_buses: Sequence[str] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ def key_policy(scope: Construct, props: KeyPolicyProps) -> iam.PolicyDocument:
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )
+    if props.event_buses:
+        statements += event_bus_statements(stack, props.event_buses)
     return iam.PolicyDocument(statements=statements)
 
 

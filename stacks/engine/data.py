@@ -24,7 +24,7 @@ from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import EngineConfig
 from shared.engine_tables import GLOBAL_TABLES
 from stacks.engine.functions import kebab
-from stacks.engine.keys import EngineKeysStack
+from stacks.engine.keys import EngineKeysStack, event_bus_name
 
 # Queue id -> what it carries. Each has its own DLQ.
 QUEUES = {
@@ -86,7 +86,7 @@ def add_messaging(stack: cdk.Stack, cfg: EngineConfig, key: kms.IKey) -> Messagi
     event_bus = events.EventBus(
         stack,
         "EventBus",
-        event_bus_name=cfg.resource_name("events"),
+        event_bus_name=event_bus_name(cfg),
         description=f"Payments engine {cfg.env_name} domain events",
         kms_key=key,
     )
