@@ -14,6 +14,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_constructs.removal import stateful
+
 # What a service needs to write to (and read back from) a resource encrypted with the key.
 SERVICE_ENCRYPT_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 _LOGS_ACTIONS = (
@@ -50,7 +52,7 @@ class ManagedKey(Construct):
             description=props.description,
             enable_key_rotation=True,
             pending_window=cdk.Duration.days(props.pending_window_days),
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
         )
 
     def allow_cloudwatch_logs(self) -> None:

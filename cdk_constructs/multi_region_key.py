@@ -24,6 +24,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.keys import SERVICE_ENCRYPT_ACTIONS, event_bus_statements
+from cdk_constructs.removal import stateful
 
 _LOGS_ACTIONS = (
     "kms:Encrypt*",
@@ -74,7 +75,7 @@ class MultiRegionKey(Construct):
             pending_window_in_days=props.pending_window_days,
             key_policy=key_policy(self, props.policy),
         )
-        self.cfn_key.apply_removal_policy(props.removal_policy)
+        self.cfn_key.apply_removal_policy(stateful(props.removal_policy))
         self.alias = kms.CfnAlias(
             self, "Alias", alias_name=props.alias, target_key_id=self.cfn_key.ref
         )
@@ -116,7 +117,7 @@ class ReplicaKey(Construct):
             pending_window_in_days=props.pending_window_days,
             key_policy=key_policy(self, props.policy),
         )
-        self.cfn_key.apply_removal_policy(props.removal_policy)
+        self.cfn_key.apply_removal_policy(stateful(props.removal_policy))
         self.alias = kms.CfnAlias(
             self, "Alias", alias_name=props.alias, target_key_id=self.cfn_key.attr_key_id
         )

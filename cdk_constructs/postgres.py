@@ -33,6 +33,7 @@ from constructs import Construct
 from cdk_constructs import nag
 from cdk_constructs.function import PolicyRoutingRole
 from cdk_constructs.log_group import EncryptedLogGroup, EncryptedLogGroupProps
+from cdk_constructs.removal import stateful
 
 ENGINE_VERSION = rds.PostgresEngineVersion.VER_16_9
 MASTER_USERNAME = "engine_admin"
@@ -128,7 +129,7 @@ class PostgresDatabase(Construct):
             backup_retention=cdk.Duration.days(props.backup_retention_days),
             copy_tags_to_snapshot=True,
             deletion_protection=props.deletion_protection,
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
             auto_minor_version_upgrade=True,
             enable_performance_insights=True,
             performance_insight_encryption_key=props.encryption_key,
@@ -140,6 +141,7 @@ class PostgresDatabase(Construct):
         _exported_log_groups(self, "Logs", props.instance_identifier, props, self.instance)
         assert self.instance.secret is not None
         self.secret = self.instance.secret
+        _keep_with_instance(self.instance, props.removal_policy, "Secret", "SubnetGroup")
         self.rotation_security_group = self._rotation_security_group(props)
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=cdk.Duration.days(ROTATION_DAYS),
@@ -259,10 +261,22 @@ class PostgresDatabase(Construct):
         cfn = replica.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)
         cfn.add_property_deletion_override("StorageEncrypted")
+        _keep_with_instance(replica, props.removal_policy, "SubnetGroup")
         return replica
 
 
 LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+def _keep_with_instance(instance: Construct, policy: cdk.RemovalPolicy, *children: str) -> None:
+    """Give what CDK makes beside an instance (its master secret, its subnet group) the
+    instance's own removal policy. CDK leaves the secret at Delete, and retains the subnet
+    group only for plain RETAIN: a kept instance would lose its password, or block the
+    stack's deletion on a subnet group still in use."""
+    for child_id in children:
+        child = instance.node.find_child(child_id)
+        assert isinstance(child, cdk.Resource), child_id
+        child.apply_removal_policy(stateful(policy))
 
 
 class _LoggedProps(Protocol):
@@ -308,7 +322,7 @@ def _replica_defaults(props: _ReplicaProps, monitoring_role: iam.IRole) -> dict[
         "iam_authentication": True,
         "publicly_accessible": False,
         "deletion_protection": props.deletion_protection,
-        "removal_policy": props.removal_policy,
+        "removal_policy": stateful(props.removal_policy),
         "auto_minor_version_upgrade": True,
         "enable_performance_insights": True,
         "performance_insight_encryption_key": props.encryption_key,
@@ -393,6 +407,7 @@ class CrossRegionReplica(Construct):
         # KmsKeyId (this region's key) stays; CloudFormation rejects StorageEncrypted beside
         # SourceDBInstanceIdentifier (cfn-lint E3020): the replica is encrypted regardless.
         cfn.add_property_deletion_override("StorageEncrypted")
+        _keep_with_instance(self.instance, props.removal_policy, "SubnetGroup")
         self.identifier = props.instance_identifier
 
     def user_connect_arn(self, user: str) -> str:

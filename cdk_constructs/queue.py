@@ -10,6 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_constructs import nag
+from cdk_constructs.removal import stateful
 
 MAX_RETENTION_DAYS = 14
 
@@ -98,6 +99,6 @@ def _encrypted_queue(
         retention_period=retention,
         visibility_timeout=visibility_timeout,
         dead_letter_queue=dead_letter_queue,
-        removal_policy=removal_policy,
+        removal_policy=stateful(removal_policy),
         queue_name=queue_name,
     )

@@ -36,7 +36,8 @@ class EnvironmentConfig:
     data_classification: str
     cost_centre: str
     # Stateful resources (tables, keys, secrets, queues, user pool, log groups) are
-    # destroyed with the stack only where the data is disposable.
+    # destroyed with the stack only where the data is disposable. Elsewhere they are kept
+    # on updates and stack deletion, but not after a failed first create (see removal_policy).
     retain_data: bool
     deletion_protection: bool
     termination_protection: bool
@@ -57,7 +58,11 @@ class EnvironmentConfig:
 
     @property
     def removal_policy(self) -> cdk.RemovalPolicy:
-        return cdk.RemovalPolicy.RETAIN if self.retain_data else cdk.RemovalPolicy.DESTROY
+        """RetainExceptOnCreate where data is kept: a create that rolls back removes what it
+        made, so the retry does not fail on the fixed names (cdk_constructs/removal.py)."""
+        if self.retain_data:
+            return cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        return cdk.RemovalPolicy.DESTROY
 
     @property
     def cdk_environment(self) -> cdk.Environment:

@@ -1,8 +1,8 @@
 """The engine's primary data in Mumbai: global tables, the event bus, queues, topics.
 
-Stateful: termination protection and RETAIN from config; construct ids never
-change (a new id is a new, empty table). Where DR is enabled every table has a
-Singapore replica under the Singapore replica of the data key.
+Stateful: termination protection and retention (RetainExceptOnCreate) from config;
+construct ids never change (a new id is a new, empty table). Where DR is enabled every
+table has a Singapore replica under the Singapore replica of the data key.
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def add_messaging(stack: cdk.Stack, cfg: EngineConfig, key: kms.IKey) -> Messagi
         retention=cdk.Duration.days(cfg.event_archive_retention_days),
         kms_key=key,
     )
+    archive.apply_removal_policy(cfg.removal_policy)
     dlqs: dict[str, DeadLetterQueue] = {}
     queues: dict[str, WorkQueue] = {}
     for name in QUEUES:

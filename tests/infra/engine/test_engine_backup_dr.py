@@ -256,7 +256,7 @@ def test_vaults_use_the_given_keys_and_only_root_may_shorten_recovery_points(
         }
     prod_vault = built.resources("Backup", "AWS::Backup::BackupVault")
     dev_vault = built.resources("DevBackup", "AWS::Backup::BackupVault")
-    assert [v["DeletionPolicy"] for v in prod_vault.values()] == ["Retain"]
+    assert [v["DeletionPolicy"] for v in prod_vault.values()] == ["RetainExceptOnCreate"]
     assert [v["DeletionPolicy"] for v in dev_vault.values()] == ["Delete"]
 
 

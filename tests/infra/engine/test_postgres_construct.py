@@ -58,7 +58,7 @@ def _database(stack: cdk.Stack, **overrides: Any) -> PostgresDatabase:
         "max_allocated_storage_gb": 500,
         "backup_retention_days": 35,
         "deletion_protection": True,
-        "removal_policy": cdk.RemovalPolicy.RETAIN,
+        "removal_policy": cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         "log_retention": logs.RetentionDays.THREE_MONTHS,
         "log_encryption_key": kms.Key(stack, "LogsKey", enable_key_rotation=True),
         "read_replica_names": ("reporting", "analytics"),
@@ -111,7 +111,7 @@ def _cross_region_replica(stack: cdk.Stack, **overrides: Any) -> CrossRegionRepl
         "encryption_key": kms.Key(stack, "Key", enable_key_rotation=True),
         "multi_az": False,
         "deletion_protection": True,
-        "removal_policy": cdk.RemovalPolicy.RETAIN,
+        "removal_policy": cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         "log_retention": logs.RetentionDays.THREE_MONTHS,
         "log_encryption_key": kms.Key(stack, "LogsKey", enable_key_rotation=True),
     }
