@@ -7,7 +7,9 @@ it without anyone remembering to write a test.
 
 from __future__ import annotations
 
-from tests.infra.policy_eval import TemplateSet, template_set
+from collections.abc import Iterator
+
+from tests.infra.policy_eval import Ref, Request, TemplateSet, allows, template_set
 from tests.infra.synth import Synth
 
 # What holds data or identity: kept where config keeps data, deleted with dev.
@@ -67,3 +69,75 @@ def _all_types(templates: TemplateSet) -> set[str]:
         for template in templates.templates.values()
         for resource in template.get("Resources", {}).values()
     }
+
+
+# --------------------------------------------------------------------------- #4 queue keys
+
+SEND, RECEIVE = "send", "receive"
+# What SQS asks of the caller's role for a queue encrypted with a customer-managed key.
+QUEUE_ACTIONS = {
+    SEND: ("sqs:SendMessage", ("kms:GenerateDataKey", "kms:Decrypt")),
+    RECEIVE: ("sqs:ReceiveMessage", ("kms:Decrypt",)),
+}
+
+
+def _queue_uses(templates: TemplateSet) -> Iterator[tuple[Ref, Ref, str, str]]:
+    """(function, queue, send|receive, how) for every queue a function touches.
+
+    Lambda reads an SQS event source, and writes a mapping's failure records and an
+    asynchronous invocation's dead letters, with the function's own role; a queue named in
+    the environment is one the code sends to.
+    """
+    functions = {Ref(r, i): f for r, i, f in templates.resources("AWS::Lambda::Function")}
+    for role, _, mapping in templates.resources("AWS::Lambda::EventSourceMapping"):
+        function = templates.resolve(role, mapping["Properties"]["FunctionName"])
+        assert isinstance(function, Ref)
+        source = mapping["Properties"].get("EventSourceArn")
+        yield function, templates.resolve(role, source), RECEIVE, "event source"
+        failure = mapping["Properties"].get("DestinationConfig", {}).get("OnFailure", {})
+        if "Destination" in failure:
+            destination = templates.resolve(role, failure["Destination"])
+            yield function, destination, SEND, "on-failure destination"
+    for ref, function in functions.items():
+        dlq = function["Properties"].get("DeadLetterConfig", {}).get("TargetArn")
+        if dlq is not None:
+            yield ref, templates.resolve(ref.role, dlq), SEND, "dead-letter queue"
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        for name, value in variables.items():
+            yield ref, templates.resolve(ref.role, value), SEND, f"${name}"
+    for role, _, config in templates.resources("AWS::Lambda::EventInvokeConfig"):
+        function = templates.resolve(role, {"Ref": config["Properties"]["FunctionName"]})
+        for outcome in config["Properties"].get("DestinationConfig", {}).values():
+            target = templates.resolve(role, outcome["Destination"])
+            assert isinstance(function, Ref)
+            yield function, target, SEND, "invoke destination"
+
+
+def test_every_function_can_use_the_key_of_every_queue_it_touches(stage_synth: Synth) -> None:
+    """Through SQS only (kms:ViaService) or unconditionally: a grant through DynamoDB does
+    not let BalanceRestorer record a failed batch in BalanceRestoreDlq."""
+    templates = template_set(stage_synth)
+    checked, missing = [], []
+    for function, target, use, how in _queue_uses(templates):
+        if not isinstance(target, Ref) or templates.resource(target)["Type"] != "AWS::SQS::Queue":
+            continue
+        key = templates.resolve(
+            target.role, templates.resource(target)["Properties"]["KmsMasterKeyId"]
+        )
+        role = templates.role_of_function(function)
+        assert isinstance(key, Ref) and isinstance(role, Ref), (function, target)
+        statements = templates.identity_statements(role)
+        via_sqs = {"kms:ViaService": f"sqs.{templates.regions[function.role]}.amazonaws.com"}
+        queue_action, key_actions = QUEUE_ACTIONS[use]
+        requests = [Request(queue_action, target)]
+        requests += [Request(action, key, context=via_sqs) for action in key_actions]
+        name = f"{function.logical_id} -> {target.logical_id} ({how})"
+        checked.append(name)
+        missing += [
+            f"{name}: {r.action}"
+            for r in requests
+            if not allows(templates, statements, r, function.role)
+        ]
+    assert missing == []
+    if stage_synth.stage.cfg.system == "payouts":
+        assert len(checked) >= 4, checked  # replay source, both DLQs, the restorer's
