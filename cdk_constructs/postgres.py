@@ -311,14 +311,21 @@ class _ReplicaProps(_LoggedProps, Protocol):
     @property
     def deletion_protection(self) -> bool: ...
     @property
+    def max_allocated_storage_gb(self) -> int: ...
+    @property
     def encryption_key(self) -> kms.IKey: ...
     @property
     def monitoring_interval_seconds(self) -> int: ...
 
 
 def _replica_defaults(props: _ReplicaProps, monitoring_role: iam.IRole) -> dict[str, Any]:
-    """What every read replica has, whatever its region: the primary's protections."""
+    """What every read replica has, whatever its region: the primary's protections, and its
+    storage: gp3 that grows to the primary's limit. A gp2 replica without autoscaling lags
+    the primary first and halts replication when full (the RPO is gone), and a promoted DR
+    replica would stay gp2 and fixed in size."""
     return {
+        "storage_type": rds.StorageType.GP3,
+        "max_allocated_storage": props.max_allocated_storage_gb,
         "iam_authentication": True,
         "publicly_accessible": False,
         "deletion_protection": props.deletion_protection,
@@ -352,6 +359,8 @@ class CrossRegionReplicaProps:
     database_subnets: ec2.SubnetSelection
     database_security_group: ec2.ISecurityGroup
     encryption_key: kms.IKey  # this region's key: a cross-region replica re-encrypts
+    # The primary's storage autoscaling limit: the replica grows with it.
+    max_allocated_storage_gb: int
     multi_az: bool
     deletion_protection: bool
     removal_policy: cdk.RemovalPolicy

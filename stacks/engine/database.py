@@ -272,6 +272,7 @@ class EngineDrDatabaseStack(ConfiguredStack):
                 database_subnets=ec2.SubnetSelection(subnet_group_name=DB),
                 database_security_group=network.db_sg,
                 encryption_key=kms.Key.from_key_arn(self, "DatabaseKeyRef", database_key_arn),
+                max_allocated_storage_gb=cfg.database.max_allocated_storage_gb,
                 # Standby: one zone until promoted (the runbook turns Multi-AZ on after).
                 multi_az=False,
                 deletion_protection=cfg.deletion_protection,
