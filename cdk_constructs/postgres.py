@@ -151,6 +151,9 @@ class PostgresDatabase(Construct):
         self.proxy_role = self._proxy_role()
         self.proxy = self.instance.add_proxy(
             "Proxy",
+            # Per instance, hence per environment: two environments in one account and
+            # Region would otherwise collide, and a rename later replaces the endpoint.
+            db_proxy_name=proxy_name(props.instance_identifier),
             role=self.proxy_role,
             secrets=[self.secret],
             vpc=props.vpc,
@@ -266,6 +269,11 @@ class PostgresDatabase(Construct):
 
 
 LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+def proxy_name(instance_identifier: str) -> str:
+    """e.g. engine-prod-postgres-proxy."""
+    return f"{instance_identifier}-proxy"
 
 
 def _keep_with_instance(instance: Construct, policy: cdk.RemovalPolicy, *children: str) -> None:

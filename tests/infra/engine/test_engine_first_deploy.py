@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from config.engine import ENVIRONMENTS
 from tests.infra.engine_synth import EngineSynth
 from tests.infra.synth import resources
 
@@ -39,3 +40,15 @@ def test_every_instance_is_gp3_and_grows_to_the_primarys_limit(engine_synth: Eng
     assert len(instances) == 1 + replicas
     expected = ("gp3", database.max_allocated_storage_gb)
     assert {name: got for name, got in instances.items() if got != expected} == {}
+
+
+# --------------------------------------------------------------------------- #9 proxy name
+
+
+def test_the_proxy_is_named_for_its_environment(engine_synth_of: Any) -> None:
+    names = {}
+    for env_name in ENVIRONMENTS:
+        synth = engine_synth_of(env_name)
+        [(_, _, proxy)] = _of_type(synth, "AWS::RDS::DBProxy")
+        names[env_name] = proxy["DBProxyName"]
+    assert names == {env: f"engine-{env}-postgres-proxy" for env in ENVIRONMENTS}
