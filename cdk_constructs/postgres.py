@@ -42,13 +42,25 @@ IAM_LOGIN_ROLES = ("engine_app", "engine_health")
 PORT = 5432
 ROTATION_DAYS = 30
 
-# Seed §11.4.2. RDS expresses memory in bytes (DBInstanceClassMemory); these parameters
-# count 8 kB pages, hence /8192 — 25% of RAM is /32768, 75% is *3/32768.
+# Seed §11.4.2, as fractions of the instance class's memory, so that one parameter group
+# fits every class (RDS fills in DBInstanceClassMemory, in bytes, for the class it runs
+# on). shared_buffers is 25% and effective_cache_size 75% of RAM; both count 8 kB pages,
+# hence /32768 (a quarter of RAM in pages) and *3/32768. The seed's work_mem (256 MB) and
+# maintenance_work_mem (2 GB) are 1/128 and 1/16 of prod's 32 GiB r6g.xlarge: taken as
+# those fractions (both count kB: /131072 and /16384) and never above the seed's figures,
+# so dev's 4 GiB t4g.medium gets 32 MB and 256 MB instead of memory it does not have.
+WORK_MEM_FRACTION = 128
+MAINTENANCE_WORK_MEM_FRACTION = 16
+SEED_WORK_MEM_KB = 256 * 1024
+SEED_MAINTENANCE_WORK_MEM_KB = 2 * 1024 * 1024
 TUNING = {
     "shared_buffers": "{DBInstanceClassMemory/32768}",
     "effective_cache_size": "{DBInstanceClassMemory*3/32768}",
-    "work_mem": "262144",  # kB: 256 MB
-    "maintenance_work_mem": "2097152",  # kB: 2 GB
+    "work_mem": f"LEAST({{DBInstanceClassMemory/{WORK_MEM_FRACTION * 1024}}},{SEED_WORK_MEM_KB})",
+    "maintenance_work_mem": (
+        f"LEAST({{DBInstanceClassMemory/{MAINTENANCE_WORK_MEM_FRACTION * 1024}}},"
+        f"{SEED_MAINTENANCE_WORK_MEM_KB})"
+    ),
 }
 HARDENING = {
     "rds.force_ssl": "1",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,3 +53,58 @@ def test_the_proxy_is_named_for_its_environment(engine_synth_of: Any) -> None:
         [(_, _, proxy)] = _of_type(synth, "AWS::RDS::DBProxy")
         names[env_name] = proxy["DBProxyName"]
     assert names == {env: f"engine-{env}-postgres-proxy" for env in ENVIRONMENTS}
+
+
+# --------------------------------------------------------------------------- #11 memory
+
+
+def _evaluate(formula: str, memory_bytes: int) -> int:
+    """An RDS parameter formula ({DBInstanceClassMemory*a/b}, LEAST(x,y), integers)."""
+    least = re.fullmatch(r"LEAST\((.+),(.+)\)", formula)
+    if least:
+        return min(_evaluate(part, memory_bytes) for part in least.groups())
+    term = re.fullmatch(r"\{DBInstanceClassMemory(?:\*(\d+))?/(\d+)\}", formula)
+    if term:
+        return memory_bytes * int(term.group(1) or 1) // int(term.group(2))
+    return int(formula)
+
+
+def test_memory_parameters_fit_the_instance_class(engine_synth: EngineSynth) -> None:
+    """Seed §11.4.2's fractions of RAM, evaluated for this environment's class: dev's 4 GiB
+    no longer gets a 2 GB maintenance_work_mem and a 256 MB work_mem."""
+    instance_type = engine_synth.cfg.database.instance_type
+    memory = CLASS_MEMORY_GIB[instance_type] * GIB
+    groups = list(_of_type(engine_synth, "AWS::RDS::DBParameterGroup"))
+    assert groups
+    for role, logical_id, group in groups:
+        values = {
+            name: _evaluate(value, memory)
+            for name, value in group["Parameters"].items()
+            if name
+            in ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem")
+        }
+        where = f"{role}/{logical_id} on {instance_type}"
+        # Pages of 8 kB: 25% and 75% of RAM.
+        assert values["shared_buffers"] * 8192 == memory // 4, where
+        assert values["effective_cache_size"] * 8192 == memory * 3 // 4, where
+        # kB: 1/128 and 1/16 of RAM, never above the seed's figures.
+        work_mem = min(memory // 128 // 1024, SEED_WORK_MEM_KB)
+        maintenance = min(memory // 16 // 1024, SEED_MAINTENANCE_WORK_MEM_KB)
+        assert values["work_mem"] == work_mem, where
+        assert values["maintenance_work_mem"] == maintenance, where
+
+
+def test_dev_gets_a_fraction_and_prod_the_seeds_figures(engine_synth_of: Any) -> None:
+    expected = {
+        "dev": (32 * 1024, 256 * 1024),
+        "prod": (SEED_WORK_MEM_KB, SEED_MAINTENANCE_WORK_MEM_KB),
+    }
+    for env_name, (work_mem, maintenance) in expected.items():
+        synth = engine_synth_of(env_name)
+        memory = CLASS_MEMORY_GIB[synth.cfg.database.instance_type] * GIB
+        groups = [g for _, _, g in _of_type(synth, "AWS::RDS::DBParameterGroup")]
+        assert len(groups) == (2 if synth.cfg.dr_enabled else 1)  # the DR replica has its own
+        for group in groups:
+            parameters = group["Parameters"]
+            assert _evaluate(parameters["work_mem"], memory) == work_mem, env_name
+            assert _evaluate(parameters["maintenance_work_mem"], memory) == maintenance, env_name
