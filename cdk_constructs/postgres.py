@@ -160,6 +160,11 @@ class PostgresDatabase(Construct):
             vpc_subnets=props.proxy_subnets,
             security_group=self.rotation_security_group,
         )
+        # The schedule (Secrets Manager rotates as soon as it exists): a caller that must
+        # not race the first rotation makes it depend on what has to come first.
+        (self.rotation_schedule,) = [
+            c for c in self.node.find_all() if isinstance(c, secretsmanager.RotationSchedule)
+        ]
         self.proxy_role = self._proxy_role()
         self.proxy = self.instance.add_proxy(
             "Proxy",

@@ -43,6 +43,20 @@ def test_every_instance_is_gp3_and_grows_to_the_primarys_limit(engine_synth: Eng
     assert {name: got for name, got in instances.items() if got != expected} == {}
 
 
+# --------------------------------------------------------------------------- #6 rotation
+
+
+def test_secret_rotation_starts_only_after_the_schema_is_migrated(
+    engine_synth: EngineSynth,
+) -> None:
+    """Secrets Manager rotates as soon as the schedule exists; the first migration must
+    not log in through the proxy while the master password changes under it."""
+    template = engine_synth.templates["database"]
+    [schema] = resources(template, "Custom::DatabaseSchema")
+    [(_, schedule)] = resources(template, "AWS::SecretsManager::RotationSchedule").items()
+    assert schema in schedule.get("DependsOn", [])
+
+
 # --------------------------------------------------------------------------- #9 proxy name
 
 
