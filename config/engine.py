@@ -174,6 +174,10 @@ class EngineConfig(EnvironmentConfig):
     # Disaster recovery (seed §12): the Singapore counterparts exist only where set.
     dr_region: str = DR_REGION
     dr_enabled: bool
+    # Where the jobs and consumers run (functions declared active_region_only), and so
+    # where the alarms on their metrics are armed: the primary until the DR runbook's
+    # failover, after which an operator sets the DR Region here and runs `make deploy-dr`.
+    active_region: str = REGION
 
     # Network (seed §5.2, §9.2.1: dev single AZ and minimal, the others multi-AZ).
     network: NetworkConfig
@@ -278,6 +282,9 @@ class EngineConfig(EnvironmentConfig):
             found.append("document_transition_to_ia_days must be at least 30 (the S3 minimum)")
         if self.dr_region == self.region:
             found.append(f"dr_region must differ from region ({self.region})")
+        regions = (self.region, self.dr_region) if self.dr_enabled else (self.region,)
+        if self.active_region not in regions:
+            found.append(f"active_region must be one of {regions}, got {self.active_region!r}")
         if self.domain is not None and not self.dr_enabled:
             found.append("domain needs dr_enabled: its records fail over between both regions")
         if self.network.availability_zones != self.availability_zones[: self.az_count]:

@@ -16,9 +16,11 @@ from typing import TypeVar
 import aws_cdk as cdk
 from constructs import Construct
 
+from cdk_constructs.function import SecureFunction
 from cdk_constructs.postgres import PORT
 from config.engine import EngineConfig
-from engine.declarations import INTERNAL_HEALTH, PORTAL_HEALTH, SCHEMA_MIGRATOR
+from engine import metrics as engine_metrics
+from shared.declarations import FunctionSpec
 from shared.engine_tables import GLOBAL_TABLES
 from stacks.engine.api import DatabaseEndpoint, EngineApiStack
 from stacks.engine.backup import EngineBackupStack, EngineDrBackupVaultStack
@@ -285,8 +287,6 @@ class EngineStage(cdk.Stage):
         def topic(region: str, name: str) -> str:
             return f"arn:aws:sns:{region}:{cfg.account}:{topic_name(cfg, name)}"
 
-        api_functions = (function_name(cfg, PORTAL_HEALTH), function_name(cfg, INTERNAL_HEALTH))
-
         replicas = tuple(f"{primary_identifier(cfg)}-{name}" for name in cfg.database.read_replicas)
         self.monitoring = self._add(
             EngineMonitoringStack(
@@ -304,7 +304,9 @@ class EngineStage(cdk.Stage):
                     web_acl_names=apis,
                     queue_names=queues,
                     dlq_names=dlqs,
-                    function_names=(*api_functions, function_name(cfg, SCHEMA_MIGRATOR)),
+                    function_names=self._function_names(cfg.region),
+                    metrics=engine_metrics.METRICS,
+                    running_functions=self._running_functions(cfg.region),
                     critical_topic_arn=topic(cfg.region, "Critical"),
                     warning_topic_arn=topic(cfg.region, "Warning"),
                 ),
@@ -332,7 +334,9 @@ class EngineStage(cdk.Stage):
                         web_acl_names=apis,
                         queue_names=queues,
                         dlq_names=dlqs,
-                        function_names=api_functions,
+                        function_names=self._function_names(cfg.dr_region),
+                        metrics=engine_metrics.METRICS,
+                        running_functions=self._running_functions(cfg.dr_region),
                         critical_topic_arn=topic(cfg.dr_region, "Critical"),
                         warning_topic_arn=topic(cfg.dr_region, "Warning"),
                     ),
@@ -341,6 +345,26 @@ class EngineStage(cdk.Stage):
                 self.dr_database,
                 self.dr_api,
             )
+
+    def _functions_in(self, region: str) -> list[FunctionSpec]:
+        """Every declared function the stacks built so far deploy in `region`."""
+        return [
+            construct.spec
+            for stack in self._all
+            if stack.region == region
+            for construct in stack.node.find_all()
+            if isinstance(construct, SecureFunction)
+        ]
+
+    def _function_names(self, region: str) -> tuple[str, ...]:
+        return tuple(function_name(self.cfg, spec) for spec in self._functions_in(region))
+
+    def _running_functions(self, region: str) -> tuple[str, ...]:
+        """What runs in `region`: every function deployed there, except the jobs and
+        consumers that run only in the active Region when `region` is not it."""
+        active = region == self.cfg.active_region
+        specs = self._functions_in(region)
+        return tuple(spec.name for spec in specs if active or not spec.active_region_only)
 
     def _backup(self) -> None:
         cfg = self.cfg

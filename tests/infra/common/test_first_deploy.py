@@ -7,8 +7,15 @@ it without anyone remembering to write a test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
+from engine import declarations as engine_fn
+from engine import metrics as engine_metrics
+from payouts import declarations as payouts_fn
+from shared.declarations import FunctionSpec
+from shared.metrics import MetricSpec
+from stacks.payouts import monitoring as payouts_monitoring
 from tests.infra.policy_eval import Ref, Request, TemplateSet, allows, template_set
 from tests.infra.synth import Synth
 
@@ -141,3 +148,51 @@ def test_every_function_can_use_the_key_of_every_queue_it_touches(stage_synth: S
     assert missing == []
     if stage_synth.stage.cfg.system == "payouts":
         assert len(checked) >= 4, checked  # replay source, both DLQs, the restorer's
+
+
+# --------------------------------------------------------------------------- #5 producers
+
+# Per system: where its business metrics are declared (with their producers) and its functions.
+DECLARATIONS: dict[str, tuple[Sequence[MetricSpec], Sequence[FunctionSpec]]] = {
+    "engine": (engine_metrics.METRICS, engine_fn.FUNCTIONS),
+    "payouts": (payouts_monitoring.DECLARED_METRICS, payouts_fn.FUNCTIONS),
+}
+
+
+def _alarm_metrics(alarm: dict[str, Any]) -> list[tuple[str, str]]:
+    """(namespace, metric name) of every metric an alarm reads, plain or metric-math form."""
+    if "MetricName" in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"])]
+    stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+    return [(m["Namespace"], m["MetricName"]) for m in stats]
+
+
+def test_every_business_alarm_has_a_producer_in_its_region(stage_synth: Synth) -> None:
+    """No alarm may page for a metric that nothing deployed emits: a business alarm (on a
+    namespace outside AWS/) needs a function in the same Region of this environment that
+    publishes to that namespace and is a declared producer of that metric."""
+    cfg = stage_synth.stage.cfg
+    declared, functions = DECLARATIONS[cfg.system]
+    by_description = {spec.description: spec.name for spec in functions}
+    templates = template_set(stage_synth)
+    publishers: dict[tuple[str, str], set[str]] = {}
+    for role, _, function in templates.resources("AWS::Lambda::Function"):
+        properties = function["Properties"]
+        namespace = (
+            properties.get("Environment", {})
+            .get("Variables", {})
+            .get("POWERTOOLS_METRICS_NAMESPACE")
+        )
+        name = by_description.get(properties.get("Description", ""))
+        if namespace and name:
+            publishers.setdefault((templates.regions[role], namespace), set()).add(name)
+    orphans = []
+    for role, logical_id, alarm in templates.resources("AWS::CloudWatch::Alarm"):
+        for namespace, metric_name in _alarm_metrics(alarm["Properties"]):
+            if namespace.startswith("AWS/"):
+                continue
+            specs = [spec for spec in declared if spec.name == metric_name]
+            running = publishers.get((templates.regions[role], namespace), set())
+            if not (specs and specs[0].emitted_by_any(running)):
+                orphans.append(f"{role}/{logical_id}: {namespace} {metric_name}")
+    assert orphans == []
