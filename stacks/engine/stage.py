@@ -5,8 +5,13 @@ Deploy order (architecture §4), stated with explicit stack dependencies:
     keys -> dr-keys                                  multi-region keys, then their replicas
     network, dr-network, dr-data                     both VPCs; the standby bus/queues/topics
     data -> database -> dr-database                  global tables, PostgreSQL, its replica
+    dr-database, dr-data -> dr-runbook               the failover runbook and switch
+    api, dr-api, dr-runbook -> dns                   failover records (with a domain)
 
-The DR stacks (Singapore) exist only where config enables DR (staging, prod).
+The DR stacks (Singapore) exist only where config enables DR (staging, prod); none of them
+depends on a Mumbai stack at deploy time except through values Singapore already holds
+(SSM-backed cross-Region references, literal ARNs), so `make deploy-dr` can deploy them
+alone while Mumbai is down.
 """
 
 from __future__ import annotations
@@ -72,8 +77,8 @@ class EngineStage(cdk.Stage):
         self._storage_and_edge()
         self._apis()
         self._backup()
-        self._dns()
         self._dr_runbook()
+        self._dns()
         self._monitoring()
         for key, value in cfg.tags.items():
             cdk.Tags.of(self).add(key, value)
@@ -412,6 +417,8 @@ class EngineStage(cdk.Stage):
             ),
             self.api,
             self.dr_api,
+            # The switch's alarm, which the primary records' health checks name.
+            self.dr_runbook,
         )
 
     def _failover_targets(self, stack: EngineApiStack) -> dict[str, FailoverTarget]:
@@ -439,7 +446,6 @@ class EngineStage(cdk.Stage):
                 "DrRunbook",
                 cfg=cfg,
                 replica_identifier=dr_replica_identifier(cfg),
-                primary_health_check_ids=self.dns.primary_health_check_ids if self.dns else (),
                 notification_topic_arn=(
                     f"arn:aws:sns:{cfg.dr_region}:{cfg.account}:{topic_name(cfg, 'Critical')}"
                 ),
@@ -447,7 +453,6 @@ class EngineStage(cdk.Stage):
             ),
             self.dr_database,
             self.dr_data,
-            self.dns,
         )
 
     # ------------------------------------------------------------------ views

@@ -1,5 +1,6 @@
 """The engine's database as a first deploy and a failover need it, in every environment
-(issue 11): replicas that keep up, a proxy name per environment, memory-sized parameters."""
+(issue 11): the schema before the first rotation, replicas that keep up, a proxy name per
+environment, memory-sized parameters, a promoted DR primary that is Multi-AZ."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from config.engine import ENVIRONMENTS
 from tests.infra.engine_synth import EngineSynth
+from tests.infra.policy_eval import Ref, Request, allows, template_set
 from tests.infra.synth import resources
 
 # Memory (GiB) of the RDS classes config uses (AWS's published instance specifications).
@@ -122,3 +124,38 @@ def test_dev_gets_a_fraction_and_prod_the_seeds_figures(engine_synth_of: Any) ->
             parameters = group["Parameters"]
             assert _evaluate(parameters["work_mem"], memory) == work_mem, env_name
             assert _evaluate(parameters["maintenance_work_mem"], memory) == maintenance, env_name
+
+
+# --------------------------------------------------------------------------- #8 Multi-AZ
+
+
+def test_the_runbook_makes_the_promoted_instance_multi_az(engine_synth: EngineSynth) -> None:
+    """The standby replica runs in one zone; once promoted it is the only primary and must
+    be Multi-AZ where config says the database is (database.py's comments promise it)."""
+    cfg = engine_synth.cfg
+    if not cfg.dr_enabled:
+        assert "dr-runbook" not in engine_synth.templates
+        return
+    templates = template_set(engine_synth)
+    [(_, _, document)] = templates.resources("AWS::SSM::Document")
+    steps = [s["name"] for s in document["Properties"]["Content"]["mainSteps"]]
+    [multi_az] = [
+        s["inputs"]
+        for s in document["Properties"]["Content"]["mainSteps"]
+        if s["inputs"].get("Api") == "ModifyDBInstance"
+    ]
+    replica = f"engine-{cfg.env_name}-postgres-dr"
+    assert multi_az == {
+        "Service": "rds",
+        "Api": "ModifyDBInstance",
+        "DBInstanceIdentifier": replica,
+        "MultiAZ": cfg.database.multi_az,
+        "ApplyImmediately": True,
+    }
+    assert steps.index("MakeMultiAz") > steps.index("WaitForPromotedInstance")
+    [(role, logical_id, _)] = [
+        r for r in templates.resources("AWS::IAM::Role") if r[1].startswith("FailoverRole")
+    ]
+    arn = f"arn:aws:rds:{cfg.dr_region}:{cfg.account}:db:{replica}"
+    statements = templates.identity_statements(Ref(role, logical_id))
+    assert allows(templates, statements, Request("rds:ModifyDBInstance", arn), role)
