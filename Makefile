@@ -90,6 +90,20 @@ deploy: $(VENV)/.installed node_modules/.installed ## Deploy one environment of 
 	rm -rf cdk.out
 	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(SYSTEM) -c env=$(ENV) --require-approval broadening
 
+# DR failover: the Singapore stacks of an engine environment are the ones whose ids start
+# with Dr (a test holds that); --exclusively deploys them without their Mumbai dependencies.
+DR_STACK_GLOB = engine-$(ENV)/Dr*
+
+.PHONY: dr-env-check
+dr-env-check: $(VENV)/.installed
+	@test -n "$(ENV)" || { echo "usage: make deploy-dr ENV=staging|prod"; exit 2; }
+	@$(PY) -c 'import sys; from config.engine import ENVIRONMENTS as e; c = e.get("$(ENV)"); sys.exit(0 if c and c.dr_enabled else "engine $(ENV) has no DR stacks: deploy-dr is for the engine environments with DR")'
+
+.PHONY: deploy-dr
+deploy-dr: dr-env-check $(VENV)/.installed node_modules/.installed ## DR failover: deploy only the engine's Singapore stacks, nothing in Mumbai: make deploy-dr ENV=prod
+	rm -rf cdk.out
+	$(CDK) deploy '$(DR_STACK_GLOB)' --exclusively -c system=engine -c env=$(ENV) --require-approval broadening
+
 .PHONY: diff
 diff: $(VENV)/.installed node_modules/.installed ## Show what a deploy would change: make diff ENV=dev [SYSTEM=engine]
 	@test -n "$(ENV)" || { echo "$(DEPLOY_USAGE)"; exit 2; }
