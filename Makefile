@@ -80,6 +80,11 @@ cost: $(VENV)/.installed ## Price every template in cdk.out (synthesizes first i
 bench: $(VENV)/.installed ## Benchmarks: import ratios, AWS calls per operation, synth ratio -> bench-results.json
 	CDK_VALIDATION=false $(PY) scripts/bench.py
 
+.PHONY: preflight
+preflight: $(VENV)/.installed ## Before a first deploy: the account's quotas against ENV's stacks (Lambda concurrency, VPC, API Gateway, SMS/SES): make preflight ENV=prod [SYSTEM=engine]
+	@test -n "$(ENV)" || { echo "usage: make preflight ENV=<env> [SYSTEM=payouts|engine]"; exit 2; }
+	$(PY) -m scripts.preflight --env $(ENV) --system $(SYSTEM)
+
 # Payouts stages are named after the environment (dev/**), the engine's engine-<env>/**.
 STAGE_GLOB = $(if $(filter engine,$(SYSTEM)),engine-$(ENV),$(ENV))/**
 DEPLOY_USAGE = usage: make deploy ENV=dev|staging|prod [SYSTEM=payouts] or ENV=dev|qa|staging|prod SYSTEM=engine

@@ -24,6 +24,26 @@ from config.validation import (
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessagingLimits:
+    """What the system's customer messages need of SNS and SES in each Region it runs in.
+
+    `make preflight` reads the account's values. Out of the sandboxes, SNS sends SMS to any
+    number and SES e-mail to any address; in them, only to verified ones (SES: 200 a day).
+    The SMS spend limit is a monthly ceiling (new accounts: 1 USD), not a price.
+    """
+
+    sms_production: bool = False
+    sms_monthly_spend_limit_usd: int = 0
+    email_production: bool = False
+    emails_per_day: int = 0
+
+    def problems(self) -> list[str]:
+        if self.sms_monthly_spend_limit_usd < 0 or self.emails_per_day < 0:
+            return ["messaging limits must not be negative"]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     system: str
     env_name: str
@@ -45,6 +65,8 @@ class EnvironmentConfig:
     alarm_actions_enabled: bool
     # Volume and monthly budget for the cost model (`make cost`, config/cost.py).
     cost: CostConfig
+    # SMS and e-mail the system sends (none by default); checked by `make preflight`.
+    messaging: MessagingLimits = MessagingLimits()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -68,6 +90,11 @@ class EnvironmentConfig:
     def cdk_environment(self) -> cdk.Environment:
         return cdk.Environment(account=self.account, region=self.region)
 
+    @property
+    def runtime_regions(self) -> tuple[str, ...]:
+        """Where the system's functions run (and send messages from)."""
+        return (self.region,)
+
     def stack_name(self, role: str) -> str:
         return f"{self.system}-{self.env_name}-{role}"
 
@@ -81,6 +108,7 @@ class EnvironmentConfig:
             check_availability_zones(self.region, self.availability_zones),
         ]
         found += self.cost.problems()
+        found += self.messaging.problems()
         missing_tags = [key for key, value in self.tags.items() if not value]
         if missing_tags:
             found.append(f"tags {missing_tags} must not be empty")
@@ -116,4 +144,4 @@ def resolve_account(system: str, env_name: str, default: str, context: Mapping[s
     return default
 
 
-__all__ = ["ConfigError", "EnvironmentConfig", "resolve_account"]
+__all__ = ["ConfigError", "EnvironmentConfig", "MessagingLimits", "resolve_account"]

@@ -3,7 +3,9 @@
 
 Every system's stacks appear (payouts and the payments engine, primary and DR
 Regions); the nag result counts all registered packs (AwsSolutions, PCI DSS 3.2.1,
-Serverless, NIST 800-53 R5).
+Serverless, NIST 800-53 R5). A second table gives each environment's reserved Lambda
+concurrency per Region and the account limit it needs (Lambda keeps 100 unreserved; new
+accounts often start at 10): `make preflight` checks it against a real account.
 
     python -m scripts.synth_summary [cdk.out]
 
@@ -22,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cost_model import assembly
 from cost_model.assembly import assembly_dirs
+from scripts import quotas
 
 REPORT = "validation-report.json"
 # The report is written right after the assembly; older than this is a leftover.
@@ -148,6 +152,8 @@ def main(argv: list[str]) -> int:
         f"\n{len(rows)} stacks, {sum(r.resources for r in rows)} resources, "
         f"{total} unacknowledged nag findings, {sum(acknowledged.values())} acknowledged"
     )
+    print("\nReserved Lambda concurrency (Lambda keeps 100 unreserved per account and Region):")
+    print("\n".join(quotas.concurrency_lines(quotas.needs(assembly.read(outdir)).values())))
     if problem:
         print(problem, file=sys.stderr)
         return 2

@@ -7,7 +7,9 @@ it without anyone remembering to write a test.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
+from contextlib import redirect_stdout
 from typing import Any
 
 from engine import declarations as engine_fn
@@ -196,3 +198,30 @@ def test_every_business_alarm_has_a_producer_in_its_region(stage_synth: Synth) -
             if not (specs and specs[0].emitted_by_any(running)):
                 orphans.append(f"{role}/{logical_id}: {namespace} {metric_name}")
     assert orphans == []
+
+
+# --------------------------------------------------------------------------- #2 concurrency
+
+
+def test_the_synth_summary_gives_each_regions_reserved_concurrency(stage_synth: Synth) -> None:
+    """Lambda keeps 100 unreserved, and new accounts often start at a limit of 10: the
+    summary says, per Region, what the environment reserves and the limit it needs."""
+    from scripts import synth_summary
+
+    cfg = stage_synth.stage.cfg
+    templates = template_set(stage_synth)
+    expected: dict[str, int] = {}
+    for role, _, function in templates.resources("AWS::Lambda::Function"):
+        reserved = function["Properties"].get("ReservedConcurrentExecutions", 0)
+        region = templates.regions[role]
+        expected[region] = expected.get(region, 0) + reserved
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert synth_summary.main(["synth_summary", str(stage_synth.outdir)]) == 0
+    rows = {
+        cells[2]: (int(cells[3]), cells[5])
+        for cells in (line.split() for line in out.getvalue().splitlines())
+        if cells[:2] == [cfg.system, cfg.env_name]
+    }
+    assert rows == {region: (n, str(n + 100)) for region, n in expected.items() if n}
+    assert any(expected.values())
