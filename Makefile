@@ -96,6 +96,11 @@ cost: selection ## Price the selected environments (every one; ENV=, SYSTEM= to 
 bench: $(VENV)/.installed ## Benchmarks: import ratios, AWS calls per operation, synth ratio -> bench-results.json
 	CDK_VALIDATION=false $(PY) scripts/bench.py
 
+.PHONY: preflight
+preflight: $(VENV)/.installed ## Before a first deploy: the account's quotas against ENV's stacks (Lambda concurrency, VPC, API Gateway, SMS/SES): make preflight ENV=prod [SYSTEM=engine]
+	@test -n "$(ENV)" || { echo "usage: make preflight ENV=<env> [SYSTEM=payouts|engine]"; exit 2; }
+	$(PY) -m scripts.preflight --env $(ENV) --system $(SYSTEM)
+
 # Payouts stages are named after the environment (dev/**), the engine's engine-<env>/**.
 DEPLOY_SYSTEM = $(or $(SYSTEM),payouts)
 STAGE_GLOB = $(if $(filter engine,$(DEPLOY_SYSTEM)),engine-$(ENV),$(ENV))/**
@@ -115,6 +120,20 @@ deploy: ACTION := deploy
 deploy: need-env deploy-check node_modules/.installed ## Deploy one environment of one system: make deploy ENV=dev [SYSTEM=engine]
 	rm -rf cdk.out
 	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(DEPLOY_SYSTEM) -c env=$(ENV) --require-approval broadening
+
+# DR failover: the Singapore stacks of an engine environment are the ones whose ids start
+# with Dr (a test holds that); --exclusively deploys them without their Mumbai dependencies.
+DR_STACK_GLOB = engine-$(ENV)/Dr*
+
+.PHONY: dr-env-check
+dr-env-check: $(VENV)/.installed
+	@test -n "$(ENV)" || { echo "usage: make deploy-dr ENV=staging|prod"; exit 2; }
+	@$(PY) -c 'import sys; from config.engine import ENVIRONMENTS as e; c = e.get("$(ENV)"); sys.exit(0 if c and c.dr_enabled else "engine $(ENV) has no DR stacks: deploy-dr is for the engine environments with DR")'
+
+.PHONY: deploy-dr
+deploy-dr: dr-env-check $(VENV)/.installed node_modules/.installed ## DR failover: deploy only the engine's Singapore stacks, nothing in Mumbai: make deploy-dr ENV=prod
+	rm -rf cdk.out
+	$(CDK) deploy '$(DR_STACK_GLOB)' --exclusively -c system=engine -c env=$(ENV) --require-approval broadening
 
 .PHONY: diff
 diff: ACTION := diff

@@ -26,6 +26,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs import nag
+from cdk_constructs.removal import stateful
 
 # 19:30 UTC is 01:00 IST: after the day's collections and the LMS posting run.
 SCHEDULE_HOUR_UTC = "19"
@@ -82,7 +83,7 @@ class BackupVault(Construct):
             "Vault",
             backup_vault_name=props.vault_name,
             encryption_key=props.encryption_key,
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
             access_policy=_access_policy(stack.account),
         )
         self.vault_name = props.vault_name

@@ -31,6 +31,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_constructs import nag
+from cdk_constructs.removal import stateful
 
 # CDK grants server-access-log delivery through the target's bucket policy only
 # under this feature flag (otherwise it sets the LogDeliveryWrite ACL, which needs
@@ -162,7 +163,7 @@ class AccessLogBucket(Construct):
             minimum_tls_version=_MIN_TLS_VERSION,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[lifecycle.rule()],
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
         )
         self._acknowledge()
 
@@ -247,7 +248,7 @@ class SecureBucket(Construct):
             lifecycle_rules=[props.lifecycle.rule()],
             replication_role=self.replication_role,
             replication_rules=replication_rules,
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
         )
         if self.replication_policy is not None:
             # Replicating before the role may read and write would fail the first objects.

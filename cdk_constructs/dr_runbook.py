@@ -1,5 +1,6 @@
 """The DR failover runbook: an SSM Automation document that promotes the DR Region's
-cross-Region read replica and moves DNS to the DR Region (seed §12.4).
+cross-Region read replica, moves DNS to the DR Region and makes the promoted instance
+Multi-AZ (seed §12.4).
 
 Started by an operator on purpose (seed: "cross-region replica promotion
 (manual)"), never by an alarm: promotion is one-way and splits the database from
@@ -8,21 +9,28 @@ must equal the environment name. Its `allowedPattern` makes SSM refuse any other
 value before the execution starts, and the first step checks it again, so an
 edited document cannot lose the guard silently.
 
-The document runs as a role created here that can promote that one replica,
-invert the named health checks and publish to the named topic, nothing else.
+DNS moves by throwing the failover switch (cdk_constructs/failover_dns.py): the runbook
+publishes one datapoint to the switch's metric, in its own Region, and Route 53 stops
+answering with the primary whatever the primary's own health checks say. No Route 53 call
+and nothing in the primary Region is needed.
+
+The document runs as a role created here that can promote and modify that one replica,
+publish to the switch's namespace and to the named topic, nothing else.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
+
+from cdk_constructs import nag
+from cdk_constructs.failover_dns import SWITCH_THROWN, SwitchMetric
 
 # RDS keeps answering "available" for a moment after PromoteReadReplica; waiting
 # this long first stops the wait step from seeing the pre-promotion status.
@@ -43,8 +51,10 @@ class FailoverRunbookProps:
     replica_identifier: str
     # The promoted instance's automated-backup retention.
     backup_retention_days: int
-    # Route 53 health checks of the primary Region, inverted to force failover.
-    primary_health_check_ids: Sequence[str] = field(default_factory=tuple)
+    # The failover switch the DNS records read (None: no failover DNS to move).
+    traffic_switch: SwitchMetric | None = None
+    # Turn Multi-AZ on for the promoted instance (the standby replica runs in one zone).
+    multi_az: bool = True
     notification_topic_arn: str | None = None
     # The CMK of an encrypted topic (publishing needs GenerateDataKey and Decrypt).
     notification_key_arn: str | None = None
@@ -87,6 +97,14 @@ class FailoverRunbook(Construct):
         )
         self.document.node.add_dependency(self.policy)
         self.document_name = props.document_name
+        if props.traffic_switch is not None:
+            nag.acknowledge(
+                self.policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "cloudwatch:PutMetricData supports no resource-level permissions; the "
+                "statement is limited by the cloudwatch:namespace condition to the failover "
+                "switch's own namespace.",
+            )
 
     def _statements(self, props: FailoverRunbookProps) -> list[iam.PolicyStatement]:
         statements = [
@@ -96,15 +114,25 @@ class FailoverRunbook(Construct):
                 resources=[self.replica_arn],
             )
         ]
-        if props.primary_health_check_ids:
+        if props.multi_az:
             statements.append(
                 iam.PolicyStatement(
-                    sid="InvertPrimaryHealthChecks",
-                    actions=["route53:UpdateHealthCheck"],
-                    resources=[
-                        f"arn:aws:route53:::healthcheck/{health_check_id}"
-                        for health_check_id in props.primary_health_check_ids
-                    ],
+                    sid="MakeThePromotedInstanceMultiAz",
+                    actions=["rds:ModifyDBInstance"],
+                    resources=[self.replica_arn],
+                )
+            )
+        if props.traffic_switch is not None:
+            # PutMetricData has no resource-level permissions; the namespace condition
+            # limits the role to the switch's own namespace.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ThrowTheTrafficSwitch",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {"cloudwatch:namespace": props.traffic_switch.namespace}
+                    },
                 )
             )
         if props.notification_topic_arn is not None:
@@ -138,18 +166,20 @@ def runbook_content(props: FailoverRunbookProps, role_arn: str) -> dict[str, Any
             "inputs": {"Duration": PROMOTION_START_DELAY},
         },
         _wait_until_available(props),
-        *(
-            _invert_health_check(index, health_check_id)
-            for index, health_check_id in enumerate(props.primary_health_check_ids, start=1)
-        ),
     ]
+    if props.traffic_switch is not None:
+        steps.append(_throw_switch(props.traffic_switch))
+    if props.multi_az:
+        steps.append(_make_multi_az(props))
     if props.notification_topic_arn is not None:
         steps.append(_notify(props))
     steps[-1]["isEnd"] = True
     steps.append(_refuse(props))
     actions = [f"promote the read replica {props.replica_identifier} to a standalone primary"]
-    if props.primary_health_check_ids:
-        actions.append("invert the primary Region's health checks")
+    if props.traffic_switch is not None:
+        actions.append("move DNS to this Region (throw the failover switch)")
+    if props.multi_az:
+        actions.append("turn Multi-AZ on for it")
     if props.notification_topic_arn is not None:
         actions.append("notify operations")
     return {
@@ -228,15 +258,35 @@ def _wait_until_available(props: FailoverRunbookProps) -> dict[str, Any]:
     }
 
 
-def _invert_health_check(index: int, health_check_id: str) -> dict[str, Any]:
+def _throw_switch(switch: SwitchMetric) -> dict[str, Any]:
+    """One datapoint: the switch's alarm goes to ALARM and stays there (missing data keeps
+    its state), so Route 53 answers every failover name with this Region."""
     return {
-        "name": f"InvertPrimaryHealthCheck{index}",
+        "name": "MoveTrafficToThisRegion",
         "action": "aws:executeAwsApi",
         "inputs": {
-            "Service": "route53",
-            "Api": "UpdateHealthCheck",
-            "HealthCheckId": health_check_id,
-            "Inverted": True,
+            "Service": "cloudwatch",
+            "Api": "PutMetricData",
+            "Namespace": switch.namespace,
+            "MetricData": [
+                {"MetricName": switch.metric_name, "Value": SWITCH_THROWN, "Unit": "Count"}
+            ],
+        },
+    }
+
+
+def _make_multi_az(props: FailoverRunbookProps) -> dict[str, Any]:
+    """The standby ran in one zone; the new primary must survive a zone (it keeps serving
+    while RDS adds the standby, so this comes after traffic has moved)."""
+    return {
+        "name": "MakeMultiAz",
+        "action": "aws:executeAwsApi",
+        "inputs": {
+            "Service": "rds",
+            "Api": "ModifyDBInstance",
+            "DBInstanceIdentifier": props.replica_identifier,
+            "MultiAZ": True,
+            "ApplyImmediately": True,
         },
     }
 
@@ -253,12 +303,13 @@ def _notify(props: FailoverRunbookProps) -> dict[str, Any]:
             "Message": (
                 f"Automation {{{{ automation:EXECUTION_ID }}}} promoted "
                 f"{props.replica_identifier} to primary"
+                + (" (Multi-AZ conversion under way)" if props.multi_az else "")
                 + (
-                    " and inverted the primary Region's health checks: DNS now answers "
-                    "with the DR Region."
-                    if props.primary_health_check_ids
+                    " and threw the failover switch: DNS now answers with the DR Region."
+                    if props.traffic_switch is not None
                     else ". Move traffic to the DR Region by hand."
                 )
+                + " Next: set active_region to this Region in config and run make deploy-dr."
             ),
         },
     }
@@ -295,7 +346,5 @@ def _check(props: FailoverRunbookProps) -> None:
         raise ValueError("confirm_value must be lower-case letters, digits or '-'")
     if not 1 <= props.backup_retention_days <= 35:
         raise ValueError("backup_retention_days must be 1 to 35 (the RDS limits)")
-    if len(set(props.primary_health_check_ids)) != len(props.primary_health_check_ids):
-        raise ValueError("primary_health_check_ids must be distinct")
     if (props.notification_key_arn is not None) and props.notification_topic_arn is None:
         raise ValueError("notification_key_arn without notification_topic_arn")

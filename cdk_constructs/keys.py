@@ -14,6 +14,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cdk_constructs.removal import stateful
+
 # What a service needs to write to (and read back from) a resource encrypted with the key.
 SERVICE_ENCRYPT_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 _LOGS_ACTIONS = (
@@ -25,6 +27,11 @@ _LOGS_ACTIONS = (
     "kms:GenerateDataKeyWithoutPlaintext",
     "kms:DescribeKey",
 )
+EVENTS_PRINCIPAL = "events.amazonaws.com"
+# The encryption context EventBridge passes for a bus's (and its archive's) events.
+EVENT_BUS_CONTEXT = "kms:EncryptionContext:aws:events:event-bus:arn"
+# A bus writes and reads its events; an archive also re-encrypts them as it stores them.
+EVENT_BUS_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncrypt*")
 
 
 @dataclass(frozen=True)
@@ -45,7 +52,7 @@ class ManagedKey(Construct):
             description=props.description,
             enable_key_rotation=True,
             pending_window=cdk.Duration.days(props.pending_window_days),
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
         )
 
     def allow_cloudwatch_logs(self) -> None:
@@ -106,3 +113,38 @@ def grant_via_service(
         resource_arns=[key.key_arn],
         conditions={"StringEquals": {"kms:ViaService": f"{service}.{stack.region}.amazonaws.com"}},
     )
+
+
+def event_bus_statements(stack: cdk.Stack, bus_names: Sequence[str]) -> list[iam.PolicyStatement]:
+    """What EventBridge needs of a customer-managed key for encrypted buses and archives.
+
+    EventBridge refuses a key it cannot describe, and an archive re-encrypts the events it
+    stores; CDK adds neither when the key is imported by ARN. DescribeKey carries no
+    encryption context, so it gets its own statement, scoped to this account; the data
+    actions are also bound to the buses' ARNs through the encryption context EventBridge
+    sends, so no other bus of the account can use the key.
+    """
+    if not bus_names:
+        raise ValueError("name at least one event bus")
+    principal = iam.ServicePrincipal(EVENTS_PRINCIPAL)
+    same_account = {"aws:SourceAccount": stack.account}
+    bus_arns = [
+        stack.format_arn(service="events", resource="event-bus", resource_name=name)
+        for name in dict.fromkeys(bus_names)
+    ]
+    return [
+        iam.PolicyStatement(
+            sid="AllowEventBridgeToDescribeTheKey",
+            principals=[principal],
+            actions=["kms:DescribeKey"],
+            resources=["*"],
+            conditions={"StringEquals": same_account},
+        ),
+        iam.PolicyStatement(
+            sid="AllowEventBusesAndArchives",
+            principals=[principal],
+            actions=list(EVENT_BUS_ACTIONS),
+            resources=["*"],
+            conditions={"StringEquals": same_account, "ArnLike": {EVENT_BUS_CONTEXT: bus_arns}},
+        ),
+    ]

@@ -9,6 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_constructs.removal import stateful
+
 
 @dataclass(frozen=True)
 class EncryptedLogGroupProps:
@@ -29,5 +31,5 @@ class EncryptedLogGroup(Construct):
             log_group_name=props.log_group_name,
             encryption_key=props.encryption_key,
             retention=props.retention,
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
         )

@@ -12,6 +12,7 @@ names it, and `business` is then the same facade as `operations`.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -21,6 +22,32 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_constructs.keys import ManagedKey, ManagedKeyProps
+from shared.metrics import MetricSpec
+
+
+@dataclass(frozen=True)
+class BusinessMetrics:
+    """A Region's business metrics, and which of them it may alarm on.
+
+    A business alarm exists only for a metric that a function deployed and running in
+    that Region emits (`MetricSpec.producers`): a metric nothing publishes would page for
+    silence from day one (missing data treated as breaching), or sit in INSUFFICIENT_DATA
+    and hide that its producer is missing. Graphs show every declared metric regardless.
+    """
+
+    namespace: str
+    declared: Sequence[MetricSpec]
+    # Declared names (FunctionSpec.name) of the functions deployed and running here.
+    running_functions: Collection[str]
+
+    def spec(self, name: str) -> MetricSpec:
+        for metric in self.declared:
+            if metric.name == name:
+                return metric
+        raise ValueError(f"metric {name!r} is not declared in {self.namespace}")
+
+    def alarmable(self, name: str) -> bool:
+        return self.spec(name).emitted_by_any(self.running_functions)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from cdk_constructs.keys import SERVICE_ENCRYPT_ACTIONS
+from cdk_constructs.keys import SERVICE_ENCRYPT_ACTIONS, event_bus_statements
+from cdk_constructs.removal import stateful
 
 _LOGS_ACTIONS = (
     "kms:Encrypt*",
@@ -42,6 +43,9 @@ class KeyPolicyProps:
     allow_cloudwatch_logs: bool = False
     # Service principals (e.g. `sns.amazonaws.com`) that encrypt for this account.
     services: Sequence[str] = field(default_factory=tuple)
+    # EventBridge buses (by name, in the key's account and Region) encrypted with the key,
+    # with their archives.
+    event_buses: Sequence[str] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class MultiRegionKey(Construct):
             pending_window_in_days=props.pending_window_days,
             key_policy=key_policy(self, props.policy),
         )
-        self.cfn_key.apply_removal_policy(props.removal_policy)
+        self.cfn_key.apply_removal_policy(stateful(props.removal_policy))
         self.alias = kms.CfnAlias(
             self, "Alias", alias_name=props.alias, target_key_id=self.cfn_key.ref
         )
@@ -113,7 +117,7 @@ class ReplicaKey(Construct):
             pending_window_in_days=props.pending_window_days,
             key_policy=key_policy(self, props.policy),
         )
-        self.cfn_key.apply_removal_policy(props.removal_policy)
+        self.cfn_key.apply_removal_policy(stateful(props.removal_policy))
         self.alias = kms.CfnAlias(
             self, "Alias", alias_name=props.alias, target_key_id=self.cfn_key.attr_key_id
         )
@@ -161,6 +165,8 @@ def key_policy(scope: Construct, props: KeyPolicyProps) -> iam.PolicyDocument:
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )
+    if props.event_buses:
+        statements += event_bus_statements(stack, props.event_buses)
     return iam.PolicyDocument(statements=statements)
 
 

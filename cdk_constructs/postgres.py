@@ -33,6 +33,7 @@ from constructs import Construct
 from cdk_constructs import nag
 from cdk_constructs.function import PolicyRoutingRole
 from cdk_constructs.log_group import EncryptedLogGroup, EncryptedLogGroupProps
+from cdk_constructs.removal import stateful
 
 ENGINE_VERSION = rds.PostgresEngineVersion.VER_16_9
 MASTER_USERNAME = "engine_admin"
@@ -41,13 +42,25 @@ IAM_LOGIN_ROLES = ("engine_app", "engine_health")
 PORT = 5432
 ROTATION_DAYS = 30
 
-# Seed §11.4.2. RDS expresses memory in bytes (DBInstanceClassMemory); these parameters
-# count 8 kB pages, hence /8192 — 25% of RAM is /32768, 75% is *3/32768.
+# Seed §11.4.2, as fractions of the instance class's memory, so that one parameter group
+# fits every class (RDS fills in DBInstanceClassMemory, in bytes, for the class it runs
+# on). shared_buffers is 25% and effective_cache_size 75% of RAM; both count 8 kB pages,
+# hence /32768 (a quarter of RAM in pages) and *3/32768. The seed's work_mem (256 MB) and
+# maintenance_work_mem (2 GB) are 1/128 and 1/16 of prod's 32 GiB r6g.xlarge: taken as
+# those fractions (both count kB: /131072 and /16384) and never above the seed's figures,
+# so dev's 4 GiB t4g.medium gets 32 MB and 256 MB instead of memory it does not have.
+WORK_MEM_FRACTION = 128
+MAINTENANCE_WORK_MEM_FRACTION = 16
+SEED_WORK_MEM_KB = 256 * 1024
+SEED_MAINTENANCE_WORK_MEM_KB = 2 * 1024 * 1024
 TUNING = {
     "shared_buffers": "{DBInstanceClassMemory/32768}",
     "effective_cache_size": "{DBInstanceClassMemory*3/32768}",
-    "work_mem": "262144",  # kB: 256 MB
-    "maintenance_work_mem": "2097152",  # kB: 2 GB
+    "work_mem": f"LEAST({{DBInstanceClassMemory/{WORK_MEM_FRACTION * 1024}}},{SEED_WORK_MEM_KB})",
+    "maintenance_work_mem": (
+        f"LEAST({{DBInstanceClassMemory/{MAINTENANCE_WORK_MEM_FRACTION * 1024}}},"
+        f"{SEED_MAINTENANCE_WORK_MEM_KB})"
+    ),
 }
 HARDENING = {
     "rds.force_ssl": "1",
@@ -128,7 +141,7 @@ class PostgresDatabase(Construct):
             backup_retention=cdk.Duration.days(props.backup_retention_days),
             copy_tags_to_snapshot=True,
             deletion_protection=props.deletion_protection,
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
             auto_minor_version_upgrade=True,
             enable_performance_insights=True,
             performance_insight_encryption_key=props.encryption_key,
@@ -140,15 +153,24 @@ class PostgresDatabase(Construct):
         _exported_log_groups(self, "Logs", props.instance_identifier, props, self.instance)
         assert self.instance.secret is not None
         self.secret = self.instance.secret
+        _keep_with_instance(self.instance, props.removal_policy, "Secret", "SubnetGroup")
         self.rotation_security_group = self._rotation_security_group(props)
         self.rotation = self.instance.add_rotation_single_user(
             automatically_after=cdk.Duration.days(ROTATION_DAYS),
             vpc_subnets=props.proxy_subnets,
             security_group=self.rotation_security_group,
         )
+        # The schedule (Secrets Manager rotates as soon as it exists): a caller that must
+        # not race the first rotation makes it depend on what has to come first.
+        (self.rotation_schedule,) = [
+            c for c in self.node.find_all() if isinstance(c, secretsmanager.RotationSchedule)
+        ]
         self.proxy_role = self._proxy_role()
         self.proxy = self.instance.add_proxy(
             "Proxy",
+            # Per instance, hence per environment: two environments in one account and
+            # Region would otherwise collide, and a rename later replaces the endpoint.
+            db_proxy_name=proxy_name(props.instance_identifier),
             role=self.proxy_role,
             secrets=[self.secret],
             vpc=props.vpc,
@@ -259,10 +281,27 @@ class PostgresDatabase(Construct):
         cfn = replica.node.default_child
         assert isinstance(cfn, rds.CfnDBInstance)
         cfn.add_property_deletion_override("StorageEncrypted")
+        _keep_with_instance(replica, props.removal_policy, "SubnetGroup")
         return replica
 
 
 LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+def proxy_name(instance_identifier: str) -> str:
+    """e.g. engine-prod-postgres-proxy."""
+    return f"{instance_identifier}-proxy"
+
+
+def _keep_with_instance(instance: Construct, policy: cdk.RemovalPolicy, *children: str) -> None:
+    """Give what CDK makes beside an instance (its master secret, its subnet group) the
+    instance's own removal policy. CDK leaves the secret at Delete, and retains the subnet
+    group only for plain RETAIN: a kept instance would lose its password, or block the
+    stack's deletion on a subnet group still in use."""
+    for child_id in children:
+        child = instance.node.find_child(child_id)
+        assert isinstance(child, cdk.Resource), child_id
+        child.apply_removal_policy(stateful(policy))
 
 
 class _LoggedProps(Protocol):
@@ -297,18 +336,25 @@ class _ReplicaProps(_LoggedProps, Protocol):
     @property
     def deletion_protection(self) -> bool: ...
     @property
+    def max_allocated_storage_gb(self) -> int: ...
+    @property
     def encryption_key(self) -> kms.IKey: ...
     @property
     def monitoring_interval_seconds(self) -> int: ...
 
 
 def _replica_defaults(props: _ReplicaProps, monitoring_role: iam.IRole) -> dict[str, Any]:
-    """What every read replica has, whatever its region: the primary's protections."""
+    """What every read replica has, whatever its region: the primary's protections, and its
+    storage: gp3 that grows to the primary's limit. A gp2 replica without autoscaling lags
+    the primary first and halts replication when full (the RPO is gone), and a promoted DR
+    replica would stay gp2 and fixed in size."""
     return {
+        "storage_type": rds.StorageType.GP3,
+        "max_allocated_storage": props.max_allocated_storage_gb,
         "iam_authentication": True,
         "publicly_accessible": False,
         "deletion_protection": props.deletion_protection,
-        "removal_policy": props.removal_policy,
+        "removal_policy": stateful(props.removal_policy),
         "auto_minor_version_upgrade": True,
         "enable_performance_insights": True,
         "performance_insight_encryption_key": props.encryption_key,
@@ -338,6 +384,8 @@ class CrossRegionReplicaProps:
     database_subnets: ec2.SubnetSelection
     database_security_group: ec2.ISecurityGroup
     encryption_key: kms.IKey  # this region's key: a cross-region replica re-encrypts
+    # The primary's storage autoscaling limit: the replica grows with it.
+    max_allocated_storage_gb: int
     multi_az: bool
     deletion_protection: bool
     removal_policy: cdk.RemovalPolicy
@@ -393,6 +441,7 @@ class CrossRegionReplica(Construct):
         # KmsKeyId (this region's key) stays; CloudFormation rejects StorageEncrypted beside
         # SourceDBInstanceIdentifier (cfn-lint E3020): the replica is encrypted regardless.
         cfn.add_property_deletion_override("StorageEncrypted")
+        _keep_with_instance(self.instance, props.removal_policy, "SubnetGroup")
         self.identifier = props.instance_identifier
 
     def user_connect_arn(self, user: str) -> str:

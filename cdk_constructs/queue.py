@@ -5,13 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_constructs import nag
+from cdk_constructs.keys import grant_via_service
+from cdk_constructs.removal import stateful
 
 MAX_RETENTION_DAYS = 14
+# What SQS asks of a caller's role for a queue under a customer-managed key.
+SEND_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+RECEIVE_KEY_ACTIONS = ("kms:Decrypt",)
+
+
+def grant_queue_key(grantee: iam.IGrantable, key: kms.IKey, *, send: bool) -> iam.Grant:
+    """The key actions `grantee` needs to send to (or only receive from) a queue encrypted
+    with `key`, usable through SQS only.
+
+    Needed wherever the queue is imported without its key (so CDK's own grants add no
+    `kms:ReEncrypt*`/`kms:GenerateDataKey*`), including a destination Lambda writes to with
+    the function's own role: an event source mapping's on-failure queue, an asynchronous
+    invocation's DLQ.
+    """
+    actions = SEND_KEY_ACTIONS if send else RECEIVE_KEY_ACTIONS
+    return grant_via_service(grantee, key, "sqs", actions)
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,6 @@ def _encrypted_queue(
         retention_period=retention,
         visibility_timeout=visibility_timeout,
         dead_letter_queue=dead_letter_queue,
-        removal_policy=removal_policy,
+        removal_policy=stateful(removal_policy),
         queue_name=queue_name,
     )

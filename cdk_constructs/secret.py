@@ -15,6 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cdk_constructs.removal import stateful
+
 
 @dataclass(frozen=True)
 class PlaceholderSecretProps:
@@ -35,7 +37,7 @@ class PlaceholderSecret(Construct):
             secret_name=props.secret_name,
             description=props.description,
             encryption_key=props.encryption_key,
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps({}),
                 generate_string_key=props.generated_key,

@@ -44,6 +44,7 @@ from cdk_constructs.bucket import (
     check_bucket_name,
 )
 from cdk_constructs.keys import ManagedKey, ManagedKeyProps
+from cdk_constructs.removal import stateful
 
 _HSTS_MAX_AGE = cdk.Duration.days(2 * 365)
 _INDEX = "index.html"
@@ -391,7 +392,7 @@ class CloudFrontLogBucket(Construct):
             server_access_logs_bucket=props.access_log_bucket,
             server_access_logs_prefix="cloudfront-logs/",
             lifecycle_rules=[lifecycle.rule()],
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
         )
         reason = (
             "CloudFront request logs are kept in the Region they are delivered to for the "

@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cdk_constructs.keys import grant_via_service
+from cdk_constructs.removal import stateful
 from shared.tables import Index, Key, TableSpec
 
 _KEY_TYPES = {
@@ -74,7 +75,7 @@ class DataTable(Construct):
                 point_in_time_recovery_enabled=True, recovery_period_in_days=PITR_DAYS
             ),
             deletion_protection=props.deletion_protection,
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
             time_to_live_attribute=spec.ttl_attribute,
             dynamo_stream=_STREAMS[spec.stream] if spec.stream else None,
             global_secondary_indexes=[_index(index) for index in spec.indexes] or None,

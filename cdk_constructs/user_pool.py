@@ -15,6 +15,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from cdk_constructs.removal import stateful
+
 _PASSWORD_POLICY = cognito.PasswordPolicy(
     min_length=14,
     require_lowercase=True,
@@ -62,7 +64,7 @@ class AdminUserPool(Construct):
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             deletion_protection=props.deletion_protection,
-            removal_policy=props.removal_policy,
+            removal_policy=stateful(props.removal_policy),
         )
         self.groups = {
             group.name: cognito.CfnUserPoolGroup(

@@ -24,6 +24,26 @@ from config.validation import (
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessagingLimits:
+    """What the system's customer messages need of SNS and SES in each Region it runs in.
+
+    `make preflight` reads the account's values. Out of the sandboxes, SNS sends SMS to any
+    number and SES e-mail to any address; in them, only to verified ones (SES: 200 a day).
+    The SMS spend limit is a monthly ceiling (new accounts: 1 USD), not a price.
+    """
+
+    sms_production: bool = False
+    sms_monthly_spend_limit_usd: int = 0
+    email_production: bool = False
+    emails_per_day: int = 0
+
+    def problems(self) -> list[str]:
+        if self.sms_monthly_spend_limit_usd < 0 or self.emails_per_day < 0:
+            return ["messaging limits must not be negative"]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     system: str
     env_name: str
@@ -36,7 +56,8 @@ class EnvironmentConfig:
     data_classification: str
     cost_centre: str
     # Stateful resources (tables, keys, secrets, queues, user pool, log groups) are
-    # destroyed with the stack only where the data is disposable.
+    # destroyed with the stack only where the data is disposable. Elsewhere they are kept
+    # on updates and stack deletion, but not after a failed first create (see removal_policy).
     retain_data: bool
     deletion_protection: bool
     termination_protection: bool
@@ -44,6 +65,8 @@ class EnvironmentConfig:
     alarm_actions_enabled: bool
     # Volume and monthly budget for the cost model (`make cost`, config/cost.py).
     cost: CostConfig
+    # SMS and e-mail the system sends (none by default); checked by `make preflight`.
+    messaging: MessagingLimits = MessagingLimits()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -57,11 +80,20 @@ class EnvironmentConfig:
 
     @property
     def removal_policy(self) -> cdk.RemovalPolicy:
-        return cdk.RemovalPolicy.RETAIN if self.retain_data else cdk.RemovalPolicy.DESTROY
+        """RetainExceptOnCreate where data is kept: a create that rolls back removes what it
+        made, so the retry does not fail on the fixed names (cdk_constructs/removal.py)."""
+        if self.retain_data:
+            return cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        return cdk.RemovalPolicy.DESTROY
 
     @property
     def cdk_environment(self) -> cdk.Environment:
         return cdk.Environment(account=self.account, region=self.region)
+
+    @property
+    def runtime_regions(self) -> tuple[str, ...]:
+        """Where the system's functions run (and send messages from)."""
+        return (self.region,)
 
     def stack_name(self, role: str) -> str:
         return f"{self.system}-{self.env_name}-{role}"
@@ -76,6 +108,7 @@ class EnvironmentConfig:
             check_availability_zones(self.region, self.availability_zones),
         ]
         found += self.cost.problems()
+        found += self.messaging.problems()
         missing_tags = [key for key, value in self.tags.items() if not value]
         if missing_tags:
             found.append(f"tags {missing_tags} must not be empty")
@@ -115,4 +148,4 @@ def account_variables(system: str, env_name: str) -> tuple[str, str]:
     return (f"CDK_ACCOUNT_{system.upper()}_{env_name.upper()}", f"CDK_ACCOUNT_{env_name.upper()}")
 
 
-__all__ = ["ConfigError", "EnvironmentConfig", "account_variables", "resolve_account"]
+__all__ = ["ConfigError", "EnvironmentConfig", "MessagingLimits", "account_variables", "resolve_account"]

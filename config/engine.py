@@ -16,7 +16,7 @@ from decimal import Decimal
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
-from config.base import EnvironmentConfig
+from config.base import EnvironmentConfig, MessagingLimits
 from config.cost import CostConfig
 from config.validation import check_availability_zones, check_positive
 
@@ -174,6 +174,10 @@ class EngineConfig(EnvironmentConfig):
     # Disaster recovery (seed §12): the Singapore counterparts exist only where set.
     dr_region: str = DR_REGION
     dr_enabled: bool
+    # Where the jobs and consumers run (functions declared active_region_only), and so
+    # where the alarms on their metrics are armed: the primary until the DR runbook's
+    # failover, after which an operator sets the DR Region here and runs `make deploy-dr`.
+    active_region: str = REGION
 
     # Network (seed §5.2, §9.2.1: dev single AZ and minimal, the others multi-AZ).
     network: NetworkConfig
@@ -238,6 +242,11 @@ class EngineConfig(EnvironmentConfig):
         return self.network.nat_gateways
 
     @property
+    def runtime_regions(self) -> tuple[str, ...]:
+        """Mumbai, and Singapore where DR is on: it becomes the active Region at failover."""
+        return (self.region, self.dr_region) if self.dr_enabled else (self.region,)
+
+    @property
     def dr_cdk_environment(self) -> cdk.Environment:
         return cdk.Environment(account=self.account, region=self.dr_region)
 
@@ -278,6 +287,9 @@ class EngineConfig(EnvironmentConfig):
             found.append("document_transition_to_ia_days must be at least 30 (the S3 minimum)")
         if self.dr_region == self.region:
             found.append(f"dr_region must differ from region ({self.region})")
+        regions = (self.region, self.dr_region) if self.dr_enabled else (self.region,)
+        if self.active_region not in regions:
+            found.append(f"active_region must be one of {regions}, got {self.active_region!r}")
         if self.domain is not None and not self.dr_enabled:
             found.append("domain needs dr_enabled: its records fail over between both regions")
         if self.network.availability_zones != self.availability_zones[: self.az_count]:
@@ -313,6 +325,26 @@ def _overlap(first: str, second: str) -> bool:
         return False  # reported by NetworkConfig.problems
 
 
+# Customer messages (OTPs, receipts, mandate notices) leave through SNS SMS and SES e-mail,
+# from the active Region. Dev and qa send to verified test numbers and addresses only, so
+# the sandboxes suffice. The spend limits are ceilings to request (size them from SNS's
+# current SMS price for India when asking): staging a test budget, prod room for year one's
+# volume (seed §11.2.2: 50,000 operations a day, a receipt and an OTP each).
+SANDBOX_MESSAGING = MessagingLimits(sms_monthly_spend_limit_usd=1, emails_per_day=200)
+STAGING_MESSAGING = MessagingLimits(
+    sms_production=True,
+    sms_monthly_spend_limit_usd=100,
+    email_production=True,
+    emails_per_day=2_000,
+)
+PROD_MESSAGING = MessagingLimits(
+    sms_production=True,
+    sms_monthly_spend_limit_usd=10_000,
+    email_production=True,
+    emails_per_day=100_000,
+)
+
+
 def _network(az_count: int, nat_gateways: int) -> NetworkConfig:
     return NetworkConfig.seed(VPC_CIDR, AVAILABILITY_ZONES, az_count, nat_gateways)
 
@@ -326,6 +358,7 @@ def _dr_network(az_count: int, nat_gateways: int) -> NetworkConfig:
 # RDS needs a DB subnet group in two zones and RDS Proxy two subnets, even for one instance.
 DEV = EngineConfig(
     env_name="dev",
+    messaging=SANDBOX_MESSAGING,
     cost=CostConfig(operations_per_day=200, monthly_budget_usd=Decimal(400), active_staff_users=20),
     event_archive_retention_days=7,
     account="444444444444",
@@ -348,6 +381,7 @@ DEV = EngineConfig(
 # QA: multi-AZ, production-like shape, masked data; no DR counterpart.
 QA = EngineConfig(
     env_name="qa",
+    messaging=SANDBOX_MESSAGING,
     cost=CostConfig(operations_per_day=500, monthly_budget_usd=Decimal(800), active_staff_users=30),
     event_archive_retention_days=30,
     account="555555555555",
@@ -370,6 +404,7 @@ QA = EngineConfig(
 # Staging: a production replica, DR included, one NAT gateway to save cost.
 STAGING = EngineConfig(
     env_name="staging",
+    messaging=STAGING_MESSAGING,
     cost=CostConfig(
         operations_per_day=1_000, monthly_budget_usd=Decimal(1_400), active_staff_users=30
     ),
@@ -395,6 +430,7 @@ STAGING = EngineConfig(
 # The Singapore standby keeps one NAT gateway until it is promoted.
 PROD = EngineConfig(
     env_name="prod",
+    messaging=PROD_MESSAGING,
     # Seed §11.2.2: 10,000 transactions a day now, 50,000 in year 1 (its ~400 staff are a
     # guess from the branch network: cashiers, managers, operations, finance).
     cost=CostConfig(

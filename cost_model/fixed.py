@@ -222,11 +222,19 @@ def user_pool(resource: Resource, stack: Stack, env: Environment) -> list[Line]:
     return [_line("Cognito", f"{tier} MAU", stack, rate * billable, basis)]
 
 
+# Health checks that call no endpoint: they read other checks or a CloudWatch alarm.
+NO_ENDPOINT_HEALTH_CHECKS = ("CALCULATED", "CLOUDWATCH_METRIC")
+
+
 def health_check(resource: Resource, stack: Stack, _: Environment) -> list[Line]:
     config = resource.properties.get("HealthCheckConfig", {})
     prices = table(GLOBAL_REGION)
     features = 0
     kind = str(config.get("Type", "HTTP"))
+    if kind in NO_ENDPOINT_HEALTH_CHECKS:
+        usd = prices("route53.health_check_aws_month")
+        basis = f"{kind.lower()} health check, billed as a basic check of an AWS endpoint"
+        return [_line("Route 53", "health checks", stack, usd, basis, region=GLOBAL_REGION)]
     features += kind.startswith("HTTPS")
     features += kind.endswith("STR_MATCH")
     features += int(config.get("RequestInterval", 30)) == 10

@@ -20,7 +20,7 @@ from statistics import median_low
 
 from config.cost import Footprint, Invocation, TableUse, Usage
 from cost_model.assembly import Resource, Stack
-from cost_model.fixed import HOURS_PER_MONTH, Environment, Line
+from cost_model.fixed import HOURS_PER_MONTH, NO_ENDPOINT_HEALTH_CHECKS, Environment, Line
 from cost_model.prices import GLOBAL_REGION, table
 
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
@@ -427,7 +427,12 @@ def _idle_polls(env: Environment) -> list[Line]:
 
 
 def _health_checks(footprint: Footprint, env: Environment, pricer: UsagePricer) -> list[Line]:
-    checks = list(env.resources("AWS::Route53::HealthCheck"))
+    checks = [
+        (stack, check)
+        for stack, check in env.resources("AWS::Route53::HealthCheck")
+        if check.properties.get("HealthCheckConfig", {}).get("Type")
+        not in NO_ENDPOINT_HEALTH_CHECKS
+    ]
     if not checks or footprint.per_health_check is None:
         return []
     lines = []

@@ -5,7 +5,10 @@ Every system's stacks appear (payouts and the payments engine, primary and DR
 Regions); the nag result counts all registered packs (AwsSolutions, PCI DSS 3.2.1,
 Serverless, NIST 800-53 R5). The template column is CDK's built-in CloudFormation
 validation, the check `cdk deploy` runs ("not run" when synth had CDK_VALIDATION=false);
-its findings are counted on their own, never as nag findings.
+its findings are counted on their own, never as nag findings. A second table gives each
+environment's reserved Lambda concurrency per Region and the account limit it needs (Lambda
+keeps 100 unreserved; new accounts often start at 10): `make preflight` checks it against a
+real account.
 
     python -m scripts.synth_summary [cdk.out]
 
@@ -26,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cost_model import assembly
 from cost_model.assembly import assembly_dirs
+from scripts import quotas
 
 REPORT = "validation-report.json"
 # The report's name for CDK's built-in template validation (not a nag pack).
@@ -190,6 +195,8 @@ def main(argv: list[str]) -> int:
         f"{nag_total} unacknowledged nag findings, {sum(nag.acknowledged.values())} "
         f"acknowledged; {template_note}"
     )
+    print("\nReserved Lambda concurrency (Lambda keeps 100 unreserved per account and Region):")
+    print("\n".join(quotas.concurrency_lines(quotas.needs(assembly.read(outdir)).values())))
     if problem:
         print(problem, file=sys.stderr)
         return 2

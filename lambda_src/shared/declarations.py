@@ -17,6 +17,9 @@ class FunctionSpec:
     description: str
     memory_mb: int
     timeout_seconds: int
+    # A job or consumer that runs only in the system's active Region (the engine's config
+    # chooses it; the DR runbook moves it). API handlers run wherever they are deployed.
+    active_region_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,37 +1,26 @@
-"""Powertools Metrics that publish when an invocation counted something and are quiet otherwise.
+"""Business metrics, declared once with the functions that publish them.
 
-Many invocations here have nothing to count, by design: a stream record that changes no
-balance, a replay batch with nothing to replay. Powertools then warns "No application metrics
-to publish" on every such invocation (in `make local` and in every Lambda log), which reads
-like an error and is not one: alarms read the metrics themselves. Only that case changes;
-`raise_on_empty_metrics=True` still raises, and Powertools' other warnings stay.
+A declaration names the metric as the code publishes it (name, unit, dimensions), the
+statistic a graph reads, and `producers`: the declared functions (FunctionSpec names) whose
+code emits it. The monitoring stacks create an alarm on a business metric only in a Region
+where one of its producers is deployed and running (cdk_constructs/monitoring.py), so no
+alarm pages for a metric nothing emits, e.g. a heartbeat whose job does not exist yet.
 """
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
-    AmazonCloudWatchEMFProvider,
-)
+from collections.abc import Collection
+from dataclasses import dataclass
 
 
-class PublishWhenCounted(AmazonCloudWatchEMFProvider):
-    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
-        if self.metric_set or raise_on_empty_metrics:
-            super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
-        else:
-            # As after a publish: this invocation's dimensions and metadata do not leak on.
-            self.clear_metrics()
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    unit: str
+    producers: tuple[str, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    statistic: str = "Sum"
 
-
-def metrics_for(namespace: str) -> Metrics:
-    metrics = Metrics(namespace=namespace)
-    # The same shared sets Powertools gives every Metrics instance, behind a quieter flush.
-    metrics.provider = PublishWhenCounted(
-        namespace=namespace,
-        metric_set=metrics.metric_set,
-        dimension_set=metrics.dimension_set,
-        metadata_set=metrics.metadata_set,
-        default_dimensions=metrics.default_dimensions,
-    )
-    return metrics
+    def emitted_by_any(self, running: Collection[str]) -> bool:
+        """Whether one of the functions named in `running` publishes this metric."""
+        return any(producer in running for producer in self.producers)

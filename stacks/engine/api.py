@@ -17,8 +17,8 @@ Everything here is built from names and ARNs (strings), so one class serves both
 Regions with no cross-Region reference; only the VPC comes from a stack in the same
 Region. The staff user pool lives here because the internal API's authorizer needs
 it in its own Region; Cognito pools are not replicated, so the standby has its own
-pool (staff enrol there too). The pool is stateful: deletion protection, RETAIN and
-termination protection come from config.
+pool (staff enrol there too). The pool is stateful: deletion protection, retention
+(RetainExceptOnCreate) and termination protection come from config.
 """
 
 from __future__ import annotations

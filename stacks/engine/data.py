@@ -1,8 +1,8 @@
 """The engine's primary data in Mumbai: global tables, the event bus, queues, topics.
 
-Stateful: termination protection and RETAIN from config; construct ids never
-change (a new id is a new, empty table). Where DR is enabled every table has a
-Singapore replica under the Singapore replica of the data key.
+Stateful: termination protection and retention (RetainExceptOnCreate) from config;
+construct ids never change (a new id is a new, empty table). Where DR is enabled every
+table has a Singapore replica under the Singapore replica of the data key.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import EngineConfig
 from shared.engine_tables import GLOBAL_TABLES
 from stacks.engine.functions import kebab
-from stacks.engine.keys import EngineKeysStack
+from stacks.engine.keys import EngineKeysStack, event_bus_name
 
 # Queue id -> what it carries. Each has its own DLQ.
 QUEUES = {
@@ -86,7 +86,7 @@ def add_messaging(stack: cdk.Stack, cfg: EngineConfig, key: kms.IKey) -> Messagi
     event_bus = events.EventBus(
         stack,
         "EventBus",
-        event_bus_name=cfg.resource_name("events"),
+        event_bus_name=event_bus_name(cfg),
         description=f"Payments engine {cfg.env_name} domain events",
         kms_key=key,
     )
@@ -102,6 +102,7 @@ def add_messaging(stack: cdk.Stack, cfg: EngineConfig, key: kms.IKey) -> Messagi
         retention=cdk.Duration.days(cfg.event_archive_retention_days),
         kms_key=key,
     )
+    archive.apply_removal_policy(cfg.removal_policy)
     dlqs: dict[str, DeadLetterQueue] = {}
     queues: dict[str, WorkQueue] = {}
     for name in QUEUES:

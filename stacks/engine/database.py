@@ -16,7 +16,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from cdk_constructs import nag
 from cdk_constructs.network import APP, DB, ThreeTierVpc
@@ -105,12 +105,27 @@ class EngineDatabaseStack(ConfiguredStack):
             SchemaMigrationProps(
                 migrator=self.migrator.function,
                 migrations_dir=MIGRATIONS_DIR,
-                after=[self.database.instance, self.database.proxy],
+                after=self._before_the_schema(),
             ),
         )
+        # Secrets Manager rotates as soon as the schedule exists: create it after the schema,
+        # so the first migration never logs in while the master password changes (the
+        # migrator's retries cover a rotation that falls during a later deploy).
+        self.database.rotation_schedule.node.add_dependency(self.schema)
         self.health_connect_arn = self.database.user_connect_arn(HEALTH_USER)
         self._acknowledge()
         self._outputs()
+
+    def _before_the_schema(self) -> list[IConstruct]:
+        """The instance itself (not its construct, whose children include the rotation
+        schedule), the proxy, and the proxy's grants on the master secret."""
+        database = self.database
+        instance = database.instance.node.default_child
+        assert instance is not None
+        first: list[IConstruct] = [instance, database.proxy]
+        if database.proxy_role.grants_policy is not None:
+            first.append(database.proxy_role.grants_policy)
+        return first
 
     def _database(self, secret_replica_key_arn: str | None) -> PostgresDatabase:
         cfg, network, db = self.cfg, self.network, self.cfg.database
@@ -272,6 +287,7 @@ class EngineDrDatabaseStack(ConfiguredStack):
                 database_subnets=ec2.SubnetSelection(subnet_group_name=DB),
                 database_security_group=network.db_sg,
                 encryption_key=kms.Key.from_key_arn(self, "DatabaseKeyRef", database_key_arn),
+                max_allocated_storage_gb=cfg.database.max_allocated_storage_gb,
                 # Standby: one zone until promoted (the runbook turns Multi-AZ on after).
                 multi_az=False,
                 deletion_protection=cfg.deletion_protection,

@@ -5,9 +5,13 @@ runbook that promotes the Singapore replica and moves traffic there.
   the configured zone; `failover_target` turns that domain and its API into what
   the DNS stack needs.
 * `EngineDnsStack` (Mumbai, only where `cfg.domain` is set): PRIMARY (Mumbai) and
-  SECONDARY (Singapore) alias records per API name, each with a health check.
+  SECONDARY (Singapore) alias records per API name. Mumbai answers while its endpoint is
+  healthy AND the runbook's failover switch is not thrown.
 * `EngineDrRunbookStack` (Singapore, only where DR is enabled): the SSM Automation
-  runbook. It lives in the DR Region so that it still runs when Mumbai is down.
+  runbook and, with a domain, the failover switch (an alarm on a metric only the runbook
+  publishes). Both live in the DR Region so that they still work when Mumbai is down; the
+  DNS stack names the switch by its fixed name, so it deploys after this stack and the
+  runbook needs nothing from Mumbai.
 """
 
 from __future__ import annotations
@@ -23,11 +27,29 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from cdk_constructs.dr_runbook import FailoverRunbook, FailoverRunbookProps
-from cdk_constructs.failover_dns import FailoverRecords, FailoverRecordsProps, FailoverTarget
+from cdk_constructs.failover_dns import (
+    FailoverRecords,
+    FailoverRecordsProps,
+    FailoverSwitch,
+    FailoverTarget,
+    SwitchAlarm,
+    SwitchHealthCheck,
+    SwitchMetric,
+)
 from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import DomainConfig, EngineConfig
 
 HEALTH_PATH = "/health"
+SWITCH_NAMESPACE = "FivestarPaymentsEngine/Failover"
+
+
+def traffic_switch(cfg: EngineConfig) -> tuple[SwitchMetric, SwitchAlarm]:
+    """The environment's failover switch: its metric (published by the runbook only) and
+    its alarm, in the DR Region, by fixed names both stacks derive from config."""
+    metric = SwitchMetric(namespace=f"{SWITCH_NAMESPACE}/{cfg.env_name}")
+    return metric, SwitchAlarm(
+        alarm_name=cfg.resource_name("dr-traffic-switch"), region=cfg.dr_region
+    )
 
 
 def _domain(cfg: EngineConfig) -> DomainConfig:
@@ -140,6 +162,8 @@ class EngineDnsStack(ConfiguredStack):
             **kwargs,
         )
         zone = _zone(self, "Zone", domain)
+        _, switch = traffic_switch(cfg)
+        self.switch = SwitchHealthCheck(self, "TrafficSwitch", switch)
         self.records = {
             api.host: FailoverRecords(
                 self,
@@ -149,6 +173,7 @@ class EngineDnsStack(ConfiguredStack):
                     record_name=domain.fqdn(api.host),
                     primary=api.primary,
                     secondary=api.secondary,
+                    switch_health_check_id=self.switch.health_check_id,
                 ),
             )
             for api in apis
@@ -159,19 +184,12 @@ class EngineDnsStack(ConfiguredStack):
                 f"{_pascal(host)}PrimaryHealthCheckId",
                 value=records.primary_health_check_id,
             )
-
-    @property
-    def primary_health_check_ids(self) -> list[str]:
-        """What the runbook inverts to send every name to Singapore."""
-        return [records.primary_health_check_id for records in self.records.values()]
+        cdk.CfnOutput(self, "TrafficSwitchHealthCheckId", value=self.switch.health_check_id)
 
 
 class EngineDrRunbookStack(ConfiguredStack):
-    """ap-southeast-1: the failover runbook (see README "DR runbook").
-
-    `cross_region_references=True` by default: `primary_health_check_ids` are the
-    Mumbai DNS stack's ids (`EngineDnsStack.primary_health_check_ids`).
-    """
+    """ap-southeast-1: the failover runbook (see README "DR runbook"), and the failover
+    switch where a domain gives the APIs failover DNS."""
 
     def __init__(
         self,
@@ -180,15 +198,12 @@ class EngineDrRunbookStack(ConfiguredStack):
         *,
         cfg: EngineConfig,
         replica_identifier: str,
-        primary_health_check_ids: Sequence[str] = (),
         notification_topic_arn: str | None = None,
         notification_key_arn: str | None = None,
         **kwargs: Any,
     ) -> None:
         if not cfg.dr_enabled:
             raise ValueError(f"{cfg.env_name} has no DR Region: dr_enabled is False")
-        # The health check ids come from the DNS stack in Mumbai.
-        kwargs.setdefault("cross_region_references", True)
         super().__init__(
             scope,
             construct_id,
@@ -198,6 +213,12 @@ class EngineDrRunbookStack(ConfiguredStack):
             availability_zones=cfg.dr_network.availability_zones,
             **kwargs,
         )
+        self.switch: FailoverSwitch | None = None
+        if cfg.domain is not None:
+            metric, alarm = traffic_switch(cfg)
+            self.switch = FailoverSwitch(
+                self, "TrafficSwitch", metric=metric, alarm_name=alarm.alarm_name
+            )
         self.runbook = FailoverRunbook(
             self,
             "Failover",
@@ -206,7 +227,8 @@ class EngineDrRunbookStack(ConfiguredStack):
                 confirm_value=cfg.env_name,
                 replica_identifier=replica_identifier,
                 backup_retention_days=cfg.backup_retention_days,
-                primary_health_check_ids=tuple(primary_health_check_ids),
+                traffic_switch=self.switch.metric if self.switch else None,
+                multi_az=cfg.database.multi_az,
                 notification_topic_arn=notification_topic_arn,
                 notification_key_arn=notification_key_arn,
             ),
@@ -222,3 +244,14 @@ class EngineDrRunbookStack(ConfiguredStack):
                 f"--document-name {self.document_name} --parameters Confirm={cfg.env_name}"
             ),
         )
+        if self.switch is not None:
+            metric = self.switch.metric
+            cdk.CfnOutput(
+                self,
+                "ResetSwitchCommand",
+                value=(
+                    f"aws cloudwatch put-metric-data --region {cfg.dr_region} "
+                    f"--namespace {metric.namespace} --metric-name {metric.metric_name} "
+                    "--value 0 --unit Count"
+                ),
+            )

@@ -21,6 +21,7 @@ from cdk_constructs.function import SecureFunction, SecureFunctionProps, package
 from cdk_constructs.network import APP, ThreeTierVpc
 from cdk_constructs.python_layer import PythonDependenciesLayer, PythonLayerProps
 from config.engine import EngineConfig
+from engine import metrics as engine_metrics
 from shared.declarations import FunctionSpec
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
@@ -82,7 +83,12 @@ def engine_function(scope: Construct, props: EngineFunctionProps) -> SecureFunct
             spec=props.spec,
             code=props.runtime.code,
             layers=[props.runtime.layer],
-            environment={"POWERTOOLS_SERVICE_NAME": "engine", **props.environment},
+            environment={
+                "POWERTOOLS_SERVICE_NAME": "engine",
+                # Where Powertools Metrics publishes: the namespace the alarms read.
+                "POWERTOOLS_METRICS_NAMESPACE": engine_metrics.NAMESPACE,
+                **props.environment,
+            },
             log_encryption_key=props.log_encryption_key,
             log_retention=props.log_retention,
             log_removal_policy=props.cfg.removal_policy,

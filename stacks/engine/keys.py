@@ -20,29 +20,37 @@ from cdk_constructs.multi_region_key import (
 from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import EngineConfig
 
-# Domain -> (what it encrypts, who besides IAM principals may use it).
-DOMAINS: dict[str, tuple[str, KeyPolicyProps]] = {
-    # Tables, queues, topics, the event bus and its archive. SNS delivers to
-    # encrypted queues, EventBridge and Scheduler to queues and the bus, CloudWatch
-    # alarms publish to the encrypted topics.
-    "Data": (
-        "tables, queues, topics, events",
-        KeyPolicyProps(
-            services=(
-                "sns.amazonaws.com",
-                "events.amazonaws.com",
-                "scheduler.amazonaws.com",
-                "cloudwatch.amazonaws.com",
-            )
+
+def event_bus_name(cfg: EngineConfig) -> str:
+    """The engine's bus, the same name in both Regions (the Data key's policy names it)."""
+    return cfg.resource_name("events")
+
+
+def domains(cfg: EngineConfig) -> dict[str, tuple[str, KeyPolicyProps]]:
+    """Domain -> (what it encrypts, who besides IAM principals may use it)."""
+    return {
+        # Tables, queues, topics, the event bus and its archive. SNS delivers to
+        # encrypted queues, EventBridge and Scheduler to queues and the bus, CloudWatch
+        # alarms publish to the encrypted topics.
+        "Data": (
+            "tables, queues, topics, events",
+            KeyPolicyProps(
+                services=(
+                    "sns.amazonaws.com",
+                    "events.amazonaws.com",
+                    "scheduler.amazonaws.com",
+                    "cloudwatch.amazonaws.com",
+                ),
+                event_buses=(event_bus_name(cfg),),
+            ),
         ),
-    ),
-    # Field-level encryption of customer identifiers (PAN, Aadhaar-linked, bank).
-    "Pii": ("field-level encryption of customer PII", KeyPolicyProps()),
-    # CloudWatch log groups and VPC flow logs.
-    "Logs": ("log groups and flow logs", KeyPolicyProps(allow_cloudwatch_logs=True)),
-    # Database storage, snapshots and backups (RDS, AWS Backup).
-    "Backup": ("database storage, snapshots and backups", KeyPolicyProps()),
-}
+        # Field-level encryption of customer identifiers (PAN, Aadhaar-linked, bank).
+        "Pii": ("field-level encryption of customer PII", KeyPolicyProps()),
+        # CloudWatch log groups and VPC flow logs.
+        "Logs": ("log groups and flow logs", KeyPolicyProps(allow_cloudwatch_logs=True)),
+        # Database storage, snapshots and backups (RDS, AWS Backup).
+        "Backup": ("database storage, snapshots and backups", KeyPolicyProps()),
+    }
 
 
 def _alias(cfg: EngineConfig, domain: str) -> str:
@@ -76,7 +84,7 @@ class EngineKeysStack(ConfiguredStack):
                     policy=policy,
                 ),
             )
-            for domain, (purpose, policy) in DOMAINS.items()
+            for domain, (purpose, policy) in domains(cfg).items()
         }
 
 
@@ -120,5 +128,5 @@ class EngineDrKeysStack(ConfiguredStack):
                     policy=policy,
                 ),
             )
-            for domain, (purpose, policy) in DOMAINS.items()
+            for domain, (purpose, policy) in domains(cfg).items()
         }

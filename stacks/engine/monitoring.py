@@ -36,49 +36,24 @@ from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
 from cdk_constructs import nag
-from cdk_constructs.monitoring import MonitoringHub, MonitoringHubProps
+from cdk_constructs.monitoring import BusinessMetrics, MonitoringHub, MonitoringHubProps
 from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import EngineConfig
+from engine import metrics as engine_metrics
+from shared.metrics import MetricSpec
 
 # Where the engine's code publishes its custom metrics (seed §10.2.2).
-ENGINE_METRIC_NAMESPACE = "FivestarPaymentsEngine"
+ENGINE_METRIC_NAMESPACE = engine_metrics.NAMESPACE
 
 PRIMARY_ROLE = "monitoring"
 DR_ROLE = "dr-monitoring"
 REGION_ROLES = (PRIMARY_ROLE, DR_ROLE)
 
-# Seed §10.2.2 metric names. The engine also publishes each one WITHOUT dimensions
-# (the aggregate): the seed's dimensions (channel, endpoint, status, ...) split a
-# metric into series no single alarm can aggregate, so every alarm and graph here
-# reads the undimensioned series.
-PAYMENT_SUCCESS_RATE = "payment_success_rate"
-LMS_CONNECTIVITY_STATUS = "lms_connectivity_status"
-TRANSACTION_PROCESSING_TIME = "transaction_processing_time"
-QUEUE_DEPTH = "queue_depth"
-API_RESPONSE_TIME = "api_response_time"
-ERROR_RATE = "error_rate"
-DATABASE_CONNECTION_POOL = "database_connection_pool"
-
-
-@dataclass(frozen=True)
-class EngineMetric:
-    """A seed §10.2.2 metric: the unit and dimensions the engine publishes it with."""
-
-    name: str
-    unit: str
-    dimensions: tuple[str, ...]
-    graph_statistic: str
-
-
-ENGINE_METRICS: tuple[EngineMetric, ...] = (
-    EngineMetric(PAYMENT_SUCCESS_RATE, "Percent", ("channel", "payment_method"), "Average"),
-    EngineMetric(LMS_CONNECTIVITY_STATUS, "Count", ("status",), "Minimum"),
-    EngineMetric(TRANSACTION_PROCESSING_TIME, "Milliseconds", ("service", "operation"), "p90"),
-    EngineMetric(QUEUE_DEPTH, "Count", ("queue_type",), "Maximum"),
-    EngineMetric(API_RESPONSE_TIME, "Milliseconds", ("endpoint", "method", "status_code"), "p90"),
-    EngineMetric(ERROR_RATE, "Percent", ("service", "error_type"), "Average"),
-    EngineMetric(DATABASE_CONNECTION_POOL, "Percent", ("database", "pool"), "Maximum"),
-)
+# Seed §10.2.2 metric names, declared with their producers in engine/metrics.py. Every
+# alarm and graph here reads the undimensioned (aggregate) series.
+PAYMENT_SUCCESS_RATE = engine_metrics.PAYMENT_SUCCESS_RATE.name
+LMS_CONNECTIVITY_STATUS = engine_metrics.LMS_CONNECTIVITY_STATUS.name
+API_RESPONSE_TIME = engine_metrics.API_RESPONSE_TIME.name
 
 
 @dataclass(frozen=True)
@@ -243,6 +218,12 @@ class MonitoringTargets:
     queue_names: Sequence[str] = ()
     dlq_names: Sequence[str] = ()
     function_names: Sequence[str] = ()
+    # The business metrics declared in metric_namespace, and the declared names
+    # (FunctionSpec.name) of the functions deployed AND running in this Region (a job that
+    # runs only in the active Region is not running in the standby): a business alarm
+    # exists only for a metric one of them emits.
+    metrics: Sequence[MetricSpec] = engine_metrics.METRICS
+    running_functions: Sequence[str] = ()
     # Existing topics in this account and Region; None: the stack creates them.
     critical_topic_arn: str | None = None
     warning_topic_arn: str | None = None
@@ -261,6 +242,7 @@ class MonitoringTargets:
             "queue_names",
             "dlq_names",
             "function_names",
+            "running_functions",
         ):
             found += _name_problems(label, getattr(self, label))
         if region in self.replica_regions:
@@ -329,6 +311,11 @@ class EngineMonitoringStack(ConfiguredStack):
             ),
         )
         self.facade = self.hub.operations
+        self.business = BusinessMetrics(
+            namespace=targets.metric_namespace,
+            declared=tuple(targets.metrics),
+            running_functions=frozenset(targets.running_functions),
+        )
         self._acknowledge_disabled_actions()
         self.facade.add_large_header(
             f"Payments engine {cfg.env_name}: {env.region} ({'DR' if self.is_dr else 'primary'})"
@@ -401,18 +388,19 @@ class EngineMonitoringStack(ConfiguredStack):
     # --- seed §10.3.2 --------------------------------------------------------------
 
     def _seed_alarms(self) -> None:
+        """The seed's alarms whose metric a running function emits; graphs of the rest."""
         namespace = self.targets.metric_namespace
+        business = self.business
+        alarmed = {seed.metric_name for seed in SEED_ALARMS if business.alarmable(seed.metric_name)}
         groups = [
-            cmc.CustomMetricGroup(
-                title=seed.name,
-                metrics=[self._seed_alarm(namespace, seed)],
-            )
+            cmc.CustomMetricGroup(title=seed.name, metrics=[self._seed_alarm(namespace, seed)])
             for seed in SEED_ALARMS
+            if seed.metric_name in alarmed
         ]
         groups += [
             cmc.CustomMetricGroup(title=metric.name, metrics=[_engine_metric(namespace, metric)])
-            for metric in ENGINE_METRICS
-            if metric.name not in {seed.metric_name for seed in SEED_ALARMS}
+            for metric in business.declared
+            if metric.name not in alarmed
         ]
         self.facade.monitor_custom(
             human_readable_name="Payments engine (seed §10.2.2 metrics)",
@@ -432,12 +420,9 @@ class EngineMonitoringStack(ConfiguredStack):
             statistic=seed.statistic,
             period=cdk.Duration.seconds(seed.period_seconds),
         )
+        # Only where the metric's producer runs (see _seed_alarms): the standby Region, where
+        # the heartbeat job does not run until it is the active one, has no such alarm.
         missing = seed.treat_missing_data
-        if self.is_dr and seed.metric_name == LMS_CONNECTIVITY_STATUS:
-            # The Singapore standby publishes no heartbeat until it is promoted: there
-            # silence is normal, and only a reported 0 (LMS unreachable from the DR
-            # Region) pages. Mumbai keeps the seed's breaching-on-silence.
-            missing = cw.TreatMissingData.NOT_BREACHING
         disambiguator = "Critical" if seed.critical else "Warning"
         threshold = cmc.CustomThreshold(
             threshold=seed.threshold,
@@ -845,11 +830,11 @@ def _rds_metric(
     )
 
 
-def _engine_metric(namespace: str, metric: EngineMetric) -> cw.Metric:
+def _engine_metric(namespace: str, metric: MetricSpec) -> cw.Metric:
     return cw.Metric(
         namespace=namespace,
         metric_name=metric.name,
-        statistic=metric.graph_statistic,
+        statistic=metric.statistic,
         period=FIVE_MINUTES,
         label=f"{metric.name} ({metric.unit})",
     )

@@ -5,8 +5,13 @@ Deploy order (architecture §4), stated with explicit stack dependencies:
     keys -> dr-keys                                  multi-region keys, then their replicas
     network, dr-network, dr-data                     both VPCs; the standby bus/queues/topics
     data -> database -> dr-database                  global tables, PostgreSQL, its replica
+    dr-database, dr-data -> dr-runbook               the failover runbook and switch
+    api, dr-api, dr-runbook -> dns                   failover records (with a domain)
 
-The DR stacks (Singapore) exist only where config enables DR (staging, prod).
+The DR stacks (Singapore) exist only where config enables DR (staging, prod); none of them
+depends on a Mumbai stack at deploy time except through values Singapore already holds
+(SSM-backed cross-Region references, literal ARNs), so `make deploy-dr` can deploy them
+alone while Mumbai is down.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from typing import TypeVar
 import aws_cdk as cdk
 from constructs import Construct
 
+from cdk_constructs.function import SecureFunction
 from cdk_constructs.postgres import PORT
 from cdk_constructs.tags import tag_every_resource
 from config.engine import EngineConfig
-from engine.declarations import INTERNAL_HEALTH, PORTAL_HEALTH, SCHEMA_MIGRATOR
+from engine import metrics as engine_metrics
+from shared.declarations import FunctionSpec
 from shared.engine_tables import GLOBAL_TABLES
 from stacks.engine.api import DatabaseEndpoint, EngineApiStack
 from stacks.engine.backup import EngineBackupStack, EngineDrBackupVaultStack
@@ -71,8 +78,8 @@ class EngineStage(cdk.Stage):
         self._storage_and_edge()
         self._apis()
         self._backup()
-        self._dns()
         self._dr_runbook()
+        self._dns()
         self._monitoring()
         tag_every_resource(self, cfg.tags)
 
@@ -285,8 +292,6 @@ class EngineStage(cdk.Stage):
         def topic(region: str, name: str) -> str:
             return f"arn:aws:sns:{region}:{cfg.account}:{topic_name(cfg, name)}"
 
-        api_functions = (function_name(cfg, PORTAL_HEALTH), function_name(cfg, INTERNAL_HEALTH))
-
         replicas = tuple(f"{primary_identifier(cfg)}-{name}" for name in cfg.database.read_replicas)
         self.monitoring = self._add(
             EngineMonitoringStack(
@@ -304,7 +309,9 @@ class EngineStage(cdk.Stage):
                     web_acl_names=apis,
                     queue_names=queues,
                     dlq_names=dlqs,
-                    function_names=(*api_functions, function_name(cfg, SCHEMA_MIGRATOR)),
+                    function_names=self._function_names(cfg.region),
+                    metrics=engine_metrics.METRICS,
+                    running_functions=self._running_functions(cfg.region),
                     critical_topic_arn=topic(cfg.region, "Critical"),
                     warning_topic_arn=topic(cfg.region, "Warning"),
                 ),
@@ -332,7 +339,9 @@ class EngineStage(cdk.Stage):
                         web_acl_names=apis,
                         queue_names=queues,
                         dlq_names=dlqs,
-                        function_names=api_functions,
+                        function_names=self._function_names(cfg.dr_region),
+                        metrics=engine_metrics.METRICS,
+                        running_functions=self._running_functions(cfg.dr_region),
                         critical_topic_arn=topic(cfg.dr_region, "Critical"),
                         warning_topic_arn=topic(cfg.dr_region, "Warning"),
                     ),
@@ -341,6 +350,26 @@ class EngineStage(cdk.Stage):
                 self.dr_database,
                 self.dr_api,
             )
+
+    def _functions_in(self, region: str) -> list[FunctionSpec]:
+        """Every declared function the stacks built so far deploy in `region`."""
+        return [
+            construct.spec
+            for stack in self._all
+            if stack.region == region
+            for construct in stack.node.find_all()
+            if isinstance(construct, SecureFunction)
+        ]
+
+    def _function_names(self, region: str) -> tuple[str, ...]:
+        return tuple(function_name(self.cfg, spec) for spec in self._functions_in(region))
+
+    def _running_functions(self, region: str) -> tuple[str, ...]:
+        """What runs in `region`: every function deployed there, except the jobs and
+        consumers that run only in the active Region when `region` is not it."""
+        active = region == self.cfg.active_region
+        specs = self._functions_in(region)
+        return tuple(spec.name for spec in specs if active or not spec.active_region_only)
 
     def _backup(self) -> None:
         cfg = self.cfg
@@ -388,6 +417,8 @@ class EngineStage(cdk.Stage):
             ),
             self.api,
             self.dr_api,
+            # The switch's alarm, which the primary records' health checks name.
+            self.dr_runbook,
         )
 
     def _failover_targets(self, stack: EngineApiStack) -> dict[str, FailoverTarget]:
@@ -415,7 +446,6 @@ class EngineStage(cdk.Stage):
                 "DrRunbook",
                 cfg=cfg,
                 replica_identifier=dr_replica_identifier(cfg),
-                primary_health_check_ids=self.dns.primary_health_check_ids if self.dns else (),
                 notification_topic_arn=(
                     f"arn:aws:sns:{cfg.dr_region}:{cfg.account}:{topic_name(cfg, 'Critical')}"
                 ),
@@ -423,7 +453,6 @@ class EngineStage(cdk.Stage):
             ),
             self.dr_database,
             self.dr_data,
-            self.dns,
         )
 
     # ------------------------------------------------------------------ views

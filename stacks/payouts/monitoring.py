@@ -22,41 +22,52 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_constructs import nag
-from cdk_constructs.monitoring import MonitoringHub, MonitoringHubProps
+from cdk_constructs.monitoring import BusinessMetrics, MonitoringHub, MonitoringHubProps
 from cdk_constructs.stack_base import ConfiguredStack
 from config.payouts import PayoutsConfig
 from payouts import declarations as fn
 from payouts.logic import metrics as m
+from shared.metrics import MetricSpec
 from stacks.payouts.access import METRICS_NAMESPACE
 from stacks.payouts.service import PayoutsServiceStack
 from stacks.payouts.stateful import PayoutsStatefulStack
 
-# (metric, unit, statistic): the names are the runtime's own constants, so a renamed
-# metric cannot silently leave a dashboard or alarm watching nothing.
-BUSINESS_METRICS = {
+# The business metrics by dashboard group, each with the functions whose code publishes it.
+# The names are the runtime's own constants, so a renamed metric cannot silently leave a
+# dashboard or alarm watching nothing; an alarm exists only while a producer is deployed.
+_CREATE = (fn.CREATE_PAYOUT.name,)
+_SUBMIT = (fn.CREATE_PAYOUT.name, fn.RECONCILER.name)
+_FINAL = (fn.RECONCILER.name, fn.MONOOVA_WEBHOOK.name, fn.WEBHOOK_REPLAY.name)
+_RESTORE = (fn.BALANCE_RESTORER.name,)
+BUSINESS_METRICS: dict[str, tuple[MetricSpec, ...]] = {
     "Payouts": (
-        (m.PAYOUT_CREATED, "Count", "Sum"),
-        (m.PAYOUT_COMPLETED, "Count", "Sum"),
-        (m.PAYOUT_REJECTED, "Count", "Sum"),
-        (m.PAYOUT_RETURNED, "Count", "Sum"),
-        (m.PAYOUT_UNKNOWN, "Count", "Sum"),
-        (m.BALANCE_RESTORED, "Count", "Sum"),
+        MetricSpec(m.PAYOUT_CREATED, "Count", _CREATE),
+        MetricSpec(m.PAYOUT_COMPLETED, "Count", _FINAL),
+        MetricSpec(m.PAYOUT_REJECTED, "Count", _SUBMIT + _FINAL),
+        MetricSpec(m.PAYOUT_RETURNED, "Count", _FINAL),
+        MetricSpec(m.PAYOUT_UNKNOWN, "Count", _SUBMIT + _FINAL),
+        MetricSpec(m.BALANCE_RESTORED, "Count", _RESTORE),
     ),
-    "Value (AUD cents)": ((m.PAYOUT_AMOUNT_CENTS, "Count", "Sum"),),
-    "Time to final state": ((m.TIME_TO_FINAL_STATE, "Milliseconds", "p90"),),
+    "Value (AUD cents)": (MetricSpec(m.PAYOUT_AMOUNT_CENTS, "Count", _CREATE),),
+    "Time to final state": (
+        MetricSpec(m.TIME_TO_FINAL_STATE, "Milliseconds", _RESTORE, statistic="p90"),
+    ),
     "Monoova": (
-        (m.MONOOVA_LATENCY, "Milliseconds", "p90"),
-        (m.MONOOVA_CALL_FAILED, "Count", "Sum"),
-        (m.CIRCUIT_OPENED, "Count", "Sum"),
-        (m.CIRCUIT_REJECTED, "Count", "Sum"),
+        MetricSpec(m.MONOOVA_LATENCY, "Milliseconds", _SUBMIT, statistic="p90"),
+        MetricSpec(m.MONOOVA_CALL_FAILED, "Count", _SUBMIT),
+        MetricSpec(m.CIRCUIT_OPENED, "Count", _SUBMIT),
+        MetricSpec(m.CIRCUIT_REJECTED, "Count", _CREATE),
     ),
     "Needs attention": (
-        (m.SUBMISSION_INCOMPLETE, "Count", "Sum"),
-        (m.WEBHOOK_DEAD_LETTERED, "Count", "Sum"),
-        (m.RECONCILE_ERRORS, "Count", "Sum"),
+        MetricSpec(m.SUBMISSION_INCOMPLETE, "Count", _CREATE),
+        MetricSpec(m.WEBHOOK_DEAD_LETTERED, "Count", (fn.MONOOVA_WEBHOOK.name,)),
+        MetricSpec(m.RECONCILE_ERRORS, "Count", (fn.RECONCILER.name,)),
     ),
 }
-STUCK_UNKNOWN_METRIC = m.STUCK_UNKNOWN
+# A gauge the reconciler sets every run.
+STUCK_UNKNOWN = MetricSpec(m.STUCK_UNKNOWN, "Count", (fn.RECONCILER.name,), statistic="Maximum")
+STUCK_UNKNOWN_METRIC = STUCK_UNKNOWN.name
+DECLARED_METRICS = (*(s for group in BUSINESS_METRICS.values() for s in group), STUCK_UNKNOWN)
 
 
 class PayoutsMonitoringStack(ConfiguredStack):
@@ -104,7 +115,13 @@ class PayoutsMonitoringStack(ConfiguredStack):
         self._functions(service)
         self._queues(stateful)
         self._tables(stateful)
-        self._business()
+        self._business(
+            BusinessMetrics(
+                namespace=METRICS_NAMESPACE,
+                declared=DECLARED_METRICS,
+                running_functions=frozenset(service.functions),
+            )
+        )
 
     def _api(self, service: PayoutsServiceStack) -> None:
         cfg = self.cfg
@@ -207,31 +224,36 @@ class PayoutsMonitoringStack(ConfiguredStack):
             label=name,
         )
 
-    def _business(self) -> None:
+    def _business(self, metrics: BusinessMetrics) -> None:
         cfg = self.cfg
         business = self.hub.business
         business.add_large_header(f"Payouts {cfg.env_name}: business")
         groups = [
             cmc.CustomMetricGroup(
                 title=title,
-                metrics=[self._metric(name, unit, stat) for name, unit, stat in metrics],
+                metrics=[self._metric(spec.name, spec.unit, spec.statistic) for spec in specs],
             )
-            for title, metrics in BUSINESS_METRICS.items()
+            for title, specs in BUSINESS_METRICS.items()
         ]
-        stuck = cmc.CustomMetricWithAlarm(
+        if metrics.alarmable(STUCK_UNKNOWN.name):
+            groups.append(
+                cmc.CustomMetricGroup(title="Stuck UNKNOWN payouts", metrics=[self._stuck()])
+            )
+        business.monitor_custom(
+            human_readable_name="Payout KPIs", alarm_friendly_name="Business", metric_groups=groups
+        )
+
+    def _stuck(self) -> cmc.CustomMetricWithAlarm:
+        return cmc.CustomMetricWithAlarm(
             alarm_friendly_name=STUCK_UNKNOWN_METRIC,
             # A gauge the reconciler sets every run: the worst value in the window counts.
-            metric=self._metric(STUCK_UNKNOWN_METRIC, "Count", "Maximum"),
+            metric=self._metric(STUCK_UNKNOWN.name, STUCK_UNKNOWN.unit, STUCK_UNKNOWN.statistic),
             add_alarm={
                 "Critical": cmc.CustomThreshold(
-                    threshold=cfg.stuck_unknown_max,
+                    threshold=self.cfg.stuck_unknown_max,
                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                     treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
                     action_override=self.hub.critical,
                 )
             },
-        )
-        groups.append(cmc.CustomMetricGroup(title="Stuck UNKNOWN payouts", metrics=[stuck]))
-        business.monitor_custom(
-            human_readable_name="Payout KPIs", alarm_friendly_name="Business", metric_groups=groups
         )

@@ -22,8 +22,9 @@ from constructs import Construct
 
 from cdk_constructs import nag
 from cdk_constructs.function import SecureFunction, SecureFunctionProps, package_code
-from cdk_constructs.keys import SERVICE_ENCRYPT_ACTIONS, grant_via_service
+from cdk_constructs.keys import grant_via_service
 from cdk_constructs.python_layer import PythonDependenciesLayer, PythonLayerProps
+from cdk_constructs.queue import grant_queue_key
 from cdk_constructs.rest_api import SecureRestApi, SecureRestApiProps
 from cdk_constructs.stack_base import ConfiguredStack
 from config.payouts import PayoutsConfig
@@ -216,7 +217,7 @@ class PayoutsServiceStack(ConfiguredStack):
         grant_via_service(function, self.stateful.data_key, "secretsmanager", ["kms:Decrypt"])
 
     def _grant_queue_key(self, function: lambda_.IFunction) -> None:
-        grant_via_service(function, self.stateful.data_key, "sqs", SERVICE_ENCRYPT_ACTIONS)
+        grant_queue_key(function, self.stateful.data_key, send=True)
 
     def _api(self) -> SecureRestApi:
         cfg = self.cfg
@@ -281,6 +282,7 @@ class PayoutsServiceStack(ConfiguredStack):
                 bisect_batch_on_error=True,
                 retry_attempts=5,
                 report_batch_item_failures=True,
+                # Lambda records a failed batch with the function's own role.
                 on_failure=sources.SqsDlq(self.balance_restore_dlq),
                 filters=[
                     lambda_.FilterCriteria.filter(
@@ -298,6 +300,7 @@ class PayoutsServiceStack(ConfiguredStack):
                 ],
             )
         )
+        self._grant_queue_key(restorer)
 
     def _replay_queue_to_webhook_replay(self) -> None:
         replay = self.functions[fn.WEBHOOK_REPLAY.name].function

@@ -1,8 +1,8 @@
 """Keys, tables, secrets, the admin user pool and the queues of one environment.
 
 Everything here holds data or identity, so it lives apart from the functions:
-termination protection and RETAIN come from config, and construct ids never
-change (a new id is a new resource, i.e. an empty table).
+termination protection and retention (RetainExceptOnCreate) come from config, and
+construct ids never change (a new id is a new resource, i.e. an empty table).
 """
 
 from __future__ import annotations

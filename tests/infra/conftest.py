@@ -63,3 +63,19 @@ def engine_synth(
     request: pytest.FixtureRequest, engine_synth_of: Callable[[str], EngineSynth]
 ) -> EngineSynth:
     return engine_synth_of(request.param)
+
+
+# Every (system, environment) the app builds: for the policies both systems are held to.
+STAGES = [("payouts", name) for name in ENVIRONMENTS] + [
+    ("engine", name) for name in ENGINE_ENVIRONMENTS
+]
+
+
+@pytest.fixture(params=STAGES, ids=[f"{system}-{name}" for system, name in STAGES])
+def stage_synth(
+    request: pytest.FixtureRequest,
+    synth_of: Callable[[str], Synth],
+    engine_synth_of: Callable[[str], EngineSynth],
+) -> Synth:
+    system, env_name = request.param
+    return engine_synth_of(env_name) if system == "engine" else synth_of(env_name)

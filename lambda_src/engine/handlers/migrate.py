@@ -12,6 +12,11 @@ In AWS it connects through RDS Proxy with IAM authentication: a token from
 Lambda sets. `DATABASE_URL`, when set, is used instead of the proxy and the token; it exists
 for local runs (`make local`) and tests, and is never set in AWS.
 
+Connecting is retried with backoff for up to CONNECT_DEADLINE_SECONDS (`connect_with_retry`):
+right after the first deploy creates it, RDS Proxy refuses until its target registers, and a
+login can fail while Secrets Manager rotates the master secret. The stack also creates the
+rotation schedule only after the schema, so the first migration never meets a rotation.
+
 A CloudFormation custom resource only receives Update when its properties change, so the
 stack should pass a property that changes with the migration files (e.g. their hash).
 """
@@ -32,6 +37,10 @@ from engine.handlers import cfn_response
 
 PHYSICAL_RESOURCE_ID = "engine-schema"
 CONNECT_TIMEOUT_SECONDS = 10
+# The function has 300 s: connecting may take up to 180 s of retries (a new proxy's target
+# still registering, a login failing while the master secret rotates), leaving the rest
+# for the migrations and the answer to CloudFormation.
+CONNECT_DEADLINE_SECONDS = 180
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "engine"))
 
@@ -46,7 +55,11 @@ def connect() -> psycopg.Connection[Any]:
             "connecting through RDS Proxy",
             extra={"host": os.environ.get("DB_PROXY_ENDPOINT"), "db": os.environ.get("DB_NAME")},
         )
-    return connection.connect("engine-migrate", CONNECT_TIMEOUT_SECONDS)
+    return connection.connect_with_retry(
+        "engine-migrate",
+        deadline_seconds=CONNECT_DEADLINE_SECONDS,
+        attempt_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+    )
 
 
 def handle(event: dict[str, Any], connect: Connect = connect) -> dict[str, Any]:

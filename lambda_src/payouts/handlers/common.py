@@ -6,7 +6,7 @@ import os
 
 from aws_lambda_powertools import Logger
 
-from shared.metrics import metrics_for
+from shared.powertools_metrics import metrics_for
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "payouts"))
 metrics = metrics_for(os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Payouts"))

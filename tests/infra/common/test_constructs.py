@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 
 from cdk_constructs import nag
 from cdk_constructs.function import SecureFunction, SecureFunctionProps, package_code
+from cdk_constructs.queue import DeadLetterQueue, DeadLetterQueueProps
 from cdk_constructs.stack_base import ConfiguredStack
 from cdk_constructs.table import DataTable, DataTableProps
 from payouts import declarations as fn
@@ -113,6 +114,40 @@ def test_table_grants_refuse_wildcards_and_unknown_indexes() -> None:
         table.grant(function.function, "dynamodb:*")
     with pytest.raises(ValueError, match="no index"):
         table.grant(function.function, "dynamodb:GetItem", query_indexes=("missing-index",))
+
+
+def test_stateful_constructs_refuse_plain_retain() -> None:
+    """Plain RETAIN keeps what a failed first create made (issue 11 #3)."""
+    stack = _stack()
+    key = kms.Key(stack, "K")
+    with pytest.raises(ValueError, match="RETAIN_ON_UPDATE_OR_DELETE"):
+        DataTable(
+            stack,
+            "T",
+            DataTableProps(
+                spec=TRANSACTIONS,
+                encryption_key=key,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+                deletion_protection=True,
+            ),
+        )
+    with pytest.raises(ValueError, match="RETAIN_ON_UPDATE_OR_DELETE"):
+        DeadLetterQueue(
+            stack, "Q", DeadLetterQueueProps(key, removal_policy=cdk.RemovalPolicy.RETAIN)
+        )
+    kept = DataTable(
+        stack,
+        "Kept",
+        DataTableProps(
+            spec=TRANSACTIONS,
+            encryption_key=key,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            deletion_protection=True,
+        ),
+    )
+    cfn = kept.table.node.default_child
+    assert isinstance(cfn, cdk.CfnResource)
+    assert cfn.cfn_options.deletion_policy == cdk.CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE
 
 
 # --------------------------------------------------------------------------- stack base

@@ -357,7 +357,7 @@ def test_staff_pool_requires_totp_mfa_and_has_one_group_per_role(synth: Synthesi
         assert props["MfaConfiguration"] == "ON"
         assert props["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
         assert props["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
-        assert pool["DeletionPolicy"] == "Retain"
+        assert pool["DeletionPolicy"] == "RetainExceptOnCreate"
         groups = {
             g["Properties"]["GroupName"]: g["Properties"]["Precedence"]
             for g in _of_type(template, "AWS::Cognito::UserPoolGroup").values()

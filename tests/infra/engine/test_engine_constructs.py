@@ -88,7 +88,9 @@ def test_multi_region_key_always_rotates_and_is_multi_region() -> None:
         stack,
         "K",
         MultiRegionKeyProps(
-            alias="alias/k", description="d", removal_policy=cdk.RemovalPolicy.RETAIN
+            alias="alias/k",
+            description="d",
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         ),
     )
     Template.from_stack(stack).has_resource_properties(
@@ -101,7 +103,7 @@ def test_multi_region_key_always_rotates_and_is_multi_region() -> None:
             MultiRegionKeyProps(
                 alias="alias/l",
                 description="d",
-                removal_policy=cdk.RemovalPolicy.RETAIN,
+                removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
                 pending_window_days=3,
             ),
         )

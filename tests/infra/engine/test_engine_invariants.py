@@ -500,7 +500,7 @@ def test_deploy_order(engine_synth: EngineSynth) -> None:
 
 
 def test_stateful_resources_follow_the_removal_policy(engine_synth: EngineSynth) -> None:
-    expected = "Retain" if engine_synth.cfg.retain_data else "Delete"
+    expected = "RetainExceptOnCreate" if engine_synth.cfg.retain_data else "Delete"
     checked = 0
     for template in _all_templates(engine_synth):
         for resource_type in (

@@ -18,6 +18,7 @@ from aws_cdk import aws_logs as logs
 from cdk_constructs import nag
 from cdk_constructs.monitoring import MonitoringHub, MonitoringHubProps
 from config.engine import DEV, DR_REGION, ENVIRONMENTS, PROD, REGION
+from engine.metrics import METRICS
 from stacks.engine.monitoring import (
     ENGINE_METRIC_NAMESPACE,
     LOG_RETENTION_POLICY,
@@ -39,6 +40,17 @@ APIS = ("engine-prod-portal-api", "engine-prod-internal-api")
 DLQS = ("engine-prod-lms-posting-dlq", "engine-prod-notifications-dlq")
 FUNCTIONS = ("engine-prod-post-to-lms", "engine-prod-take-payment")
 
+# No engine function publishes the seed's metrics yet: declare them as published by two the
+# business logic will bring (a payment API and the LMS heartbeat job).
+PRODUCERS = {
+    "payment_success_rate": ("TakePayment",),
+    "api_response_time": ("TakePayment",),
+    "lms_connectivity_status": ("LmsHeartbeat",),
+}
+DECLARED = tuple(
+    dataclasses.replace(spec, producers=PRODUCERS.get(spec.name, ())) for spec in METRICS
+)
+
 PROD_TARGETS = MonitoringTargets(
     metric_namespace=ENGINE_METRIC_NAMESPACE,
     table_names=TABLES,
@@ -51,14 +63,18 @@ PROD_TARGETS = MonitoringTargets(
     queue_names=("engine-prod-lms-posting", "engine-prod-notifications"),
     dlq_names=DLQS,
     function_names=FUNCTIONS,
+    metrics=DECLARED,
+    running_functions=("TakePayment", "LmsHeartbeat"),
     critical_topic_arn=CRITICAL_ARN,
     warning_topic_arn=WARNING_ARN,
 )
+# The standby: the payment API runs there too, the heartbeat job only in the active Region.
 DR_TARGETS = dataclasses.replace(
     PROD_TARGETS,
     replica_regions=(REGION,),
     db_instance_identifiers=(DR_REPLICA,),
     replica_instance_identifiers=(DR_REPLICA,),
+    running_functions=("TakePayment",),
     critical_topic_arn=None,
     warning_topic_arn=None,
 )
@@ -210,14 +226,32 @@ def test_dr_seed_alarms_use_the_dr_regions_own_topics(synthesized: Synthesized) 
     alarms = synthesized.alarms("prod-dr")
     critical = synthesized.logical_id("prod-dr", "AWS::SNS::Topic", "engine-prod-dr-critical")
     warning = synthesized.logical_id("prod-dr", "AWS::SNS::Topic", "engine-prod-dr-warning")
+    # The heartbeat job runs only in the active Region: the standby has no LMS alarm.
+    assert "engine-prod-dr-LMSConnectivityFailure" not in alarms
     for seed_name, expected in SEED.items():
+        if seed_name == "LMSConnectivityFailure":
+            continue
         alarm = alarms[f"engine-prod-dr-{seed_name}"]
         for key in ("MetricName", "Threshold", "ComparisonOperator", "Period", "Statistic"):
             assert alarm[key] == expected[key]
         topic = critical if seed_name in SEED_CRITICAL else warning
         assert alarm["AlarmActions"] == [{"Ref": topic}]
-    # The standby publishes no LMS heartbeat until promoted; only a reported 0 pages.
-    assert alarms["engine-prod-dr-LMSConnectivityFailure"]["TreatMissingData"] == "notBreaching"
+
+
+def test_no_business_alarm_without_a_running_producer(synthesized: Synthesized) -> None:
+    """dev's targets run no function that emits the seed's metrics: no alarm on them, but
+    the dashboard still graphs every declared metric."""
+    alarms = synthesized.alarms("dev")
+    business = [a for a in alarms.values() if a.get("Namespace") == ENGINE_METRIC_NAMESPACE]
+    assert business == []
+    [dashboard] = [
+        r["Properties"]
+        for r in synthesized.templates["dev"]["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    body = json.dumps(dashboard["DashboardBody"])
+    for metric in METRICS:
+        assert metric.name in body
 
 
 # --- per-resource alarms --------------------------------------------------------------
@@ -526,3 +560,66 @@ def test_max_connections_follows_rds_postgres_default() -> None:
     assert max_connections("r6g.16xlarge") == 5000
     with pytest.raises(ValueError, match="cannot size max_connections"):
         max_connections("c6g.large")
+
+
+# --- the active Region ------------------------------------------------------------------
+
+
+def _stage_alarm_names(outdir: Path, cfg: Any) -> dict[str, set[str]]:
+    from stacks.engine import EngineStage
+
+    app = cdk.App(
+        context=cdk_json_context() | {"aws:cdk:bundling-stacks": []},
+        outdir=str(outdir),
+        analytics_reporting=False,
+    )
+    stage = EngineStage(app, cfg)
+    app.synth()
+    names = {}
+    for role in ("monitoring", "dr-monitoring"):
+        stack = stage.roles[role]
+        template = json.loads(
+            (outdir / f"assembly-{stage.stage_name}" / stack.template_file).read_text()
+        )
+        names[role] = {
+            r["Properties"]["AlarmName"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::CloudWatch::Alarm"
+        }
+    return names
+
+
+def test_a_jobs_alarm_exists_only_in_the_active_region(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A job that runs only in the active Region (here PortalHealth stands in for the LMS
+    heartbeat job the business logic will bring) gets its metric's alarm there only; after a
+    failover config names Singapore active, and the alarm moves with the job."""
+    import stacks.engine.api as api_stack
+    from engine import metrics as engine_metrics
+
+    job = dataclasses.replace(api_stack.PORTAL_HEALTH, active_region_only=True)
+    monkeypatch.setattr(api_stack, "PORTAL_HEALTH", job)
+    declared = tuple(
+        dataclasses.replace(spec, producers=(job.name,))
+        if spec.name == "lms_connectivity_status"
+        else spec
+        for spec in engine_metrics.METRICS
+    )
+    monkeypatch.setattr(engine_metrics, "METRICS", declared)
+    lms = "LMSConnectivityFailure"
+    for active, armed in ((REGION, "monitoring"), (DR_REGION, "dr-monitoring")):
+        cfg = dataclasses.replace(PROD, active_region=active)
+        names = _stage_alarm_names(tmp_path / active, cfg)
+        with_lms = {role for role, alarms in names.items() if any(lms in a for a in alarms)}
+        assert with_lms == {armed}, active
+        # No other business alarm: nothing deployed emits payments or API latency yet.
+        assert not any("PaymentFailureRate" in a for alarms in names.values() for a in alarms)
+
+
+def test_the_active_region_must_be_one_the_environment_runs_in() -> None:
+    from config import ConfigError, validate
+
+    with pytest.raises(ConfigError, match="active_region"):
+        validate(dataclasses.replace(DEV, active_region=DR_REGION))
+    assert validate(dataclasses.replace(PROD, active_region=DR_REGION)).active_region == DR_REGION

@@ -8,6 +8,7 @@ is held to it without anyone remembering to write a test:
 * every queue has a DLQ (or is one);
 * every log group has a retention;
 * every data store is encrypted with a customer-managed key;
+* every encrypted event bus and archive may use its key (EventBridge's documented grants);
 * no API stage without a WAF web ACL.
 """
 
@@ -21,6 +22,7 @@ import pytest
 
 from config.engine import DR_REGION, REGION
 from tests.infra.engine_synth import ENGINE_ENVIRONMENTS, EngineSynth
+from tests.infra.policy_eval import Ref, Request, TemplateSet, allows, template_set
 
 DR_ENVIRONMENTS = tuple(e for e in ENGINE_ENVIRONMENTS if e in ("staging", "prod"))
 
@@ -252,6 +254,50 @@ def test_every_data_store_uses_a_customer_managed_key(engine_synth: EngineSynth)
             assert uses_cmk(p), f"{kind} {role}/{logical_id}"
             checked += 1
     assert checked > 20
+
+
+EVENT_BUS_CONTEXT = "kms:EncryptionContext:aws:events:event-bus:arn"
+EVENT_BUS_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+
+
+def _events_may(templates: TemplateSet, key: Ref, action: str, context: dict[str, str]) -> bool:
+    policy = templates.resource(key)["Properties"]["KeyPolicy"]["Statement"]
+    request = Request(action, service_principal="events.amazonaws.com", context=context)
+    return allows(templates, policy, request, key.role)
+
+
+def test_every_encrypted_event_bus_and_its_archive_can_use_the_key(
+    engine_synth: EngineSynth,
+) -> None:
+    """EventBridge refuses a key it cannot describe; an archive also re-encrypts. Both are
+    allowed for this account's bus only (its ARN is the encryption context)."""
+    templates = template_set(engine_synth)
+    account = engine_synth.cfg.account
+    buses = list(templates.resources("AWS::Events::EventBus"))
+    assert len(buses) == (2 if engine_synth.cfg.dr_enabled else 1)
+    for role, logical_id, bus in buses:
+        key = templates.resolve(role, bus["Properties"]["KmsKeyIdentifier"])
+        assert isinstance(key, Ref), f"{role}/{logical_id}"
+        region = templates.regions[role]
+        arn = f"arn:aws:events:{region}:{account}:event-bus/{bus['Properties']['Name']}"
+        archived = [
+            archive
+            for a_role, _, archive in templates.resources("AWS::Events::Archive")
+            if templates.resolve(a_role, archive["Properties"]["SourceArn"])
+            == Ref(role, logical_id)
+            and templates.resolve(a_role, archive["Properties"]["KmsKeyIdentifier"]) == key
+        ]
+        assert archived, f"{role}/{logical_id} has no encrypted archive"
+        own = {"aws:SourceAccount": account, EVENT_BUS_CONTEXT: arn}
+        for action in EVENT_BUS_ACTIONS:
+            assert _events_may(templates, key, action, own), f"{action} for {arn}"
+        assert _events_may(templates, key, "kms:DescribeKey", {"aws:SourceAccount": account})
+        other_bus = own | {EVENT_BUS_CONTEXT: arn.replace("/engine-", "/other-")}
+        other_account = own | {"aws:SourceAccount": "999999999999"}
+        for context in (other_bus, other_account, {EVENT_BUS_CONTEXT: arn}):
+            assert not _events_may(templates, key, "kms:ReEncryptFrom", context), context
+        foreign = {"aws:SourceAccount": "999999999999"}
+        assert not _events_may(templates, key, "kms:DescribeKey", foreign)
 
 
 # --------------------------------------------------------------------------- WAF

@@ -58,7 +58,7 @@ def _database(stack: cdk.Stack, **overrides: Any) -> PostgresDatabase:
         "max_allocated_storage_gb": 500,
         "backup_retention_days": 35,
         "deletion_protection": True,
-        "removal_policy": cdk.RemovalPolicy.RETAIN,
+        "removal_policy": cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         "log_retention": logs.RetentionDays.THREE_MONTHS,
         "log_encryption_key": kms.Key(stack, "LogsKey", enable_key_rotation=True),
         "read_replica_names": ("reporting", "analytics"),
@@ -109,9 +109,10 @@ def _cross_region_replica(stack: cdk.Stack, **overrides: Any) -> CrossRegionRepl
         "database_subnets": ec2.SubnetSelection(subnet_group_name="db"),
         "database_security_group": ec2.SecurityGroup(stack, "DbSg", vpc=vpc),
         "encryption_key": kms.Key(stack, "Key", enable_key_rotation=True),
+        "max_allocated_storage_gb": 500,
         "multi_az": False,
         "deletion_protection": True,
-        "removal_policy": cdk.RemovalPolicy.RETAIN,
+        "removal_policy": cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         "log_retention": logs.RetentionDays.THREE_MONTHS,
         "log_encryption_key": kms.Key(stack, "LogsKey", enable_key_rotation=True),
     }
@@ -167,6 +168,8 @@ def test_two_read_replicas_with_the_same_protections(
         assert replica["EnableIAMDatabaseAuthentication"] is True
         assert replica["EnablePerformanceInsights"] is True
         assert replica["PubliclyAccessible"] is False
+        # The primary's storage: gp3, autoscaling to the same limit.
+        assert (replica["StorageType"], replica["MaxAllocatedStorage"]) == ("gp3", 500)
 
 
 def test_parameters_apply_the_seed_tuning_and_force_tls(
@@ -280,6 +283,7 @@ def test_cross_region_replica_names_its_source_by_arn_and_re_encrypts(
     assert replica["PubliclyAccessible"] is False
     assert replica["DeletionProtection"] is True
     assert replica["EnablePerformanceInsights"] is True
+    assert (replica["StorageType"], replica["MaxAllocatedStorage"]) == ("gp3", 500)
     [group] = props(dr_template[0], "AWS::RDS::DBParameterGroup")
     assert group["Parameters"]["rds.force_ssl"] == "1"
 

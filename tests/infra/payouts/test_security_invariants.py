@@ -197,7 +197,7 @@ def test_every_table_has_cmk_pitr_and_env_protection(synth: Synth) -> None:
     cfg = cfg_of(synth)
     tables = resources(synth.templates["stateful"], "AWS::DynamoDB::GlobalTable")
     assert len(tables) == len(ALL_TABLES)
-    expected_policy = "Retain" if cfg.retain_data else "Delete"
+    expected_policy = "RetainExceptOnCreate" if cfg.retain_data else "Delete"
     for logical_id, table in tables.items():
         properties = table["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
@@ -230,7 +230,7 @@ def test_tables_follow_their_declarations(synth: Synth) -> None:
 
 
 def test_every_key_rotates_and_follows_removal_policy(synth: Synth) -> None:
-    expected = "Retain" if cfg_of(synth).retain_data else "Delete"
+    expected = "RetainExceptOnCreate" if cfg_of(synth).retain_data else "Delete"
     keys = {
         **resources(synth.templates["stateful"], "AWS::KMS::Key"),
         **resources(synth.templates["monitoring"], "AWS::KMS::Key"),
@@ -803,7 +803,7 @@ def test_stacks_are_named_tagged_and_protected_per_config(synth: Synth) -> None:
 
 
 def test_stateful_resources_follow_the_removal_policy(synth: Synth) -> None:
-    expected = "Retain" if cfg_of(synth).retain_data else "Delete"
+    expected = "RetainExceptOnCreate" if cfg_of(synth).retain_data else "Delete"
     template = synth.templates["stateful"]
     for resource_type in (
         "AWS::SQS::Queue",

@@ -157,6 +157,23 @@ def test_an_https_health_check_pays_for_its_optional_feature() -> None:
     assert floor(check) == Decimal("2.75")  # 0.75 + 1 feature x 2.00
 
 
+def test_checks_that_call_no_endpoint_are_basic_aws_endpoint_checks() -> None:
+    calculated = res(
+        "AWS::Route53::HealthCheck",
+        HealthCheckConfig={"Type": "CALCULATED", "ChildHealthChecks": ["a"], "HealthThreshold": 1},
+    )
+    alarm = res(
+        "AWS::Route53::HealthCheck",
+        "Switch",
+        HealthCheckConfig={"Type": "CLOUDWATCH_METRIC", "AlarmIdentifier": {"Name": "a"}},
+    )
+    assert floor(calculated) == floor(alarm) == Decimal("0.50")
+    footprint = Footprint(
+        system="engine", unit="op", steps=(), per_health_check=Usage(api_requests=Decimal(1))
+    )
+    assert usage.background_lines(footprint, env(stack(calculated, alarm))) == []
+
+
 def pricer(*stacks: Stack) -> usage.UsagePricer:
     return usage.UsagePricer(env(*stacks))
 

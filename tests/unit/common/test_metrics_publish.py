@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.exceptions import SchemaValidationError
 
 from local.events import LambdaContext
-from shared.metrics import PublishWhenCounted, metrics_for
+from shared.powertools_metrics import PublishWhenCounted, metrics_for
 
 _SHARED = ("_metrics", "_dimensions", "_metadata", "_default_dimensions")
 

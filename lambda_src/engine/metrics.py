@@ -1,0 +1,54 @@
+"""The engine's business metrics (seed §10.2.2), with the functions that publish them.
+
+Every metric is published in NAMESPACE twice: with the seed's dimensions, and without any
+(the aggregate series every alarm and graph reads, since the dimensions split a metric into
+series no single alarm can aggregate). `producers` lists the declared functions
+(engine.declarations) whose code emits the metric. None does yet: the payment, LMS and API
+functions come with the engine's business logic, and each declares itself here when it
+starts publishing. Until then the monitoring stacks graph these metrics but create no alarm
+on them (none may page for a metric nothing deployed emits).
+"""
+
+from __future__ import annotations
+
+from shared.metrics import MetricSpec
+
+NAMESPACE = "FivestarPaymentsEngine"
+
+PAYMENT_SUCCESS_RATE = MetricSpec(
+    "payment_success_rate", "Percent", dimensions=("channel", "payment_method"), statistic="Average"
+)
+# A heartbeat (1: LMS reachable, 0: not) published every minute by a scheduled job that
+# runs only in the active Region.
+LMS_CONNECTIVITY_STATUS = MetricSpec(
+    "lms_connectivity_status", "Count", dimensions=("status",), statistic="Minimum"
+)
+TRANSACTION_PROCESSING_TIME = MetricSpec(
+    "transaction_processing_time",
+    "Milliseconds",
+    dimensions=("service", "operation"),
+    statistic="p90",
+)
+QUEUE_DEPTH = MetricSpec("queue_depth", "Count", dimensions=("queue_type",), statistic="Maximum")
+API_RESPONSE_TIME = MetricSpec(
+    "api_response_time",
+    "Milliseconds",
+    dimensions=("endpoint", "method", "status_code"),
+    statistic="p90",
+)
+ERROR_RATE = MetricSpec(
+    "error_rate", "Percent", dimensions=("service", "error_type"), statistic="Average"
+)
+DATABASE_CONNECTION_POOL = MetricSpec(
+    "database_connection_pool", "Percent", dimensions=("database", "pool"), statistic="Maximum"
+)
+
+METRICS: tuple[MetricSpec, ...] = (
+    PAYMENT_SUCCESS_RATE,
+    LMS_CONNECTIVITY_STATUS,
+    TRANSACTION_PROCESSING_TIME,
+    QUEUE_DEPTH,
+    API_RESPONSE_TIME,
+    ERROR_RATE,
+    DATABASE_CONNECTION_POOL,
+)
