@@ -148,4 +148,10 @@ def account_variables(system: str, env_name: str) -> tuple[str, str]:
     return (f"CDK_ACCOUNT_{system.upper()}_{env_name.upper()}", f"CDK_ACCOUNT_{env_name.upper()}")
 
 
-__all__ = ["ConfigError", "EnvironmentConfig", "MessagingLimits", "account_variables", "resolve_account"]
+__all__ = [
+    "ConfigError",
+    "EnvironmentConfig",
+    "MessagingLimits",
+    "account_variables",
+    "resolve_account",
+]
