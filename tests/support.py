@@ -216,3 +216,57 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+class ConflictInjector:
+    """A DynamoDB client whose writes touching `table` fail as a conflicting write would.
+
+    moto never produces a TransactionConflict by itself. Here a TransactWriteItems with an item
+    on `table` is cancelled with reason `TransactionConflict` on that item (`None` on the
+    others), and an UpdateItem on `table` raises TransactionConflictException, `times` times
+    (None: every time). Everything else goes to the real client.
+    """
+
+    def __init__(self, client: Any, table: str, times: int | None = None) -> None:
+        self._client = client
+        self.table = table
+        self.remaining = times
+        self.injected = 0
+
+    def _take(self) -> bool:
+        if self.remaining is not None:
+            if self.remaining <= 0:
+                return False
+            self.remaining -= 1
+        self.injected += 1
+        return True
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        items = kwargs["TransactItems"]
+        tables = [next(iter(item.values()))["TableName"] for item in items]
+        if self.table in tables and self._take():
+            reasons = [
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+                if table == self.table
+                else {"Code": "None"}
+                for table in tables
+            ]
+            error = {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": reasons,
+            }
+            raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+        return self._client.transact_write_items(**kwargs)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        if kwargs["TableName"] == self.table and self._take():
+            error = {"Error": {"Code": "TransactionConflictException", "Message": "ongoing"}}
+            raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+        return self._client.update_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)

@@ -16,6 +16,7 @@ from payouts import settings
 from payouts.dal.breaker import BreakerStore
 from payouts.dal.customers import CustomerStore
 from payouts.dal.idempotency import IdempotencyStore
+from payouts.dal.ledger import PayoutLedger
 from payouts.dal.transactions import TransactionStore
 from payouts.logic import metrics as m
 from shared import aws, secrets
@@ -52,6 +53,16 @@ def idempotency() -> IdempotencyStore:
     return IdempotencyStore(dynamodb(), settings.tables().idempotency)
 
 
+def ledger(with_crypto: bool = False) -> PayoutLedger:
+    return PayoutLedger(
+        dynamodb(),
+        transactions(),
+        customers(with_crypto),
+        idempotency(),
+        settings.tables().breaker,
+    )
+
+
 def breaker() -> BreakerStore:
     return BreakerStore(dynamodb(), settings.tables().breaker, settings.breaker())
 
@@ -75,9 +86,7 @@ def monoova(remaining_seconds: Callable[[], float] | None = None) -> MonoovaClie
 def submitter(metrics: m.MetricSink, monoova_client: MonoovaClient) -> Submitter:
     from payouts.logic.submission import Submitter  # noqa: PLC0415 - see module docstring
 
-    return Submitter(
-        dynamodb(), transactions(), breaker(), monoova_client, settings.monoova(), metrics
-    )
+    return Submitter(transactions(), breaker(), monoova_client, settings.monoova(), metrics)
 
 
 def reset() -> None:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from payouts.models.status import OPEN, Status, allowed_from
+from payouts.models.status import OPEN, REFUNDABLE, Status, allowed_from
 from payouts.tables import TRANSACTIONS
-from shared import ddb
+from shared import ddb, ddb_writes
 
 CUSTOMER_INDEX = TRANSACTIONS.indexes[0].name
 OPEN_INDEX = TRANSACTIONS.indexes[1].name
@@ -100,6 +100,32 @@ class TransactionStore:
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": ddb.values(values),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def transition(self, move: Transition) -> None:
+        """Make one move; raises ConditionFailed (with the payout as it stands) or Conflict."""
+        ddb_writes.update(self.client, self.transition_op(move)["Update"])
+
+    def record_facts(self, transaction_id: str, fields: dict[str, Any]) -> None:
+        """Set facts on an existing payout without moving it; raises ConditionFailed/Conflict."""
+        ddb_writes.update(self.client, self.set_fields_op(transaction_id, fields)["Update"])
+
+    def mark_refunded_op(self, transaction_id: str, at: str) -> dict[str, Any]:
+        """Set `refunded_at`, only on a Rejected/Returned payout not yet refunded."""
+        refundable = sorted(s.value for s in REFUNDABLE)
+        values = {":at": at} | {f":r{i}": s for i, s in enumerate(refundable)}
+        states = ", ".join(f":r{i}" for i in range(len(refundable)))
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": ddb.to_item(self.key(transaction_id)),
+                "UpdateExpression": "SET refunded_at = :at",
+                "ConditionExpression": (
+                    f"attribute_not_exists(refunded_at) AND #status IN ({states})"
+                ),
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": ddb.values(values),
             }
         }
 

@@ -25,9 +25,7 @@ def restore(record: DynamoDBRecord) -> bool:
     raw = record.raw_event.get("dynamodb", {})
     old = ddb.from_item(raw.get("OldImage"))
     new = ddb.from_item(raw.get("NewImage"))
-    restorer = BalanceRestorer(
-        wiring.dynamodb(), wiring.transactions(), wiring.customers(with_crypto=False), metrics
-    )
+    restorer = BalanceRestorer(wiring.ledger(), metrics)
     credited = restorer.on_change(old, new)
     if credited:
         logger.info("balance restored", extra={"transaction_id": (new or {}).get("transaction_id")})

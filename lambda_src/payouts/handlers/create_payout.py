@@ -23,10 +23,9 @@ def create_payout(request: Request) -> Reply:
         raise ValidationError("the body is not valid JSON") from exc
     command = parse_create_request(body, request.header("Idempotency-Key"))
     service = CreatePayout(
-        client=wiring.dynamodb(),
         customers=wiring.customers(),
-        transactions=wiring.transactions(),
         idempotency=wiring.idempotency(),
+        ledger=wiring.ledger(),
         breaker=wiring.breaker(),
         submitter=wiring.submitter(metrics, wiring.monoova(request.remaining_seconds)),
         metrics=metrics,

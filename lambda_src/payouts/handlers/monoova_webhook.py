@@ -58,7 +58,7 @@ def _process(body: bytes, webhook_id: str | None, request_id: str | None) -> str
 
 
 def processor() -> WebhookProcessor:
-    return WebhookProcessor(wiring.dynamodb(), wiring.transactions(), wiring.idempotency(), metrics)
+    return WebhookProcessor(wiring.ledger(), wiring.transactions(), metrics)
 
 
 def _dead_letter(letter: DeadLetter) -> None:

@@ -18,7 +18,6 @@ from payouts.logic.reconcile import Reconciler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     monoova = wiring.monoova(lambda: context.get_remaining_time_in_millis() / 1000)
     reconciler = Reconciler(
-        client=wiring.dynamodb(),
         transactions=wiring.transactions(),
         customers=wiring.customers(),
         breaker=wiring.breaker(),

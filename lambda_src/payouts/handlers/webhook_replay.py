@@ -32,9 +32,7 @@ class ReplayFailed(Exception):
 def replay(record: SQSRecord) -> str:
     letter = DeadLetter.from_message(record.body)
     event = parse_event(letter.raw_body, letter.webhook_id)
-    webhooks = WebhookProcessor(
-        wiring.dynamodb(), wiring.transactions(), wiring.idempotency(), metrics
-    )
+    webhooks = WebhookProcessor(wiring.ledger(), wiring.transactions(), metrics)
     result = webhooks.apply(event)
     logger.info("webhook replayed", extra={"result": result.value, "webhook_id": letter.webhook_id})
     if result.needs_review:

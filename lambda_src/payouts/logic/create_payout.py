@@ -11,20 +11,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from payouts.dal.batch import batch_get
 from payouts.dal.breaker import BreakerStore
 from payouts.dal.customers import CustomerStore, active_destination
 from payouts.dal.idempotency import IdempotencyStore, fingerprint_hash, request_key
-from payouts.dal.transactions import TransactionStore
+from payouts.dal.ledger import PayoutLedger
 from payouts.logic import breaker as rules
 from payouts.logic import metrics as m
 from payouts.logic.submission import Submitter
 from payouts.models.payout import CURRENCY, CreatePayoutCommand
 from payouts.models.status import Status
-from shared import clock, ddb, jsonutil
+from shared import clock, jsonutil
 from shared.http import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from shared.store_errors import AlreadyApplied, InsufficientBalance
 
 ACCEPTED_MESSAGE = "Payout accepted; follow it with GET /payouts/{transaction_id}"
 
@@ -44,10 +42,9 @@ class Reply:
 
 @dataclass
 class CreatePayout:
-    client: Any
     customers: CustomerStore
-    transactions: TransactionStore
     idempotency: IdempotencyStore
+    ledger: PayoutLedger
     breaker: BreakerStore
     submitter: Submitter
     metrics: m.MetricSink
@@ -68,7 +65,7 @@ class CreatePayout:
         payout, reply = self._new_payout(command, record_id)
         try:
             self._write(payout, command, record_id, fingerprint, reply)
-        except _DuplicateInFlight:
+        except AlreadyApplied:
             winner = self.idempotency.get(record_id)
             if winner is None:
                 raise
@@ -87,17 +84,8 @@ class CreatePayout:
     def _read(
         self, customer_id: str, record_id: str, now: float
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, rules.Snapshot]:
-        found = batch_get(
-            self.client,
-            {
-                self.customers.table: [self.customers.key(customer_id)],
-                self.idempotency.table: [{"id": record_id}],
-                self.breaker.table: self.breaker.keys(now),
-            },
-        )
-        customer = next(iter(found[self.customers.table]), None)
-        existing = next(iter(found[self.idempotency.table]), None)
-        return customer, existing, self.breaker.snapshot(found[self.breaker.table])
+        found = self.ledger.read_for_create(customer_id, record_id, self.breaker.keys(now))
+        return found.customer, found.idempotency_record, self.breaker.snapshot(found.breaker)
 
     @staticmethod
     def _check_customer(customer: dict[str, Any] | None, command: CreatePayoutCommand) -> None:
@@ -168,26 +156,10 @@ class CreatePayout:
             "transaction_id": payout["transaction_id"],
             "expiration": int(clock.epoch()) + self.idempotency_ttl_seconds,
         }
-        ops = [
-            self.idempotency.claim_op(record_id, record),
-            self.transactions.put_new_op(payout),
-            self.customers.debit_op(command.customer_id, command.amount, command.payout_method),
-        ]
         try:
-            self.client.transact_write_items(TransactItems=ops)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = ddb.cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise _DuplicateInFlight from exc
-            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                raise Unprocessable("insufficient available balance for this payout") from exc
-            raise
-
-
-class _DuplicateInFlight(Exception):
-    """Another request with the same idempotency key won the race."""
+            self.ledger.open_payout(record_id, record, payout, command.payout_method)
+        except InsufficientBalance as exc:
+            raise Unprocessable("insufficient available balance for this payout") from exc
 
 
 def _replay(record: dict[str, Any], fingerprint: str) -> Reply:

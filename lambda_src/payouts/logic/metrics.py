@@ -20,6 +20,7 @@ BALANCE_RESTORED = "BalanceRestored"
 WEBHOOK_DEAD_LETTERED = "WebhookDeadLettered"
 SUBMISSION_INCOMPLETE = "SubmissionIncomplete"
 RECONCILE_ERRORS = "ReconcileErrors"
+BREAKER_UPDATE_FAILED = "BreakerUpdateFailed"
 
 FINAL_METRIC = {
     "Completed": PAYOUT_COMPLETED,

@@ -20,6 +20,7 @@ from payouts.logic import metrics as m
 from payouts.logic.submission import Submitter
 from payouts.models.status import Status, can_move
 from shared import clock
+from shared.store_errors import ConditionFailed, StoreError
 
 # Monoova transactionStatus -> our state. Pending and WaitingOnClearedFunds mean "in flight".
 _PROVIDER_FINAL = {
@@ -45,7 +46,6 @@ class RunReport:
 
 @dataclass
 class Reconciler:
-    client: Any
     transactions: TransactionStore
     customers: CustomerStore
     breaker: BreakerStore
@@ -118,8 +118,8 @@ class Reconciler:
             fields["finalised_at"] = at
         move = Transition(payout["transaction_id"], target, at, "reconciler", fields)
         try:
-            self.client.transact_write_items(TransactItems=[self.transactions.transition_op(move)])
-        except self.client.exceptions.TransactionCanceledException:
+            self.transactions.transition(move)
+        except ConditionFailed:
             return  # a webhook moved it first; its state stands
         if target in (Status.COMPLETED, Status.REJECTED, Status.RETURNED):
             self.metrics.add_metric(m.FINAL_METRIC[target.value], "Count", 1)
@@ -141,7 +141,10 @@ class Reconciler:
 
     def _record_call(self, result: StatusResult) -> None:
         ok = result.stats.attempts - result.stats.failed_attempts
-        self.breaker.record(clock.epoch(), ok, result.stats.failed_attempts)
+        try:
+            self.breaker.record(clock.epoch(), ok, result.stats.failed_attempts)
+        except StoreError:
+            self.metrics.add_metric(m.BREAKER_UPDATE_FAILED, "Count", 1)
 
     def _count_stuck(self) -> int:
         cutoff = clock.iso(clock.now() - timedelta(seconds=self.stuck_seconds))
