@@ -227,6 +227,7 @@ PAYOUTS = Footprint(
         "BreakerUpdateFailed",
         "CircuitOpened",
         "CircuitRejectedRequest",
+        "MonoovaAuthFailed",
         "MonoovaCallFailed",
         "MonoovaLatency",
         "PayoutAmountCents",

@@ -159,7 +159,8 @@ class PayoutsLocal:
             f'  curl -s {base}/payouts/<transaction_id> -H "Authorization: $TOKEN"',
             f'  curl -s {base}/customers/cust-demo-payid -H "Authorization: $TOKEN"',
             "",
-            "Make Monoova fail: ok reject return decline error_5xx unavailable timeout hang",
+            "Make Monoova fail: ok reject return decline error_5xx unavailable timeout hang"
+            " unauthorized",
             f"  curl -s -X POST {simulator}/_simulator/mode"
             ' -d \'{"mode": "reject", "count": 1}\'',
         ]

@@ -32,10 +32,12 @@ Simulator-only admin routes (no auth, never logged): ``GET|POST /_simulator/mode
 
 Modes (``set_mode``): ``ok``, ``reject``, ``return`` and ``decline`` affect execute requests
 only; ``error_5xx``, ``unavailable``, ``timeout`` and ``hang`` affect execute and status
-requests. With ``count`` the mode applies to the next ``count`` requests it affects and then
-reverts to ``ok``. ``latency_ms`` delays every Monoova (non-admin) response until the next
-``set_mode``/``reset``. Transaction ids (from 1000) and webhook ids (from 1) keep increasing
-across ``reset`` so that they stay unique for the simulator's lifetime.
+requests; ``unauthorized`` answers them 401 as Monoova does for a wrong API key (a rotated
+key), without processing them. With ``count`` the mode applies to the next ``count``
+requests it affects and then reverts to ``ok``. ``latency_ms`` delays every Monoova
+(non-admin) response until the next ``set_mode``/``reset``. Transaction ids (from 1000) and
+webhook ids (from 1) keep increasing across ``reset`` so that they stay unique for the
+simulator's lifetime.
 """
 
 from __future__ import annotations
@@ -65,9 +67,19 @@ from simulators.monoova.webhooks import (
 
 __all__ = ["MODES", "MonoovaSimulator"]
 
-MODES = ("ok", "reject", "return", "decline", "error_5xx", "unavailable", "timeout", "hang")
+MODES = (
+    "ok",
+    "reject",
+    "return",
+    "decline",
+    "error_5xx",
+    "unavailable",
+    "timeout",
+    "hang",
+    "unauthorized",
+)
 _EXECUTE_ONLY_MODES = frozenset({"ok", "reject", "return", "decline"})
-_NOT_PROCESSED_MODES = frozenset({"error_5xx", "unavailable", "hang"})
+_NOT_PROCESSED_MODES = frozenset({"error_5xx", "unavailable", "hang", "unauthorized"})
 _PAYMENT_STATUSES = ("Payment Successful", "Rejected")
 _EVENTS = ("NppPaymentStatus", "NppReturn")
 
@@ -535,15 +547,17 @@ class MonoovaSimulator:
             and password == ""
         )
 
+    @staticmethod
+    def _unauthorised(request: _Request) -> _Reply:
+        return _Reply(
+            401,
+            _envelope(request, "Unauthorized", "Authorization has been denied for this request."),
+            headers={"WWW-Authenticate": 'Basic realm="Monoova"'},
+        )
+
     def _financial(self, request: _Request) -> _Reply:
         if not self._authorised(request):
-            return _Reply(
-                401,
-                _envelope(
-                    request, "Unauthorized", "Authorization has been denied for this request."
-                ),
-                headers={"WWW-Authenticate": 'Basic realm="Monoova"'},
-            )
+            return self._unauthorised(request)
         route, method = request.route, request.method
         if route in (EXECUTE_PATH, VALIDATE_PATH):
             if method != "POST":
@@ -557,6 +571,8 @@ class MonoovaSimulator:
         return _Reply(404, _envelope(request, "NotFound", f"No route for {route}"))
 
     def _failure(self, request: _Request, mode: str) -> _Reply:
+        if mode == "unauthorized":
+            return self._unauthorised(request)
         if mode == "error_5xx":
             return _Reply(500, _envelope(request, "Exception", "Internal Server Error (simulated)"))
         if mode == "unavailable":

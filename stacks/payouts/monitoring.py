@@ -7,8 +7,8 @@ Thresholds come from config. The seed's five alarms:
   3. WebhookDlq depth above 0
   4. API 5xx above 10 in 5 minutes
   5. Lambda throttles above 5, per function
-plus 6. WebhookDlq oldest message older than config, 7. stuck UNKNOWN payouts, and
-depth alarms on the two other DLQs.
+plus 6. WebhookDlq oldest message older than config, 7. stuck UNKNOWN payouts, 8. Monoova
+refusing our credentials (401/403), and depth alarms on the two other DLQs.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ BUSINESS_METRICS = {
         (m.MONOOVA_LATENCY, "Milliseconds", "p90"),
         (m.MONOOVA_CALL_FAILED, "Count", "Sum"),
         (m.CIRCUIT_OPENED, "Count", "Sum"),
+        (m.BREAKER_UPDATE_FAILED, "Count", "Sum"),
         (m.CIRCUIT_REJECTED, "Count", "Sum"),
     ),
     "Needs attention": (
@@ -218,20 +219,32 @@ class PayoutsMonitoringStack(ConfiguredStack):
             )
             for title, metrics in BUSINESS_METRICS.items()
         ]
-        stuck = cmc.CustomMetricWithAlarm(
-            alarm_friendly_name=STUCK_UNKNOWN_METRIC,
-            # A gauge the reconciler sets every run: the worst value in the window counts.
-            metric=self._metric(STUCK_UNKNOWN_METRIC, "Count", "Maximum"),
-            add_alarm={
-                "Critical": cmc.CustomThreshold(
-                    threshold=cfg.stuck_unknown_max,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    action_override=self.hub.critical,
-                )
-            },
-        )
+        # A gauge the reconciler sets every run: the worst value in the window counts.
+        stuck = self._alarmed(STUCK_UNKNOWN_METRIC, "Maximum", cfg.stuck_unknown_max)
         groups.append(cmc.CustomMetricGroup(title="Stuck UNKNOWN payouts", metrics=[stuck]))
+        # Monoova refused our API key: every payout waits until it is fixed. Pages at once.
+        auth = self._alarmed(m.MONOOVA_AUTH_FAILED, "Sum", 0)
+        groups.append(
+            cmc.CustomMetricGroup(title="Monoova refused our credentials", metrics=[auth])
+        )
         business.monitor_custom(
             human_readable_name="Payout KPIs", alarm_friendly_name="Business", metric_groups=groups
+        )
+
+    def _alarmed(
+        self, name: str, statistic: str, threshold: float, *, critical: bool = True
+    ) -> cmc.CustomMetricWithAlarm:
+        """A business metric whose value above `threshold` raises an alarm (no data: fine)."""
+        severity = "Critical" if critical else "Warning"
+        return cmc.CustomMetricWithAlarm(
+            alarm_friendly_name=name,
+            metric=self._metric(name, "Count", statistic),
+            add_alarm={
+                severity: cmc.CustomThreshold(
+                    threshold=threshold,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    action_override=self.hub.critical if critical else None,
+                )
+            },
         )

@@ -1,9 +1,14 @@
 """HTTP client for the Monoova Payments API (v2 financial endpoints).
 
-Retries 5xx, 429, timeouts and connection errors with backoff 1, 2, 4 s and +-20% jitter.
-A request that never got a definite answer is UNKNOWN: the caller must not resend it under
-a new uniqueReference. Monoova's own answer to a repeated reference, `UniqueReferenceExists`,
-means it already holds the payment.
+Retries 5xx, 408, 429, timeouts and connection errors with backoff (1, 2, 4 s by default)
+and +-20% jitter, within a time budget. A request that never got a definite answer is
+UNKNOWN: the caller must not resend it under a new uniqueReference.
+
+Once any attempt's outcome is unknown, no later answer can make the payout a decline: the
+first attempt may have paid, and what Monoova answers a repeated reference is not confirmed,
+so the payout goes to the status API. `UniqueReferenceExists` still means Monoova holds it.
+401 and 403 are our credentials failing, not Monoova refusing the payment: AUTH_FAILED, a
+breaker failure, and the payout stays to be sent again under the same reference.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ DUPLICATE_STATUS = "UniqueReferenceExists"
 # its legacy error list and the simulator's choice (see providers.md §10, open questions).
 NOT_FOUND_STATUSES = frozenset({"TransactionNotFound", "UniqueReferenceNotFound", "NotFound"})
 _RETRYABLE_4XX = frozenset({408, 429})
+_AUTH_STATUSES = frozenset({401, 403})
 
 
 class Outcome(StrEnum):
@@ -36,13 +42,16 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # Monoova already has this uniqueReference
     DECLINED = "declined"  # a definite refusal: nothing was paid
     UNKNOWN = "unknown"  # no definite answer after the last retry
+    AUTH_FAILED = "auth_failed"  # our credentials were refused (401/403); nothing was taken
 
 
 @dataclass(frozen=True)
 class CallStats:
     attempts: int
-    failed_attempts: int
+    failed_attempts: int  # what the circuit breaker counts: unknown ones and refused credentials
     elapsed_ms: int
+    unknown_attempts: int = 0  # timeouts, connection errors, 5xx, 408, 429
+    auth_failed: bool = False  # the last answer was 401/403: our key, not the payment
 
 
 @dataclass(frozen=True)
@@ -108,16 +117,17 @@ class MonoovaClient:
         description = response.body.get("statusDescription")
         txn_id = response.body.get("transactionId")
         txn = int(txn_id) if isinstance(txn_id, int) and txn_id > 0 else None
+        provider_status = status or f"HTTP{response.status}"
         if status == DUPLICATE_STATUS:
             return ExecuteResult(Outcome.DUPLICATE, stats, txn, status, description)
         if response.status == 200 and status in ACCEPTED_STATUSES:
             return ExecuteResult(Outcome.ACCEPTED, stats, txn, status, description)
-        if not _is_refusal(response, status):
-            # e.g. a 200 whose body we cannot read: Monoova may well have taken the payment.
-            return ExecuteResult(Outcome.UNKNOWN, stats, None, status or f"HTTP{response.status}")
-        return ExecuteResult(
-            Outcome.DECLINED, stats, None, status or f"HTTP{response.status}", description
-        )
+        if stats.unknown_attempts or not _is_refusal(response, status):
+            # An earlier attempt may have paid, or a 200 we cannot read: Monoova may hold it.
+            return ExecuteResult(Outcome.UNKNOWN, stats, None, provider_status, description)
+        if stats.auth_failed:
+            return ExecuteResult(Outcome.AUTH_FAILED, stats, None, provider_status, description)
+        return ExecuteResult(Outcome.DECLINED, stats, None, provider_status, description)
 
     def status(self, unique_reference: str) -> StatusResult:
         path = STATUS_PATH + quote(unique_reference, safe="")
@@ -144,9 +154,11 @@ class MonoovaClient:
             attempts += 1
             response = self._attempt(method, path, payload, headers)
             if response is not None and not _retryable(response.status):
-                return response, _stats(attempts, failed, started)
+                refused = response.status in _AUTH_STATUSES
+                stats = _stats(attempts, failed + refused, started, failed, refused)
+                return response, stats
             failed += 1
-        return None, _stats(attempts, failed, started)
+        return None, _stats(attempts, failed, started, failed)
 
     def _attempt(
         self, method: str, path: str, payload: bytes | None, headers: dict[str, str]
@@ -200,5 +212,8 @@ def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def _stats(attempts: int, failed: int, started: float) -> CallStats:
-    return CallStats(attempts, failed, int((time.monotonic() - started) * 1000))
+def _stats(
+    attempts: int, failed: int, started: float, unknown: int, auth_failed: bool = False
+) -> CallStats:
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    return CallStats(attempts, failed, elapsed_ms, unknown, auth_failed)

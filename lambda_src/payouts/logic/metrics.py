@@ -13,6 +13,8 @@ PAYOUT_UNKNOWN = "PayoutUnknown"
 TIME_TO_FINAL_STATE = "TimeToFinalState"
 MONOOVA_LATENCY = "MonoovaLatency"
 MONOOVA_CALL_FAILED = "MonoovaCallFailed"
+# Monoova refused our credentials (401/403): a rotated or wrong API key. Pages.
+MONOOVA_AUTH_FAILED = "MonoovaAuthFailed"
 CIRCUIT_OPENED = "CircuitOpened"
 CIRCUIT_REJECTED = "CircuitRejectedRequest"
 STUCK_UNKNOWN = "StuckUnknownPayouts"

@@ -140,6 +140,8 @@ class Reconciler:
         report.resubmitted += 1
 
     def _record_call(self, result: StatusResult) -> None:
+        if result.stats.auth_failed:
+            self.metrics.add_metric(m.MONOOVA_AUTH_FAILED, "Count", 1)
         ok = result.stats.attempts - result.stats.failed_attempts
         try:
             self.breaker.record(clock.epoch(), ok, result.stats.failed_attempts)

@@ -62,6 +62,8 @@ class Submitter:
             self.metrics.add_metric(m.PAYOUT_UNKNOWN, "Count", 1)
         if result.outcome is Outcome.DECLINED:
             self.metrics.add_metric(m.PAYOUT_REJECTED, "Count", 1)
+        if result.stats.auth_failed:
+            self.metrics.add_metric(m.MONOOVA_AUTH_FAILED, "Count", 1)
 
     def _count_call(self, result: ExecuteResult) -> None:
         ok = result.stats.attempts - result.stats.failed_attempts
@@ -89,6 +91,10 @@ class Submitter:
             self.transactions.transition(move)
         elif result.outcome is Outcome.UNKNOWN:
             self.transactions.transition(Transition(txn_id, Status.UNKNOWN, at, source, facts))
+        elif result.outcome is Outcome.AUTH_FAILED:
+            # Our key was refused, the payment was not: keep the payout as it is (debited),
+            # for the reconciler to send again under the same reference once the key works.
+            self.transactions.record_facts(txn_id, facts)
         elif Status(payout["status"]) is Status.UNKNOWN:
             # The reconciler's re-execution reached Monoova: the payout is pending again.
             self.transactions.transition(Transition(txn_id, Status.PENDING, at, source, facts))
@@ -102,7 +108,7 @@ class Submitter:
         ok = result.stats.attempts - result.stats.failed_attempts
         failed = result.stats.failed_attempts
         if state is rules.State.HALF_OPEN:
-            if result.outcome is Outcome.UNKNOWN:
+            if result.outcome in (Outcome.UNKNOWN, Outcome.AUTH_FAILED):
                 self.breaker.open(now)
                 self.metrics.add_metric(m.CIRCUIT_OPENED, "Count", 1)
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -195,6 +196,42 @@ def test_synchronous_decline_rejects_and_restores_the_balance(payouts: Payouts) 
     assert payouts.payout(txn)["refunded_at"]
     payouts.pump_stream()  # redelivery credits nothing twice
     assert payouts.balance("cust-1") == Decimal("1000.00")
+
+
+def test_a_refused_api_key_leaves_the_payout_pending_and_credits_nothing(
+    payouts: Payouts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payouts.seed_customer("cust-1")
+    payouts.simulator.set_webhook_url(None)
+    payouts.simulator.set_mode("unauthorized")
+
+    response = payouts.post_payout(BODY)
+
+    assert response.status == 202
+    txn = response.body["transaction_id"]
+    item = payouts.payout(txn)
+    assert item["status"] == "Pending"  # not Rejected: the payment was never refused
+    assert item["provider_status"] == "Unauthorized"
+    payouts.pump_stream()
+    assert payouts.balance("cust-1") == Decimal("899.50")  # nothing credited back
+    assert '"MonoovaAuthFailed"' in capsys.readouterr().out  # the metric that pages
+    failed = sum(int(b.get("failed", 0)) for b in _breaker_buckets(payouts))
+    assert failed == 1  # a failure for the circuit breaker
+
+    payouts.simulator.set_mode("ok")  # the key is fixed
+    report = payouts.run_reconciler()
+
+    assert report["resubmitted"] == 1
+    [execution] = payouts.simulator.executions(txn)  # sent again, same reference
+    assert execution["body"]["uniqueReference"] == txn
+
+
+def _breaker_buckets(payouts: Payouts) -> list[dict[str, Any]]:
+    from shared import ddb
+
+    table = payouts.resources.tables["CircuitBreaker"]
+    items = payouts.client("dynamodb").scan(TableName=table)["Items"]
+    return [i for i in (ddb.from_item(i) or {} for i in items) if "bucket" in i["pk"]]
 
 
 def test_monoova_5xx_is_retried_then_unknown_never_resent_under_a_new_reference(

@@ -281,8 +281,7 @@ def test_unique_reference_exists_is_a_duplicate(
     [
         (reply(200, {"status": "MAccountInvalidToTransact"}), "MAccountInvalidToTransact"),
         (reply(400, {"status": "InvalidAmountsDontMatch"}), "InvalidAmountsDontMatch"),
-        (reply(401, {"status": "Unauthorized"}), "Unauthorized"),
-        (reply(403, {}), "HTTP403"),
+        (reply(404, {}), "HTTP404"),
         (reply(400, ["not", "an", "object"]), "HTTP400"),
     ],
 )
@@ -299,6 +298,94 @@ def test_other_answers_are_declined(
     assert result.outcome is Outcome.DECLINED
     assert result.provider_status == provider_status
     assert result.transaction_id is None
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        timeout,
+        refused,
+        lambda: reply(500, {}),
+        lambda: reply(503, {}),
+        lambda: reply(408, {}),
+        lambda: reply(429, {}),
+    ],
+    ids=["timeout", "refused", "500", "503", "408", "429"],
+)
+@pytest.mark.parametrize(
+    "later",
+    [
+        lambda: reply(400, {"status": "InvalidAmountsDontMatch"}),
+        lambda: reply(400, {"status": "MAccountInvalidToTransact"}),
+        lambda: reply(404, {}),
+        lambda: reply(200, {"status": "Error"}),
+    ],
+    ids=["400", "400-maccount", "404", "200-not-ok"],
+)
+def test_a_refusal_after_an_unknown_attempt_is_unknown_not_declined(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float], unknown: Any, later: Any
+) -> None:
+    # The first attempt may have paid; Monoova's answer to the repeated reference is not
+    # a confirmed "nothing was paid", so the payout must go to the status API.
+    install(monkeypatch, unknown(), later())
+
+    result = make_client(sleeps).execute(BODY)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert result.transaction_id is None
+    assert (result.stats.unknown_attempts, result.stats.attempts) == (1, 2)
+
+
+def test_unique_reference_exists_after_a_timeout_is_still_accepted(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    install(
+        monkeypatch, timeout(), reply(400, {"status": "UniqueReferenceExists", "transactionId": 9})
+    )
+
+    result = make_client(sleeps).execute(BODY)
+
+    assert result.outcome is Outcome.DUPLICATE
+    assert result.transaction_id == 9
+
+
+@pytest.mark.parametrize("http_status", [401, 403])
+def test_refused_credentials_are_an_auth_failure_not_a_decline(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float], http_status: int
+) -> None:
+    pool = install(monkeypatch, reply(http_status, {"status": "Unauthorized"}), ok())
+
+    result = make_client(sleeps).execute(BODY)
+
+    assert result.outcome is Outcome.AUTH_FAILED
+    assert result.stats.auth_failed
+    assert len(pool.calls) == 1  # not retried: the key will not fix itself in seconds
+    # A failure for the breaker, but not an unknown outcome: nothing reached processing.
+    assert (result.stats.failed_attempts, result.stats.unknown_attempts) == (1, 0)
+
+
+def test_refused_credentials_after_an_unknown_attempt_stay_unknown(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    install(monkeypatch, timeout(), reply(401, {"status": "Unauthorized"}))
+
+    result = make_client(sleeps).execute(BODY)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert result.stats.auth_failed
+    assert result.stats.failed_attempts == 2
+
+
+def test_status_with_refused_credentials_is_no_answer(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    install(monkeypatch, reply(401, {"status": "Unauthorized"}))
+
+    result = make_client(sleeps).status(REFERENCE)
+
+    assert result.found is None
+    assert result.stats.auth_failed
+    assert result.stats.failed_attempts == 1
 
 
 @pytest.mark.parametrize("data", [b"", b"<html>upstream</html>"], ids=["empty", "html"])
