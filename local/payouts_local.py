@@ -108,7 +108,7 @@ class PayoutsLocal:
     def seed(self) -> list[str]:
         customers = wiring.customers()
         for customer_id, balance, destinations in DEMO_CUSTOMERS:
-            customers.put(customer_id, Decimal(balance), list(destinations))
+            customers.create(customer_id, Decimal(balance), list(destinations))
         return [c[0] for c in DEMO_CUSTOMERS]
 
     def workers(self, functions: Functions) -> list[Worker]:

@@ -145,7 +145,16 @@ class Payouts:
             destinations.append(
                 Destination("BankAccount", "Jane Citizen", bsb="062-205", account_number="12345678")
             )
-        wiring.customers().put(customer_id, Decimal(balance), destinations)
+        wiring.customers().create(customer_id, Decimal(balance), destinations)
+
+    def top_up(self, customer_id: str, amount: str) -> None:
+        """Credit a customer's balance the only way balances move: a conditional update."""
+        from payouts import wiring
+
+        store = wiring.customers(with_crypto=False)
+        self.client("dynamodb").update_item(
+            **store.credit_op(customer_id, Decimal(amount))["Update"]
+        )
 
     def customer_item(self, customer_id: str) -> dict[str, Any]:
         from payouts import wiring

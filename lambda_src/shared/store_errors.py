@@ -18,6 +18,10 @@ class AlreadyApplied(StoreError):
     """The write's claim exists already: an earlier request or delivery did this work."""
 
 
+class AlreadyExists(StoreError):
+    """A create-only write found its item there already; nothing was overwritten."""
+
+
 class ConditionFailed(StoreError):
     """A condition of the write is false; `current` is the item as it stands, when known."""
 

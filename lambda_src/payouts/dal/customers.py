@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from payouts.logic import validation
 from payouts.models.payout import Destination
 from shared import clock, ddb
+from shared.store_errors import AlreadyExists
 
 if TYPE_CHECKING:  # cryptography loads only where destinations are opened
     from shared.fieldcrypto import FieldCrypto
@@ -55,10 +56,14 @@ class CustomerStore:
         )
         return Destination(method=method, pay_id_type=entry.get("pay_id_type"), **opened)
 
-    def put(
+    def create(
         self, customer_id: str, balance: Decimal, destinations: list[Destination]
     ) -> dict[str, Any]:
-        """Create or replace a customer; destination formats are validated before sealing."""
+        """Create a customer; destination formats are validated before sealing.
+
+        Create-only: a customer that exists raises AlreadyExists and keeps its balance. Only
+        the conditional debit and credit ever change `available_balance`.
+        """
         if self._crypto is None:
             raise RuntimeError("a FieldCrypto is needed to store destinations")
         sealed = {d.method: self._seal(customer_id, d) for d in destinations}
@@ -69,7 +74,14 @@ class CustomerStore:
             "destinations": sealed,
             "updated_at": clock.iso(clock.now()),
         }
-        self.client.put_item(TableName=self.table, Item=ddb.to_item(item))
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=ddb.to_item(item),
+                ConditionExpression="attribute_not_exists(customer_id)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise AlreadyExists(f"customer {customer_id} exists already") from exc
         return item
 
     def debit_op(self, customer_id: str, amount: Decimal, method: str) -> dict[str, Any]:

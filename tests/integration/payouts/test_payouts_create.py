@@ -121,7 +121,7 @@ def test_insufficient_balance_is_422_and_writes_nothing(payouts: Payouts) -> Non
     assert payouts.all_payouts() == []
     assert payouts.simulator.executions() == []
     # Nothing was recorded under the key: after a top-up the same request goes through.
-    payouts.seed_customer("cust-1", "500.00")
+    payouts.top_up("cust-1", "450.00")  # the customer store never overwrites a balance
     assert payouts.post_payout(BODY, key="order-0004").status == 202
 
 
