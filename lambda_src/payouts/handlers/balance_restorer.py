@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payouts import wiring
-from payouts.handlers.common import logger, metrics
+from payouts.handlers.common import inject_context, logger, metrics
 from payouts.logic.restore import BalanceRestorer
 from shared import ddb
 
@@ -32,7 +32,7 @@ def restore(record: DynamoDBRecord) -> bool:
     return credited
 
 
-@logger.inject_lambda_context(clear_state=True)
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from payouts import settings, wiring
-from payouts.handlers.common import logger, metrics
+from payouts.handlers.common import inject_context, logger, metrics
 from payouts.logic.create_payout import CreatePayout
 from payouts.logic.validation import parse_create_request
 from shared import jsonutil
@@ -45,7 +45,7 @@ def create_payout(request: Request) -> Reply:
     return Reply(reply.status_code, reply.body)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return router.resolve(event, context)
