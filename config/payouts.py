@@ -69,6 +69,10 @@ class PayoutsConfig(EnvironmentConfig):
     monoova_remitter_name: str = "Payouts Sandbox"
     monoova_webhook_public_keys: tuple[str, ...] = (PLACEHOLDER_WEBHOOK_PUBLIC_KEY,)
     monoova_timeout_seconds: int = 4
+    # POST /payouts waits for Monoova at most this long (one attempt and one short retry),
+    # then answers 202; the reconciler finishes the payout under the same reference.
+    # With the DynamoDB calls around it the create stays under 8 s (`make bench`).
+    monoova_create_budget_seconds: int = 6
 
     # Edge
     api_throttle_rate_limit: int = 100
@@ -82,6 +86,7 @@ class PayoutsConfig(EnvironmentConfig):
     # starve the account's pool.
     create_payout_reserved_concurrency: int = 5
     reconciler_reserved_concurrency: int = 1
+    refund_sweeper_reserved_concurrency: int = 1
     # Admin reads: a handful of operators at a time.
     query_payouts_reserved_concurrency: int = 10
     # Generous on purpose: Monoova retries a failed webhook only once, so a throttled
@@ -96,6 +101,19 @@ class PayoutsConfig(EnvironmentConfig):
     reconcile_threshold_minutes: int = 10
     stuck_unknown_minutes: int = 60
     reconcile_batch_limit: int = 100
+
+    # Returns whose NppReturn webhook was lost: completed payouts are asked about through
+    # the status API on this slower schedule until the NPP return window has closed. The
+    # window is the receiving institutions' to keep (confirm the figure with Monoova).
+    return_check_interval_minutes: int = 60
+    npp_return_window_days: int = 7
+    return_check_batch_limit: int = 200
+
+    # Credits the table stream missed: a sweep credits Rejected/Returned payouts still
+    # uncredited this long after they became final (the stream takes seconds).
+    refund_sweep_interval_minutes: int = 5
+    refund_sweep_grace_minutes: int = 5
+    refund_sweep_batch_limit: int = 100
 
     # Circuit breaker in front of Monoova (>50% failures over 5 minutes opens it for 10)
     breaker_min_volume: int
@@ -138,6 +156,7 @@ class PayoutsConfig(EnvironmentConfig):
             self._check_remitter(),
             self._check_webhook_keys(),
             self._check_breaker(),
+            self._check_create_budget(),
             self._check_retention(),
         ]
         found += [check_positive(name, getattr(self, name)) for name in _POSITIVE_FIELDS]
@@ -160,6 +179,16 @@ class PayoutsConfig(EnvironmentConfig):
             return None
         return f"breaker_failure_ratio must be in (0, 1], got {self.breaker_failure_ratio}"
 
+    def _check_create_budget(self) -> str | None:
+        budget = self.monoova_create_budget_seconds
+        if self.monoova_timeout_seconds <= budget <= 20:
+            return None
+        return (
+            f"monoova_create_budget_seconds ({budget}) must be at least "
+            f"monoova_timeout_seconds ({self.monoova_timeout_seconds}) and at most 20, well "
+            "inside API Gateway's 29 s integration timeout"
+        )
+
     def _check_retention(self) -> str | None:
         if self.reconcile_threshold_minutes >= self.stuck_unknown_minutes:
             return "reconcile_threshold_minutes must be shorter than stuck_unknown_minutes"
@@ -170,6 +199,7 @@ class PayoutsConfig(EnvironmentConfig):
 
 _POSITIVE_FIELDS = (
     "monoova_timeout_seconds",
+    "monoova_create_budget_seconds",
     "api_throttle_rate_limit",
     "api_throttle_burst_limit",
     "waf_rate_limit_per_5min_per_ip",
@@ -183,6 +213,13 @@ _POSITIVE_FIELDS = (
     "reconcile_threshold_minutes",
     "stuck_unknown_minutes",
     "reconcile_batch_limit",
+    "refund_sweeper_reserved_concurrency",
+    "return_check_interval_minutes",
+    "npp_return_window_days",
+    "return_check_batch_limit",
+    "refund_sweep_interval_minutes",
+    "refund_sweep_grace_minutes",
+    "refund_sweep_batch_limit",
     "breaker_min_volume",
     "breaker_window_seconds",
     "breaker_open_seconds",

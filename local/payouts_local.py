@@ -134,10 +134,24 @@ class PayoutsLocal:
         def reconcile() -> None:
             functions.invoke(declarations.RECONCILER.name, {"source": "local.schedule"})
 
+        def check_returns() -> None:
+            event = {"source": "local.schedule", "job": declarations.RETURN_CHECK_JOB}
+            functions.invoke(declarations.RECONCILER.name, event)
+
+        def sweep_refunds() -> None:
+            functions.invoke(declarations.REFUND_SWEEPER.name, {"source": "local.schedule"})
+
+        cfg = self.cfg
         return [
             Worker("balance-restorer (table stream)", 0.5, restore_balances),
             Worker("webhook-replay (queue)", 1.0, replay_webhooks),
             Worker("reconciler (schedule)", self.reconcile_every, reconcile),
+            Worker(
+                "return-check (schedule)", cfg.return_check_interval_minutes * 60, check_returns
+            ),
+            Worker(
+                "refund-sweep (schedule)", cfg.refund_sweep_interval_minutes * 60, sweep_refunds
+            ),
         ]
 
     def banner(self, base: str, simulator: str) -> list[str]:

@@ -201,11 +201,19 @@ class Payouts:
 
         return self._pump.drain(deliver)
 
-    def run_reconciler(self) -> dict[str, Any]:
+    def run_reconciler(self, job: str | None = None) -> dict[str, Any]:
         from payouts.handlers import reconciler
 
+        event = {"job": job} if job else {}
         return reconciler.handler(
-            {}, LambdaContext(function_name="Reconciler", timeout_seconds=300)
+            event, LambdaContext(function_name="Reconciler", timeout_seconds=300)
+        )
+
+    def run_refund_sweep(self) -> dict[str, Any]:
+        from payouts.handlers import refund_sweeper
+
+        return refund_sweeper.handler(
+            {}, LambdaContext(function_name="RefundSweeper", timeout_seconds=120)
         )
 
     def dlq_messages(self) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from shared.aws import client
 
 if TYPE_CHECKING:
     from payouts.clients.monoova import MonoovaClient
+    from payouts.dal.destinations import PayoutDestinations
     from payouts.logic.submission import Submitter
     from shared.fieldcrypto import FieldCrypto
 
@@ -40,7 +41,13 @@ def field_crypto() -> FieldCrypto:
 
 
 def transactions() -> TransactionStore:
-    return TransactionStore(dynamodb(), settings.tables().transactions)
+    return TransactionStore(dynamodb(), settings.tables().transactions, settings.schedule())
+
+
+def payout_destinations() -> PayoutDestinations:
+    from payouts.dal.destinations import PayoutDestinations  # noqa: PLC0415 - see docstring
+
+    return PayoutDestinations(field_crypto())
 
 
 def customers(with_crypto: bool = True) -> CustomerStore:
@@ -71,6 +78,11 @@ def monoova_api_key() -> str:
     return str(secrets.get_json_secret(settings.monoova().api_secret_arn)["api_key"])
 
 
+# POST /payouts makes one attempt and one short retry within its budget; the reconciler,
+# with minutes to spare, keeps the full backoff (1, 2, 4 s).
+CREATE_BACKOFF = (0.5,)
+
+
 def monoova(remaining_seconds: Callable[[], float] | None = None) -> MonoovaClient:
     from payouts.clients.monoova import MonoovaClient  # noqa: PLC0415 - see module docstring
 
@@ -80,6 +92,21 @@ def monoova(remaining_seconds: Callable[[], float] | None = None) -> MonoovaClie
         monoova_api_key,
         config.timeout_seconds,
         remaining_seconds=remaining_seconds,
+    )
+
+
+def monoova_for_create(remaining_seconds: Callable[[], float]) -> MonoovaClient:
+    """The create path's client: bounded, so the API answers well inside its 29 s limit."""
+    from payouts.clients.monoova import MonoovaClient  # noqa: PLC0415 - see module docstring
+
+    config = settings.monoova()
+    return MonoovaClient(
+        config.base_url,
+        monoova_api_key,
+        config.timeout_seconds,
+        backoff=CREATE_BACKOFF,
+        remaining_seconds=remaining_seconds,
+        budget_seconds=config.create_budget_seconds,
     )
 
 

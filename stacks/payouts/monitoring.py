@@ -8,7 +8,8 @@ Thresholds come from config. The seed's five alarms:
   4. API 5xx above 10 in 5 minutes
   5. Lambda throttles above 5, per function
 plus 6. WebhookDlq oldest message older than config, 7. stuck UNKNOWN payouts, 8. Monoova
-refusing our credentials (401/403), and depth alarms on the two other DLQs.
+refusing our credentials (401/403), 9. payouts in manual review, 10. credits the refund sweep
+had to make, and depth alarms on the two other DLQs.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ BUSINESS_METRICS = {
         (m.PAYOUT_RETURNED, "Count", "Sum"),
         (m.PAYOUT_UNKNOWN, "Count", "Sum"),
         (m.BALANCE_RESTORED, "Count", "Sum"),
+        (m.RETURNS_FOUND, "Count", "Sum"),
     ),
     "Value (AUD cents)": ((m.PAYOUT_AMOUNT_CENTS, "Count", "Sum"),),
     "Time to final state": ((m.TIME_TO_FINAL_STATE, "Milliseconds", "p90"),),
@@ -219,14 +221,20 @@ class PayoutsMonitoringStack(ConfiguredStack):
             )
             for title, metrics in BUSINESS_METRICS.items()
         ]
-        # A gauge the reconciler sets every run: the worst value in the window counts.
-        stuck = self._alarmed(STUCK_UNKNOWN_METRIC, "Maximum", cfg.stuck_unknown_max)
-        groups.append(cmc.CustomMetricGroup(title="Stuck UNKNOWN payouts", metrics=[stuck]))
-        # Monoova refused our API key: every payout waits until it is fixed. Pages at once.
-        auth = self._alarmed(m.MONOOVA_AUTH_FAILED, "Sum", 0)
-        groups.append(
-            cmc.CustomMetricGroup(title="Monoova refused our credentials", metrics=[auth])
+        alarmed = (
+            # A gauge the reconciler sets every run: the worst value in the window counts.
+            ("Stuck UNKNOWN payouts", STUCK_UNKNOWN_METRIC, "Maximum", cfg.stuck_unknown_max, True),
+            # Monoova refused our API key: every payout waits until it is fixed.
+            ("Monoova refused our credentials", m.MONOOVA_AUTH_FAILED, "Sum", 0, True),
+            # A payout the reconciler cannot send again as first sent: a person decides.
+            ("Payouts in manual review", m.PAYOUT_NEEDS_REVIEW, "Sum", 0, True),
+            # The refund sweep credited what the table stream missed: the money is right
+            # again, but the stream path is broken. A ticket, not a page.
+            ("Credits the stream missed", m.REFUNDS_SWEPT, "Sum", 0, False),
         )
+        for title, name, statistic, threshold, critical in alarmed:
+            metric = self._alarmed(name, statistic, threshold, critical=critical)
+            groups.append(cmc.CustomMetricGroup(title=title, metrics=[metric]))
         business.monitor_custom(
             human_readable_name="Payout KPIs", alarm_friendly_name="Business", metric_groups=groups
         )

@@ -35,6 +35,8 @@ DUPLICATE_STATUS = "UniqueReferenceExists"
 NOT_FOUND_STATUSES = frozenset({"TransactionNotFound", "UniqueReferenceNotFound", "NotFound"})
 _RETRYABLE_4XX = frozenset({408, 429})
 _AUTH_STATUSES = frozenset({401, 403})
+# A retry is only worth making with at least this long left to wait for its answer.
+_MIN_ATTEMPT_SECONDS = 1.0
 
 
 class Outcome(StrEnum):
@@ -99,7 +101,11 @@ class MonoovaClient:
         sleep: Callable[[float], None] | None = None,
         rand: Callable[[], float] | None = None,
         remaining_seconds: Callable[[], float] | None = None,
+        budget_seconds: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`budget_seconds` bounds one call, retries included: each attempt waits at most
+        what is left of it (POST /payouts answers fast even when Monoova hangs)."""
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._timeout = timeout_seconds
@@ -108,6 +114,8 @@ class MonoovaClient:
         self._sleep = sleep or _sleep
         self._rand = rand or random.random
         self._remaining = remaining_seconds
+        self._budget = budget_seconds
+        self._monotonic = monotonic
 
     def execute(self, body: dict[str, Any]) -> ExecuteResult:
         response, stats = self._call("POST", EXECUTE_PATH, body)
@@ -144,24 +152,36 @@ class MonoovaClient:
     def _call(
         self, method: str, path: str, body: dict[str, Any] | None
     ) -> tuple[_Response | None, CallStats]:
-        started = time.monotonic()
+        started = self._monotonic()
+        deadline = started + self._budget if self._budget is not None else None
         attempts = failed = 0
         payload = jsonutil.dumps_exact(body).encode() if body is not None else None
         headers = self._headers()
+        timeout: float | None = self._first_timeout()
         for attempt in range(len(self._backoff) + 1):
-            if attempt and not self._pause(self._backoff[attempt - 1]):
+            if attempt:
+                timeout = self._pause(self._backoff[attempt - 1], deadline)
+            if timeout is None:
                 break
             attempts += 1
-            response = self._attempt(method, path, payload, headers)
+            response = self._attempt(method, path, payload, headers, timeout)
             if response is not None and not _retryable(response.status):
                 refused = response.status in _AUTH_STATUSES
-                stats = _stats(attempts, failed + refused, started, failed, refused)
+                stats = self._stats(attempts, failed + refused, started, failed, refused)
                 return response, stats
             failed += 1
-        return None, _stats(attempts, failed, started, failed)
+        return None, self._stats(attempts, failed, started, failed)
+
+    def _first_timeout(self) -> float:
+        return min(self._timeout, self._budget) if self._budget is not None else self._timeout
 
     def _attempt(
-        self, method: str, path: str, payload: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        payload: bytes | None,
+        headers: dict[str, str],
+        timeout: float,
     ) -> _Response | None:
         try:
             raw = _pool().request(
@@ -169,7 +189,7 @@ class MonoovaClient:
                 self._base_url + path,
                 body=payload,
                 headers=headers,
-                timeout=urllib3.Timeout(connect=min(self._timeout, 3.0), read=self._timeout),
+                timeout=urllib3.Timeout(connect=min(timeout, 3.0), read=timeout),
             )
         except urllib3.exceptions.HTTPError:
             return None  # timeout, refused or reset: the outcome of this attempt is unknown
@@ -179,13 +199,25 @@ class MonoovaClient:
             parsed = {}
         return _Response(raw.status, parsed if isinstance(parsed, dict) else {})
 
-    def _pause(self, base: float) -> bool:
-        """Sleep before the next retry; False when the function has no time left for one."""
+    def _pause(self, base: float, deadline: float | None) -> float | None:
+        """Sleep before the next retry and return its timeout; None when there is no time
+        left for one (in the function, or in this call's budget)."""
         delay = base * (1 + self._jitter * (2 * self._rand() - 1))
         if self._remaining is not None and self._remaining() < delay + self._timeout + 1:
-            return False
+            return None
+        timeout = self._timeout
+        if deadline is not None:
+            timeout = min(timeout, deadline - self._monotonic() - delay)
+            if timeout < min(self._timeout, _MIN_ATTEMPT_SECONDS):
+                return None
         self._sleep(delay)
-        return True
+        return timeout
+
+    def _stats(
+        self, attempts: int, failed: int, started: float, unknown: int, auth_failed: bool = False
+    ) -> CallStats:
+        elapsed_ms = int((self._monotonic() - started) * 1000)
+        return CallStats(attempts, failed, elapsed_ms, unknown, auth_failed)
 
     def _headers(self) -> dict[str, str]:
         token = base64.b64encode(f"{self._api_key()}:".encode()).decode("ascii")
@@ -210,10 +242,3 @@ def _is_refusal(response: _Response, status: str) -> bool:
 def _sleep(seconds: float) -> None:
     """Module-level so tests can make backoff instant."""
     time.sleep(seconds)
-
-
-def _stats(
-    attempts: int, failed: int, started: float, unknown: int, auth_failed: bool = False
-) -> CallStats:
-    elapsed_ms = int((time.monotonic() - started) * 1000)
-    return CallStats(attempts, failed, elapsed_ms, unknown, auth_failed)

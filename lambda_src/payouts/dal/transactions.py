@@ -9,12 +9,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from payouts.models.status import OPEN, REFUNDABLE, Status, allowed_from
+from payouts.models.schedule import Schedule
+from payouts.models.status import OPEN, REFUNDABLE, WORK_FOR, Status, Work, allowed_from
 from payouts.tables import TRANSACTIONS
 from shared import ddb, ddb_writes
+from shared.store_errors import ConditionFailed
 
 CUSTOMER_INDEX = TRANSACTIONS.indexes[0].name
 OPEN_INDEX = TRANSACTIONS.indexes[1].name
+DUE_INDEX = TRANSACTIONS.indexes[2].name
+# Monoova gave its answer: the move records when.
+_SETTLED = frozenset({Status.COMPLETED, Status.REJECTED, Status.RETURNED})
+_WORK_NAMES = {"#work": "due_work", "#due": "due_at"}
 
 
 class BadCursor(ValueError):
@@ -31,12 +37,14 @@ class Transition:
     source: str
     fields: dict[str, Any]
     expected_amount: Decimal | None = None
+    due_at: str | None = None  # when the target's follow-up work is due; default: the schedule
 
 
 class TransactionStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, schedule: Schedule | None = None) -> None:
         self.client = client
         self.table = table
+        self.schedule = schedule or Schedule()
 
     @staticmethod
     def key(transaction_id: str) -> dict[str, str]:
@@ -58,8 +66,11 @@ class TransactionStore:
         }
 
     def transition_op(self, move: Transition) -> dict[str, Any]:
-        """A conditional update that succeeds only from a state the target may follow."""
-        sources = sorted(allowed_from(move.target))
+        """A conditional update that succeeds only from a state the target may follow.
+
+        It also keeps the sparse indexes right: `open_status` while open, and the target's
+        follow-up work (`due_work`, `due_at`), or none.
+        """
         names = {"#status": "status"}
         values: dict[str, Any] = {
             ":to": move.target.value,
@@ -72,7 +83,11 @@ class TransactionStore:
             "updated_at = :at",
             "status_history = list_append(if_not_exists(status_history, :empty), :history)",
         ]
-        for i, (name, value) in enumerate(sorted(move.fields.items())):
+        removes: list[str] = []
+        fields = dict(move.fields)
+        if move.target in _SETTLED:
+            fields.setdefault("finalised_at", move.at)
+        for i, (name, value) in enumerate(sorted(fields.items())):
             names[f"#f{i}"] = name
             values[f":f{i}"] = value
             sets.append(f"#f{i} = :f{i}")
@@ -80,28 +95,40 @@ class TransactionStore:
             names["#open"] = "open_status"
             values[":open"] = move.target.value
             sets.append("#open = :open")
-            update = "SET " + ", ".join(sets)
         else:
-            update = "SET " + ", ".join(sets) + " REMOVE open_status"
+            removes.append("open_status")
+        names |= _WORK_NAMES
+        work = WORK_FOR[move.target]
+        if work is None:
+            removes += ["#work", "#due"]
+        else:
+            values[":work"] = work.value
+            values[":due"] = move.due_at or self.schedule.due_at(move.target, move.at)
+            sets += ["#work = :work", "#due = :due"]
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": ddb.to_item(self.key(move.transaction_id)),
+                "UpdateExpression": update,
+                "ConditionExpression": self._transition_condition(move, values),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": ddb.values(values),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    @staticmethod
+    def _transition_condition(move: Transition, values: dict[str, Any]) -> str:
         placeholders = []
-        for i, state in enumerate(sources):
+        for i, state in enumerate(sorted(allowed_from(move.target))):
             values[f":from{i}"] = state.value
             placeholders.append(f":from{i}")
         condition = f"attribute_exists(transaction_id) AND #status IN ({', '.join(placeholders)})"
         if move.expected_amount is not None:
             condition += " AND amount = :amount"
             values[":amount"] = move.expected_amount
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": ddb.to_item(self.key(move.transaction_id)),
-                "UpdateExpression": update,
-                "ConditionExpression": condition,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": ddb.values(values),
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
+        return condition
 
     def transition(self, move: Transition) -> None:
         """Make one move; raises ConditionFailed (with the payout as it stands) or Conflict."""
@@ -120,11 +147,12 @@ class TransactionStore:
             "Update": {
                 "TableName": self.table,
                 "Key": ddb.to_item(self.key(transaction_id)),
-                "UpdateExpression": "SET refunded_at = :at",
+                # Credited: the refund work is done, so the payout leaves the due-work index.
+                "UpdateExpression": "SET refunded_at = :at REMOVE #work, #due",
                 "ConditionExpression": (
                     f"attribute_not_exists(refunded_at) AND #status IN ({states})"
                 ),
-                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeNames": {"#status": "status"} | _WORK_NAMES,
                 "ExpressionAttributeValues": ddb.values(values),
             }
         }
@@ -144,6 +172,41 @@ class TransactionStore:
                 "ExpressionAttributeValues": ddb.values(values),
             }
         }
+
+    def due(self, work: Work, now: str, limit: int) -> list[dict[str, Any]]:
+        """Payouts whose `work` is due by `now`, soonest due first (the due-work index)."""
+        return self._query_index(
+            DUE_INDEX,
+            "#work = :w AND #due <= :now",
+            {":w": work.value, ":now": now},
+            limit,
+            names=_WORK_NAMES,
+        )
+
+    def defer(self, transaction_id: str, work: Work, due_at: str) -> bool:
+        """Look at this work again at `due_at`; False when the payout has moved on from it."""
+        return self._if_working(transaction_id, work, "SET #due = :due", {":due": due_at})
+
+    def close_work(self, transaction_id: str, work: Work) -> bool:
+        """The work is over (e.g. the return window closed): leave the due-work index."""
+        return self._if_working(transaction_id, work, "REMOVE #work, #due", {})
+
+    def _if_working(
+        self, transaction_id: str, work: Work, update: str, values: dict[str, Any]
+    ) -> bool:
+        request = {
+            "TableName": self.table,
+            "Key": ddb.to_item(self.key(transaction_id)),
+            "UpdateExpression": update,
+            "ConditionExpression": "#work = :work",
+            "ExpressionAttributeNames": _WORK_NAMES,
+            "ExpressionAttributeValues": ddb.values({":work": work.value, **values}),
+        }
+        try:
+            ddb_writes.update(self.client, request)
+        except ConditionFailed:
+            return False
+        return True
 
     def list_for_customer(
         self, customer_id: str, limit: int, cursor: str | None
@@ -165,13 +228,30 @@ class TransactionStore:
 
     def open_older_than(self, status: Status, cutoff: str, limit: int) -> list[dict[str, Any]]:
         """Open payouts in `status` created before `cutoff`, oldest first (sparse index)."""
+        return self._query_index(
+            OPEN_INDEX,
+            "open_status = :s AND created_at < :cutoff",
+            {":s": status.value, ":cutoff": cutoff},
+            limit,
+        )
+
+    def _query_index(
+        self,
+        index: str,
+        condition: str,
+        values: dict[str, Any],
+        limit: int,
+        names: dict[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "IndexName": OPEN_INDEX,
-            "KeyConditionExpression": "open_status = :s AND created_at < :cutoff",
-            "ExpressionAttributeValues": ddb.values({":s": status.value, ":cutoff": cutoff}),
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": ddb.values(values),
         }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
         while len(items) < limit:
             response = self.client.query(**kwargs, Limit=limit - len(items))
             items.extend(ddb.from_item(i) or {} for i in response.get("Items", []))

@@ -1,8 +1,13 @@
 """POST /payouts: one payout per idempotency key, debited atomically, sent once.
 
-Order matters: the idempotency record, the payout (with its uniqueReference) and the debit
-are written in ONE transaction before Monoova is called, so a crash after the write leaves a
-Pending payout that the reconciler finishes, and a duplicate request can never debit twice.
+Order matters: the idempotency record, the payout (with its uniqueReference and a sealed
+copy of its destination) and the debit are written in ONE transaction before Monoova is
+called, so a crash after the write leaves a Pending payout that the reconciler finishes
+(sending exactly that destination), and a duplicate request can never debit twice.
+
+The Monoova call is bounded (one attempt and one short retry within a few seconds): when it
+gives no answer the payout is UNKNOWN and due at the reconciler's next run, and the caller has
+its 202 well inside API Gateway's 29 s.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from typing import Any
 
 from payouts.dal.breaker import BreakerStore
 from payouts.dal.customers import CustomerStore, active_destination
+from payouts.dal.destinations import PayoutDestinations
 from payouts.dal.idempotency import IdempotencyStore, fingerprint_hash, request_key
 from payouts.dal.ledger import PayoutLedger
 from payouts.logic import breaker as rules
 from payouts.logic import metrics as m
 from payouts.logic.submission import Submitter
-from payouts.models.payout import CURRENCY, CreatePayoutCommand
-from payouts.models.status import Status
+from payouts.models.payout import CURRENCY, CreatePayoutCommand, Destination
+from payouts.models.status import Status, Work
 from shared import clock, jsonutil
 from shared.http import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from shared.store_errors import AlreadyApplied, InsufficientBalance
@@ -45,6 +51,7 @@ class CreatePayout:
     customers: CustomerStore
     idempotency: IdempotencyStore
     ledger: PayoutLedger
+    destinations: PayoutDestinations
     breaker: BreakerStore
     submitter: Submitter
     metrics: m.MetricSink
@@ -62,7 +69,7 @@ class CreatePayout:
         assert customer is not None
         decision = self._admit(snapshot, now)
         destination = self.customers.destination(customer, command.payout_method)
-        payout, reply = self._new_payout(command, record_id)
+        payout, reply = self._new_payout(command, record_id, destination)
         try:
             self._write(payout, command, record_id, fingerprint, reply)
         except AlreadyApplied:
@@ -76,8 +83,10 @@ class CreatePayout:
             self.submitter.submit(payout, destination, snapshot, decision.state, "create")
         except Exception as exc:
             # Answering 5xx now would invite a retry of a payout that is safely Pending; the
-            # reconciler asks Monoova what happened and finishes it under the same reference.
+            # reconciler asks Monoova what happened and finishes it under the same reference,
+            # at its next run rather than after the usual wait for a webhook.
             self.metrics.add_metric(m.SUBMISSION_INCOMPLETE, "Count", 1)
+            self._due_now(payout["transaction_id"])
             return Reply(reply.status_code, reply.body, submission_error=type(exc).__name__)
         return reply
 
@@ -110,12 +119,19 @@ class CreatePayout:
             )
         return decision
 
+    def _due_now(self, transaction_id: str) -> None:
+        try:
+            self.ledger.transactions.defer(transaction_id, Work.RECONCILE, clock.iso(clock.now()))
+        except Exception:  # best effort: the scheduled look at the payout comes anyway
+            self.metrics.add_metric(m.RECONCILE_ERRORS, "Count", 1)
+
     def _new_payout(
-        self, command: CreatePayoutCommand, record_id: str
+        self, command: CreatePayoutCommand, record_id: str, destination: Destination
     ) -> tuple[dict[str, Any], Reply]:
         reference = new_unique_reference()
         created = clock.now()
         at = clock.iso(created)
+        schedule = self.ledger.transactions.schedule
         payout = {
             "transaction_id": reference,
             "unique_reference": reference,
@@ -125,6 +141,10 @@ class CreatePayout:
             "payout_method": command.payout_method,
             "status": Status.PENDING.value,
             "open_status": Status.PENDING.value,
+            "due_work": Work.RECONCILE.value,
+            "due_at": schedule.due_at(Status.PENDING, at),
+            # What a resubmission sends: never the customer's destination of the day.
+            "destination": self.destinations.seal(reference, destination),
             "created_at": at,
             "updated_at": at,
             "idempotency_record": record_id,

@@ -22,6 +22,12 @@ BALANCE_RESTORED = "BalanceRestored"
 WEBHOOK_DEAD_LETTERED = "WebhookDeadLettered"
 SUBMISSION_INCOMPLETE = "SubmissionIncomplete"
 RECONCILE_ERRORS = "ReconcileErrors"
+# A payout the reconciler cannot send again as first sent: ManualReview. Pages.
+PAYOUT_NEEDS_REVIEW = "PayoutNeedsReview"
+# Rejected/Returned payouts the refund sweep had to credit (the stream missed them). Alarms.
+REFUNDS_SWEPT = "RefundsSwept"
+# Completed payouts the return check found dishonoured (their NppReturn never arrived).
+RETURNS_FOUND = "ReturnsFound"
 BREAKER_UPDATE_FAILED = "BreakerUpdateFailed"
 
 FINAL_METRIC = {

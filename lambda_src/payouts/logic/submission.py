@@ -94,7 +94,7 @@ class Submitter:
         elif result.outcome is Outcome.AUTH_FAILED:
             # Our key was refused, the payment was not: keep the payout as it is (debited),
             # for the reconciler to send again under the same reference once the key works.
-            self.transactions.record_facts(txn_id, facts)
+            self.transactions.record_facts(txn_id, {**facts, "due_at": at})
         elif Status(payout["status"]) is Status.UNKNOWN:
             # The reconciler's re-execution reached Monoova: the payout is pending again.
             self.transactions.transition(Transition(txn_id, Status.PENDING, at, source, facts))

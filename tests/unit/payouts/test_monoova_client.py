@@ -504,3 +504,85 @@ def test_status_without_a_definite_answer_is_unknown(
 
     assert result.found is None
     assert result.provider_status == provider_status
+
+
+# --- the create path's time budget ----------------------------------------------------------
+
+
+class FakeClock:
+    """Monotonic time that moves only when an attempt waits for its answer, or a pause sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def budgeted(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, budget: float, *script: Any
+) -> tuple[MonoovaClient, FakePool]:
+    pool = install(monkeypatch, *script)
+    original = pool.request
+
+    def waiting(*args: Any, **kwargs: Any) -> FakeResponse:
+        try:
+            return original(*args, **kwargs)
+        except ReadTimeoutError:
+            clock.now += kwargs["timeout"].read_timeout  # waited the whole read timeout
+            raise
+
+    monkeypatch.setattr(pool, "request", waiting)
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    client = MonoovaClient(
+        BASE_URL,
+        lambda: API_KEY,
+        4.0,
+        backoff=(0.5,),
+        sleep=sleep,
+        rand=lambda: 0.5,
+        budget_seconds=budget,
+        monotonic=clock,
+    )
+    return client, pool
+
+
+def test_a_hanging_monoova_costs_the_create_at_most_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    client, pool = budgeted(monkeypatch, clock, 6.0, timeout(), timeout())
+
+    result = client.execute(BODY)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert [c.timeout.read_timeout for c in pool.calls] == [4.0, 1.5]  # 4 + 0.5 + 1.5 = 6
+    assert clock.now - 100.0 == pytest.approx(6.0)
+    assert result.stats.elapsed_ms == 6000
+
+
+def test_no_retry_when_the_budget_leaves_less_than_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    client, pool = budgeted(monkeypatch, clock, 5.0, timeout(), ok())
+
+    result = client.execute(BODY)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert len(pool.calls) == 1  # 4 s spent, 0.5 s pause: 0.5 s would be left for an answer
+
+
+def test_a_fast_failure_is_retried_once_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    client, pool = budgeted(monkeypatch, clock, 6.0, reply(503, {}), ok(88))
+
+    result = client.execute(BODY)
+
+    assert (result.outcome, result.transaction_id) == (Outcome.ACCEPTED, 88)
+    assert [c.timeout.read_timeout for c in pool.calls] == [4.0, 4.0]
