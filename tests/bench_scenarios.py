@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,29 @@ from local.payouts_resources import provision
 from simulators.monoova.server import MonoovaSimulator
 from tests.integration.payouts.conftest import API_KEY, BASE_ENV, WEBHOOK_TOKEN
 from tests.support import REGION, Payouts
+
+
+class CreateLatencyScenario:
+    """POST /payouts timed end to end while Monoova never answers, with the dev config's
+    Monoova timeout and create budget (the deployed values, not the tests' short ones)."""
+
+    def __init__(self, harness: Payouts) -> None:
+        self.harness = harness
+        self._count = 0
+
+    def timed_create(self, mode: str) -> float:
+        self._count += 1
+        customer = f"latency-{self._count}"
+        self.harness.seed_customer(customer)
+        self.harness.simulator.set_mode(mode)
+        started = time.perf_counter()
+        response = self.harness.post_payout(
+            {"customer_id": customer, "amount": 10, "payout_method": "PayId"},
+            key=f"latency-key-{uuid.uuid4().hex}",
+        )
+        elapsed = time.perf_counter() - started
+        assert response.status == 202, response.body
+        return elapsed
 
 
 class PayoutsScenario:
@@ -100,5 +124,43 @@ def payouts_scenario() -> Iterator[PayoutsScenario]:
     finally:
         moto_serial.uninstall()
         sim.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextmanager
+def create_latency_scenario() -> Iterator[CreateLatencyScenario]:
+    from config import load
+    from payouts import wiring
+    from stacks.payouts import access
+
+    dev = access.config_values(load("dev"))
+    saved = dict(os.environ)
+    os.environ.update(BASE_ENV)
+    for name in ("MONOOVA_TIMEOUT_SECONDS", "MONOOVA_CREATE_BUDGET_SECONDS"):
+        os.environ[name] = dev[name]
+    # Monoova holds every answer far longer than the client waits.
+    sim = MonoovaSimulator(
+        api_key=API_KEY, webhook_token=WEBHOOK_TOKEN, webhook_delay=3600, hold_seconds=60
+    )
+    sim.start()
+    moto_serial.install()
+    try:
+        with mock_aws():
+            resources = provision(
+                lambda name: boto3.client(name, region_name=REGION),
+                prefix="latency",
+                api_key=API_KEY,
+                webhook_token=WEBHOOK_TOKEN,
+            )
+            os.environ.update(resources.env())
+            os.environ["MONOOVA_BASE_URL"] = sim.base_url or ""
+            os.environ["MONOOVA_WEBHOOK_PUBLIC_KEYS"] = sim.public_key_hex
+            wiring.reset()
+            yield CreateLatencyScenario(Payouts(resources, sim))
+    finally:
+        moto_serial.uninstall()
+        sim.stop()
+        wiring.reset()
         os.environ.clear()
         os.environ.update(saved)

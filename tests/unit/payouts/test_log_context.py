@@ -26,9 +26,7 @@ def test_concurrent_functions_each_log_their_own_name() -> None:
         logger.info("handled", extra={"wrote": event["name"]})
 
     threads = [
-        threading.Thread(
-            target=handler, args=({"name": name}, LambdaContext(function_name=name))
-        )
+        threading.Thread(target=handler, args=({"name": name}, LambdaContext(function_name=name)))
         for name in ("CreatePayout", "Reconciler")
     ]
     try:
