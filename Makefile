@@ -88,7 +88,7 @@ DEPLOY_USAGE = usage: make deploy ENV=dev|staging|prod [SYSTEM=payouts] or ENV=d
 deploy: $(VENV)/.installed node_modules/.installed ## Deploy one environment of one system: make deploy ENV=dev [SYSTEM=engine]
 	@test -n "$(ENV)" || { echo "$(DEPLOY_USAGE)"; exit 2; }
 	rm -rf cdk.out
-	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(SYSTEM) -c env=$(ENV) --require-approval broadening
+	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(SYSTEM) -c env=$(ENV) -c strict=true --require-approval broadening
 
 .PHONY: diff
 diff: $(VENV)/.installed node_modules/.installed ## Show what a deploy would change: make diff ENV=dev [SYSTEM=engine]

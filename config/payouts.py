@@ -7,9 +7,12 @@ behaviour can be read off this file.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, Self
 
 from aws_cdk import aws_logs as logs
 
@@ -31,8 +34,20 @@ AVAILABILITY_ZONES = ("ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c")
 MONOOVA_SANDBOX_URL = "https://api.m-pay.com.au"
 MONOOVA_PRODUCTION_URL = "https://api.mpay.com.au"
 
-# Monoova's published sandbox mAccount; production overrides it before go-live.
+# Monoova's published sandbox mAccount and source account: right for dev and staging (the
+# sandbox), never for production, which must pay from its own (see `deploy_problems`).
+# 802-985 is Monoova's own BSB (Cuscal), the same in both.
 MONOOVA_SANDBOX_MACCOUNT = "6279059726039800"
+MONOOVA_SANDBOX_SOURCE_ACCOUNT = "654378888"
+MONOOVA_SOURCE_BSB = "802-985"
+
+# The Monoova account values set without a code edit: context `<key>-<env>` wins over the
+# environment variable `<VARIABLE>_<ENV>`, which wins over the config below.
+MONOOVA_OVERRIDES = (
+    ("monoova-maccount", "PAYOUTS_MONOOVA_MACCOUNT", "monoova_maccount_token"),
+    ("monoova-source-account", "PAYOUTS_MONOOVA_SOURCE_ACCOUNT", "monoova_source_account_number"),
+    ("monoova-source-bsb", "PAYOUTS_MONOOVA_SOURCE_BSB", "monoova_source_bsb"),
+)
 
 # Placeholder webhook-signing key: a 2048-bit RSA public key (hex DER PKCS#1) made
 # once with `cryptography` for this repository; its private half was discarded, so
@@ -64,8 +79,10 @@ class PayoutsConfig(EnvironmentConfig):
     # Monoova
     monoova_base_url: str
     monoova_maccount_token: str = MONOOVA_SANDBOX_MACCOUNT
-    monoova_source_bsb: str = "802-985"
-    monoova_source_account_number: str = "654378888"
+    monoova_source_bsb: str = MONOOVA_SOURCE_BSB
+    monoova_source_account_number: str = MONOOVA_SANDBOX_SOURCE_ACCOUNT
+    # False where real money moves: a deploy with the sandbox's example values is refused.
+    monoova_example_values_allowed: bool = True
     monoova_remitter_name: str = "Payouts Sandbox"
     monoova_webhook_public_keys: tuple[str, ...] = (PLACEHOLDER_WEBHOOK_PUBLIC_KEY,)
     monoova_timeout_seconds: int = 4
@@ -161,6 +178,42 @@ class PayoutsConfig(EnvironmentConfig):
         ]
         found += [check_positive(name, getattr(self, name)) for name in _POSITIVE_FIELDS]
         return [problem for problem in found if problem]
+
+    def with_monoova_override(self, context: Mapping[str, Any] | None = None) -> Self:
+        """The Monoova account values from context or the environment (no code edit)."""
+        context = context or {}
+        changes: dict[str, Any] = {}
+        for key, variable, name in MONOOVA_OVERRIDES:
+            value = context.get(f"{key}-{self.env_name}") or os.environ.get(
+                f"{variable}_{self.env_name.upper()}"
+            )
+            if value:
+                changes[name] = str(value).strip()
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def deploy_problems(self) -> list[str]:
+        """What a deploy of this environment must refuse (synth and tests only warn)."""
+        if self.monoova_example_values_allowed:
+            return []
+        found = []
+        if self.monoova_maccount_token == MONOOVA_SANDBOX_MACCOUNT:
+            found.append(f"the mAccount is Monoova's sandbox example {MONOOVA_SANDBOX_MACCOUNT}")
+        if self.monoova_source_account_number == MONOOVA_SANDBOX_SOURCE_ACCOUNT:
+            found.append(
+                f"the source account is Monoova's sandbox example {MONOOVA_SANDBOX_SOURCE_ACCOUNT}"
+            )
+        return found
+
+    def how_to_set_monoova_account(self) -> str:
+        env, upper = self.env_name, self.env_name.upper()
+        (maccount, maccount_var, _), (source, source_var, _), (bsb, bsb_var, _) = MONOOVA_OVERRIDES
+        return (
+            "set the real ones without a code edit: export "
+            f"{maccount_var}_{upper}=<16-digit mAccount> and "
+            f"{source_var}_{upper}=<account number> before make deploy ENV={env} (or pass "
+            f"-c {maccount}-{env}=... -c {source}-{env}=... to cdk), and "
+            f"{bsb_var}_{upper} (-c {bsb}-{env}) if the BSB is not {MONOOVA_SOURCE_BSB}"
+        )
 
     def _check_remitter(self) -> str | None:
         name = self.monoova_remitter_name
@@ -282,6 +335,10 @@ PROD = PayoutsConfig(
     alarm_actions_enabled=True,
     monoova_base_url=MONOOVA_PRODUCTION_URL,
     monoova_remitter_name="Payouts",
+    # The real mAccount and source account come from context or the environment at deploy
+    # (PAYOUTS_MONOOVA_MACCOUNT_PROD, PAYOUTS_MONOOVA_SOURCE_ACCOUNT_PROD): `make deploy`
+    # refuses the sandbox's example values; synth and tests warn once.
+    monoova_example_values_allowed=False,
     waf_rate_limit_per_5min_per_ip=1000,
     api_execution_logging_level="ERROR",
     breaker_min_volume=10,

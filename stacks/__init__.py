@@ -16,11 +16,14 @@ import aws_cdk as cdk
 
 from cdk_constructs import nag
 from config import ConfigError, engine_environments, environments, load, load_engine
+from config.payouts import MONOOVA_OVERRIDES
 from stacks.engine import EngineStage
 from stacks.payouts import PayoutsStage
 
 ENV_CONTEXT_KEY = "env"
 SYSTEM_CONTEXT_KEY = "system"
+# Set by `make deploy`: refuse what must never be deployed (config `deploy_problems`).
+STRICT_CONTEXT_KEY = "strict"
 PAYOUTS, ENGINE = "payouts", "engine"
 SYSTEMS = (PAYOUTS, ENGINE)
 
@@ -53,9 +56,11 @@ def build(app: cdk.App) -> list[cdk.Stage]:
     systems = selected_systems(app)
     _check_env_exists(app, systems)
     stages: list[cdk.Stage] = []
+    strict = str(app.node.try_get_context(STRICT_CONTEXT_KEY) or "").lower() in _TRUE
     if PAYOUTS in systems:
         stages += [
-            PayoutsStage(app, load(name, context)) for name in selected_environments(app, PAYOUTS)
+            PayoutsStage(app, load(name, context, strict=strict))
+            for name in selected_environments(app, PAYOUTS)
         ]
     if ENGINE in systems:
         stages += [
@@ -75,8 +80,12 @@ def _check_env_exists(app: cdk.App, systems: tuple[str, ...]) -> None:
         )
 
 
+_TRUE = ("1", "true", "yes")
+
+
 def _context(app: cdk.App) -> dict[str, object]:
     names = set(environments()) | set(engine_environments())
     keys = {f"account-{name}" for name in names}
     keys |= {f"account-{system}-{name}" for system in SYSTEMS for name in names}
+    keys |= {f"{key}-{name}" for key, _, _ in MONOOVA_OVERRIDES for name in environments()}
     return {key: value for key in keys if (value := app.node.try_get_context(key)) is not None}
