@@ -181,6 +181,26 @@ def test_malformed_json_and_missing_key_are_400(payouts: Payouts) -> None:
     assert payouts.all_payouts() == []
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"customer_id": "cust-1", "payout_method": "PayId", "amount": ' + "1" * 5_000 + "}",
+    ],
+    ids=["nested-100k-deep", "integer-5000-digits"],
+)
+def test_a_body_the_json_reader_cannot_read_is_a_400_not_a_500(payouts: Payouts, raw: str) -> None:
+    payouts.seed_customer("cust-1")
+
+    response = payouts.post_payout(None, raw=raw)
+
+    assert response.status == 400
+    assert set(response.body) == {"error", "message", "timestamp"}
+    assert response.body["error"] == "ValidationError"
+    assert payouts.all_payouts() == []
+    assert payouts.balance("cust-1") == Decimal("1000.00")
+
+
 def test_synchronous_decline_rejects_and_restores_the_balance(payouts: Payouts) -> None:
     payouts.seed_customer("cust-1")
     payouts.simulator.set_mode("decline", count=1)
