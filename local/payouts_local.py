@@ -70,11 +70,13 @@ class PayoutsLocal:
         webhook_token: str,
         reconcile_every: float | None,
         breaker_open_seconds: float | None = None,
+        monoova_timeout_seconds: float | None = None,
     ) -> None:
         self.cfg = load_config("dev")
         self.webhook_token = webhook_token
         self.reconcile_every = reconcile_every or self.cfg.reconcile_interval_minutes * 60
         self.breaker_open_seconds = breaker_open_seconds
+        self.monoova_timeout_seconds = monoova_timeout_seconds
         self.resources: PayoutsResources | None = None
 
     def provision(self) -> None:
@@ -100,6 +102,8 @@ class PayoutsLocal:
         }
         if self.breaker_open_seconds:
             env["BREAKER_OPEN_SECONDS"] = str(int(self.breaker_open_seconds))
+        if self.monoova_timeout_seconds:
+            env["MONOOVA_TIMEOUT_SECONDS"] = str(self.monoova_timeout_seconds)
         if self.reconcile_every < self.cfg.reconcile_interval_minutes * 60:
             # A sped-up schedule looks at payouts as soon as it runs.
             env["RECONCILE_THRESHOLD_SECONDS"] = str(int(self.reconcile_every))

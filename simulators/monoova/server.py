@@ -49,6 +49,7 @@ import hmac
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -90,6 +91,7 @@ PUBLIC_KEY_PATH = "/public/v1/certificate/public-key"
 ADMIN_PREFIX = "/_simulator/"
 
 OK_DESCRIPTION = "Operation completed successfully"
+LOG_LIMIT = 5_000
 _FEE_EX_GST = Decimal("0.10")
 _FEE_GST = Decimal("0.01")
 _CENT = Decimal("0.01")
@@ -358,8 +360,10 @@ class MonoovaSimulator:
     def _clear_state(self) -> None:
         self._transactions: list[_Transaction] = []
         self._by_reference: dict[str, _Transaction] = {}
-        self._requests: list[dict[str, Any]] = []
-        self._deliveries: list[dict[str, Any]] = []
+        # The request and delivery logs keep the newest entries only, so a long local run
+        # does not grow without bound (executions, the money record, are all kept).
+        self._requests: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
+        self._deliveries: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._mode = "ok"
         self._mode_remaining: int | None = None
         self._latency_ms = 0
@@ -461,14 +465,15 @@ class MonoovaSimulator:
             ]
 
     def requests_log(self) -> list[dict[str, Any]]:
-        """Every Monoova API request received (admin routes excluded), oldest first."""
+        """The Monoova API requests received (admin routes excluded; the newest LOG_LIMIT),
+        oldest first."""
         with self._lock:
-            return copy.deepcopy(self._requests)
+            return copy.deepcopy(list(self._requests))
 
     def deliveries(self) -> list[dict[str, Any]]:
-        """Every webhook delivery attempt, oldest first."""
+        """The webhook delivery attempts (the newest LOG_LIMIT), oldest first."""
         with self._lock:
-            return copy.deepcopy(self._deliveries)
+            return copy.deepcopy(list(self._deliveries))
 
     def _consume_mode(self, kind: str) -> str:
         with self._lock:
