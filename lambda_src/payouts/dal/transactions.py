@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from payouts.dal.cursors import BadCursor, decode_cursor, encode_cursor
 from payouts.models.schedule import Schedule
 from payouts.models.status import OPEN, REFUNDABLE, WORK_FOR, Status, Work, allowed_from
 from payouts.tables import TRANSACTIONS
 from shared import ddb, ddb_writes
 from shared.store_errors import ConditionFailed
+
+__all__ = ["BadCursor", "TransactionStore", "Transition", "decode_cursor", "encode_cursor"]
 
 CUSTOMER_INDEX = TRANSACTIONS.indexes[0].name
 OPEN_INDEX = TRANSACTIONS.indexes[1].name
@@ -21,10 +21,6 @@ DUE_INDEX = TRANSACTIONS.indexes[2].name
 # Monoova gave its answer: the move records when.
 _SETTLED = frozenset({Status.COMPLETED, Status.REJECTED, Status.RETURNED})
 _WORK_NAMES = {"#work": "due_work", "#due": "due_at"}
-
-
-class BadCursor(ValueError):
-    """A pagination cursor that this service did not issue for this customer."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +179,36 @@ class TransactionStore:
             names=_WORK_NAMES,
         )
 
+    def open_without_work(self, limit: int) -> list[dict[str, Any]]:
+        """Open payouts written before the due-work index existed (no `due_work`)."""
+        found: list[dict[str, Any]] = []
+        for status in sorted(OPEN):
+            found += self._query_index(
+                OPEN_INDEX,
+                "open_status = :s",
+                {":s": status.value},
+                limit,
+                names={"#work": "due_work"},
+                filter_expression="attribute_not_exists(#work)",
+            )
+        return found
+
+    def file_work(self, transaction_id: str, work: Work, due_at: str) -> bool:
+        """Give an open payout that has none its follow-up work; False if it has some."""
+        request = {
+            "TableName": self.table,
+            "Key": ddb.to_item(self.key(transaction_id)),
+            "UpdateExpression": "SET #work = :work, #due = :due",
+            "ConditionExpression": "attribute_not_exists(#work) AND attribute_exists(open_status)",
+            "ExpressionAttributeNames": _WORK_NAMES,
+            "ExpressionAttributeValues": ddb.values({":work": work.value, ":due": due_at}),
+        }
+        try:
+            ddb_writes.update(self.client, request)
+        except ConditionFailed:
+            return False
+        return True
+
     def defer(self, transaction_id: str, work: Work, due_at: str) -> bool:
         """Look at this work again at `due_at`; False when the payout has moved on from it."""
         return self._if_working(transaction_id, work, "SET #due = :due", {":due": due_at})
@@ -241,7 +267,9 @@ class TransactionStore:
         condition: str,
         values: dict[str, Any],
         limit: int,
+        *,
         names: dict[str, str] | None = None,
+        filter_expression: str | None = None,
     ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
@@ -252,6 +280,8 @@ class TransactionStore:
         }
         if names:
             kwargs["ExpressionAttributeNames"] = names
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
         while len(items) < limit:
             response = self.client.query(**kwargs, Limit=limit - len(items))
             items.extend(ddb.from_item(i) or {} for i in response.get("Items", []))
@@ -259,27 +289,3 @@ class TransactionStore:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return items
-
-
-_CURSOR_KEYS = ("transaction_id", "customer_id", "created_at")
-
-
-def encode_cursor(last_key: dict[str, Any]) -> str:
-    text = json.dumps({k: last_key[k] for k in _CURSOR_KEYS}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, customer_id: str) -> dict[str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadCursor("cursor is not valid") from exc
-    if (
-        not isinstance(key, dict)
-        or set(key) != set(_CURSOR_KEYS)
-        or not all(isinstance(v, str) for v in key.values())
-        or key["customer_id"] != customer_id
-    ):
-        raise BadCursor("cursor is not valid for this customer")
-    return key

@@ -39,6 +39,7 @@ PROVIDER_FINAL = {
 @dataclass
 class RunReport:
     examined: int = 0
+    adopted: int = 0  # open payouts from before the due-work index, filed this run
     moved: dict[str, int] = field(default_factory=dict)
     resubmitted: int = 0
     needs_review: int = 0
@@ -78,6 +79,7 @@ class Reconciler:
         now = clock.epoch()
         snapshot = self.breaker.read(now)
         decision = rules.decide(snapshot, now, self.breaker.settings)
+        report.adopted = self._adopt_unfiled()
         if decision.state is rules.State.OPEN:
             report.skipped_circuit_open = True
         else:
@@ -88,6 +90,14 @@ class Reconciler:
         report.stuck_unknown = self._count_stuck()
         self.metrics.add_metric(m.STUCK_UNKNOWN, "Count", report.stuck_unknown)
         return report
+
+    def _adopt_unfiled(self) -> int:
+        """Open payouts written before the due-work index existed: file them, due now."""
+        now = clock.iso(clock.now())
+        unfiled = self.transactions.open_without_work(self.batch_limit)
+        return sum(
+            self.transactions.file_work(p["transaction_id"], Work.RECONCILE, now) for p in unfiled
+        )
 
     def _resolve_one(
         self,

@@ -290,3 +290,22 @@ def _status_requests(payouts: Payouts, since: int) -> set[str]:
         for r in payouts.simulator.requests_log()[since:]
         if "/status/" in r["path"]
     }
+
+
+def test_an_open_payout_from_before_the_due_work_index_is_adopted_and_resolved(
+    quiet: Payouts,
+) -> None:
+    quiet.simulator.set_mode("timeout", count=1)  # Monoova took it; the answer was lost
+    txn = quiet.post_payout(BODY).body["transaction_id"]
+    quiet.client("dynamodb").update_item(  # as written before the index existed
+        TableName=quiet.resources.tables["Transactions"],
+        Key={"transaction_id": {"S": txn}},
+        UpdateExpression="REMOVE due_work, due_at",
+    )
+    wait_for(lambda: _sim_status(quiet, txn) == "Complete")
+
+    report = quiet.run_reconciler()
+
+    assert (report["adopted"], report["moved"]) == (1, {"Completed": 1})
+    assert quiet.payout(txn)["status"] == "Completed"
+    assert quiet.run_reconciler()["adopted"] == 0
