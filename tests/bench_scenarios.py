@@ -90,22 +90,22 @@ class PayoutsScenario:
 
 
 @contextmanager
-def payouts_scenario() -> Iterator[PayoutsScenario]:
+def _payouts_in_moto(
+    prefix: str, env: dict[str, str], **simulator: float
+) -> Iterator[tuple[Payouts, MonoovaSimulator]]:
+    """The handlers' environment against moto and a Monoova simulator, undone afterwards."""
     from payouts import wiring
-    from tests.support import WebhookReceiver
 
     saved = dict(os.environ)
-    os.environ.update(BASE_ENV)
-    # Automatic outcomes never fire here: each counted webhook is sent by hand, and a stray
-    # automatic one landing inside another operation's count made the figures drift.
-    sim = MonoovaSimulator(api_key=API_KEY, webhook_token=WEBHOOK_TOKEN, webhook_delay=3600)
+    os.environ.update(BASE_ENV | env)
+    sim = MonoovaSimulator(api_key=API_KEY, webhook_token=WEBHOOK_TOKEN, **simulator)  # type: ignore[arg-type]
     sim.start()
     moto_serial.install()
     try:
         with mock_aws():
             resources = provision(
                 lambda name: boto3.client(name, region_name=REGION),
-                prefix="bench",
+                prefix=prefix,
                 api_key=API_KEY,
                 webhook_token=WEBHOOK_TOKEN,
             )
@@ -113,54 +113,43 @@ def payouts_scenario() -> Iterator[PayoutsScenario]:
             os.environ["MONOOVA_BASE_URL"] = sim.base_url or ""
             os.environ["MONOOVA_WEBHOOK_PUBLIC_KEYS"] = sim.public_key_hex
             wiring.reset()
-            receiver = WebhookReceiver()
-            scenario = PayoutsScenario(Payouts(resources, sim))
-            scenario.prepare(receiver.url)
-            wiring.reset()  # forget the cached secret and data key: the first count is cold
-            try:
-                yield scenario
-            finally:
-                receiver.stop()
-    finally:
-        moto_serial.uninstall()
-        sim.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-@contextmanager
-def create_latency_scenario() -> Iterator[CreateLatencyScenario]:
-    from config import load
-    from payouts import wiring
-    from stacks.payouts import access
-
-    dev = access.config_values(load("dev"))
-    saved = dict(os.environ)
-    os.environ.update(BASE_ENV)
-    for name in ("MONOOVA_TIMEOUT_SECONDS", "MONOOVA_CREATE_BUDGET_SECONDS"):
-        os.environ[name] = dev[name]
-    # Monoova holds every answer far longer than the client waits.
-    sim = MonoovaSimulator(
-        api_key=API_KEY, webhook_token=WEBHOOK_TOKEN, webhook_delay=3600, hold_seconds=60
-    )
-    sim.start()
-    moto_serial.install()
-    try:
-        with mock_aws():
-            resources = provision(
-                lambda name: boto3.client(name, region_name=REGION),
-                prefix="latency",
-                api_key=API_KEY,
-                webhook_token=WEBHOOK_TOKEN,
-            )
-            os.environ.update(resources.env())
-            os.environ["MONOOVA_BASE_URL"] = sim.base_url or ""
-            os.environ["MONOOVA_WEBHOOK_PUBLIC_KEYS"] = sim.public_key_hex
-            wiring.reset()
-            yield CreateLatencyScenario(Payouts(resources, sim))
+            yield Payouts(resources, sim), sim
     finally:
         moto_serial.uninstall()
         sim.stop()
         wiring.reset()
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextmanager
+def payouts_scenario() -> Iterator[PayoutsScenario]:
+    from payouts import wiring
+    from tests.support import WebhookReceiver
+
+    # Automatic outcomes never fire here: each counted webhook is sent by hand, and a stray
+    # automatic one landing inside another operation's count made the figures drift.
+    with _payouts_in_moto("bench", {}, webhook_delay=3600) as (harness, _):
+        receiver = WebhookReceiver()
+        scenario = PayoutsScenario(harness)
+        scenario.prepare(receiver.url)
+        wiring.reset()  # forget the cached secret and data key: the first count is cold
+        try:
+            yield scenario
+        finally:
+            receiver.stop()
+
+
+@contextmanager
+def create_latency_scenario() -> Iterator[CreateLatencyScenario]:
+    from config import load
+    from stacks.payouts import access
+
+    dev = access.config_values(load("dev"))
+    deployed = {k: dev[k] for k in ("MONOOVA_TIMEOUT_SECONDS", "MONOOVA_CREATE_BUDGET_SECONDS")}
+    # Monoova holds every answer far longer than the client waits.
+    with _payouts_in_moto("latency", deployed, webhook_delay=3600, hold_seconds=60) as (
+        harness,
+        _,
+    ):
+        yield CreateLatencyScenario(harness)

@@ -274,7 +274,7 @@ class ConflictInjector:
                 "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
                 "CancellationReasons": reasons,
             }
-            raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+            raise ClientError(error, "TransactWriteItems")
         return self._client.transact_write_items(**kwargs)
 
     def update_item(self, **kwargs: Any) -> Any:
@@ -282,7 +282,7 @@ class ConflictInjector:
 
         if kwargs["TableName"] == self.table and self._take():
             error = {"Error": {"Code": "TransactionConflictException", "Message": "ongoing"}}
-            raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+            raise ClientError(error, "UpdateItem")
         return self._client.update_item(**kwargs)
 
     def __getattr__(self, name: str) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from payouts import settings
 from payouts.dal.breaker import BreakerStore
@@ -83,30 +83,25 @@ def monoova_api_key() -> str:
 CREATE_BACKOFF = (0.5,)
 
 
-def monoova(remaining_seconds: Callable[[], float] | None = None) -> MonoovaClient:
+def monoova(
+    remaining_seconds: Callable[[], float] | None = None, *, for_create: bool = False
+) -> MonoovaClient:
+    """`for_create`: bounded (one short retry within the create budget), so the API answers
+    well inside its 29 s limit."""
     from payouts.clients.monoova import MonoovaClient  # noqa: PLC0415 - see module docstring
 
     config = settings.monoova()
-    return MonoovaClient(
-        config.base_url,
-        monoova_api_key,
-        config.timeout_seconds,
-        remaining_seconds=remaining_seconds,
+    bounds: dict[str, Any] = (
+        {"backoff": CREATE_BACKOFF, "budget_seconds": config.create_budget_seconds}
+        if for_create
+        else {}
     )
-
-
-def monoova_for_create(remaining_seconds: Callable[[], float]) -> MonoovaClient:
-    """The create path's client: bounded, so the API answers well inside its 29 s limit."""
-    from payouts.clients.monoova import MonoovaClient  # noqa: PLC0415 - see module docstring
-
-    config = settings.monoova()
     return MonoovaClient(
         config.base_url,
         monoova_api_key,
         config.timeout_seconds,
-        backoff=CREATE_BACKOFF,
         remaining_seconds=remaining_seconds,
-        budget_seconds=config.create_budget_seconds,
+        **bounds,
     )
 
 

@@ -22,13 +22,14 @@ def create_payout(request: Request) -> Reply:
     except jsonutil.InvalidJson as exc:
         raise ValidationError("the body is not valid JSON") from exc
     command = parse_create_request(body, request.header("Idempotency-Key"))
+    monoova = wiring.monoova(request.remaining_seconds, for_create=True)
     service = CreatePayout(
         customers=wiring.customers(),
         idempotency=wiring.idempotency(),
         ledger=wiring.ledger(),
         destinations=wiring.payout_destinations(),
         breaker=wiring.breaker(),
-        submitter=wiring.submitter(metrics, wiring.monoova_for_create(request.remaining_seconds)),
+        submitter=wiring.submitter(metrics, monoova),
         metrics=metrics,
         retention_seconds=settings.retention_seconds(),
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds(),
