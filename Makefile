@@ -119,7 +119,7 @@ deploy-check: $(VENV)/.installed
 deploy: ACTION := deploy
 deploy: need-env deploy-check node_modules/.installed ## Deploy one environment of one system: make deploy ENV=dev [SYSTEM=engine]
 	rm -rf cdk.out
-	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(DEPLOY_SYSTEM) -c env=$(ENV) --require-approval broadening
+	$(CDK) deploy '$(STAGE_GLOB)' -c system=$(DEPLOY_SYSTEM) -c env=$(ENV) -c strict=true --require-approval broadening
 
 # DR failover: the Singapore stacks of an engine environment are the ones whose ids start
 # with Dr (a test holds that); --exclusively deploys them without their Mumbai dependencies.
@@ -133,7 +133,7 @@ dr-env-check: $(VENV)/.installed
 .PHONY: deploy-dr
 deploy-dr: dr-env-check $(VENV)/.installed node_modules/.installed ## DR failover: deploy only the engine's Singapore stacks, nothing in Mumbai: make deploy-dr ENV=prod
 	rm -rf cdk.out
-	$(CDK) deploy '$(DR_STACK_GLOB)' --exclusively -c system=engine -c env=$(ENV) --require-approval broadening
+	$(CDK) deploy '$(DR_STACK_GLOB)' --exclusively -c system=engine -c env=$(ENV) -c strict=true --require-approval broadening
 
 .PHONY: diff
 diff: ACTION := diff

@@ -8,6 +8,7 @@ names in deploy order.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -25,13 +26,35 @@ def environments() -> tuple[str, ...]:
     return tuple(PAYOUTS_ENVIRONMENTS)
 
 
-def load(env_name: str, context: Mapping[str, Any] | None = None) -> PayoutsConfig:
+def load(
+    env_name: str, context: Mapping[str, Any] | None = None, *, strict: bool = False
+) -> PayoutsConfig:
+    """`strict` (the deploy path) refuses what must never be deployed; otherwise that is one
+    warning line on stderr, so that synth and the tests pass on a fresh clone."""
     try:
         base = PAYOUTS_ENVIRONMENTS[env_name]
     except KeyError:
         known = ", ".join(environments())
         raise ConfigError(f"unknown environment {env_name!r}; expected one of: {known}") from None
-    return validate(base.with_account_override(context))
+    cfg = validate(base.with_account_override(context).with_monoova_override(context))
+    problems = cfg.deploy_problems()
+    if problems and strict:
+        listing = "\n  - ".join(problems)
+        raise ConfigError(
+            f"refusing to deploy {cfg.system}/{env_name}: it still holds Monoova's sandbox "
+            f"values:\n  - {listing}\n{cfg.how_to_set_monoova_account()}"
+        )
+    if problems and env_name not in _WARNED:
+        _WARNED.add(env_name)
+        print(
+            f"warning: {cfg.system}/{env_name}: {'; '.join(problems)}; make deploy refuses "
+            f"it until you {cfg.how_to_set_monoova_account()}",
+            file=sys.stderr,
+        )
+    return cfg
+
+
+_WARNED: set[str] = set()
 
 
 def engine_environments() -> tuple[str, ...]:

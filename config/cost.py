@@ -138,27 +138,35 @@ PAYOUTS = Footprint(
         Step(
             name="create payout (POST /payouts)",
             measured_as="create_payout",
-            measured_calls={"dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 2},
+            measured_calls={
+                "dynamodb:BatchGetItem": 1,
+                "dynamodb:TransactWriteItems": 1,
+                "dynamodb:UpdateItem": 2,
+            },
             usage=Usage(
                 api_requests=Decimal(1),
                 # Billed time is mostly Monoova's answer (its timeout is 4 s); 800 ms is
                 # a typical NPP submission round trip, not a measurement.
                 invocations=(Invocation(function="CreatePayout", duration_ms=800),),
                 # BatchGetItem: customer, idempotency record, breaker state (3 x 0.5 RRU).
-                # Two transactions: claim (payout + idempotency + balance hold, 3 items) and
-                # the Monoova result (payout + idempotency, 2 items): 5 items x 2 WRU.
+                # One transaction: claim (payout + idempotency + balance hold, 3 items x 2
+                # WRU); then the Monoova result on the payout (2 WRU for ~1.5 KB) and the
+                # breaker's minute counter (1 WRU), written apart so the shared counter
+                # can never hold up an outcome.
                 tables=(
                     TableUse(
                         table="transactions",
                         read_units=Decimal("1.5"),
-                        write_units=Decimal(10),
+                        write_units=Decimal(9),
                         stored_bytes=_PAYOUT_ITEM_BYTES * 2,
                     ),
                 ),
                 # A container serves ~2 payouts before it is reclaimed at 200 a day, so
-                # half the calls are cold and read the secret and the data key once.
+                # half the calls are cold: they read the secret once, decrypt the customer's
+                # data key once and generate the data key that seals the payout's
+                # destination snapshot once (cached for the container after that).
                 secrets_calls=Decimal("0.5"),
-                kms_requests=Decimal("0.5") + Decimal(2),  # + DynamoDB's CMK per table touch
+                kms_requests=Decimal("0.5") * 2 + Decimal(2),  # + DynamoDB's CMK per table
                 xray_traces=Decimal(1),
                 log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
                 internet_out_bytes=4_000,  # Monoova request/response and the 202 answer
@@ -207,9 +215,31 @@ PAYOUTS = Footprint(
         ),
     ),
     per_scheduled_run={
-        # One Query on the status index per run; most runs find nothing to resolve.
+        # One Query on the due-work index per run; most runs find nothing to resolve.
         "reconcile": Usage(
             invocations=(Invocation(function="Reconciler", duration_ms=150),),
+            tables=(TableUse(table="transactions", read_units=Decimal(1)),),
+            kms_requests=Decimal(1),
+            log_bytes=_INVOCATION_LOG_BYTES,
+        ),
+        # Hourly, at prod's volume (an upper bound for the others): 200 payouts a day in a
+        # 7-day window is ~1,400 completed payouts, read a batch of 200 at a time (37.5 RRU
+        # for 200 items of 1.5 KB); each costs a status call (~150 ms) and two writes, the
+        # payout's next check (2 WRU) and the breaker's minute counter (1 WRU).
+        "return-check": Usage(
+            invocations=(Invocation(function="Reconciler", duration_ms=30_000),),
+            tables=(
+                TableUse(
+                    table="transactions", read_units=Decimal("37.5"), write_units=Decimal(600)
+                ),
+            ),
+            kms_requests=Decimal(1),
+            log_bytes=_INVOCATION_LOG_BYTES,
+            internet_out_bytes=200 * 1_000,
+        ),
+        # Every 5 minutes; the stream credits within seconds, so it almost always finds none.
+        "refund-sweep": Usage(
+            invocations=(Invocation(function="RefundSweeper", duration_ms=100),),
             tables=(TableUse(table="transactions", read_units=Decimal(1)),),
             kms_requests=Decimal(1),
             log_bytes=_INVOCATION_LOG_BYTES,
@@ -218,17 +248,22 @@ PAYOUTS = Footprint(
     # payouts.logic.metrics, one dimension set (environment, service); a test keeps them equal.
     emitted_metrics=(
         "BalanceRestored",
+        "BreakerUpdateFailed",
         "CircuitOpened",
         "CircuitRejectedRequest",
+        "MonoovaAuthFailed",
         "MonoovaCallFailed",
         "MonoovaLatency",
         "PayoutAmountCents",
         "PayoutCompleted",
         "PayoutCreated",
+        "PayoutNeedsReview",
         "PayoutRejected",
         "PayoutReturned",
         "PayoutUnknown",
         "ReconcileErrors",
+        "RefundsSwept",
+        "ReturnsFound",
         "StuckUnknownPayouts",
         "SubmissionIncomplete",
         "TimeToFinalState",

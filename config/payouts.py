@@ -7,9 +7,12 @@ behaviour can be read off this file.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, Self
 
 from aws_cdk import aws_logs as logs
 
@@ -31,8 +34,20 @@ AVAILABILITY_ZONES = ("ap-southeast-2a", "ap-southeast-2b", "ap-southeast-2c")
 MONOOVA_SANDBOX_URL = "https://api.m-pay.com.au"
 MONOOVA_PRODUCTION_URL = "https://api.mpay.com.au"
 
-# Monoova's published sandbox mAccount; production overrides it before go-live.
+# Monoova's published sandbox mAccount and source account: right for dev and staging (the
+# sandbox), never for production, which must pay from its own (see `deploy_problems`).
+# 802-985 is Monoova's own BSB (Cuscal), the same in both.
 MONOOVA_SANDBOX_MACCOUNT = "6279059726039800"
+MONOOVA_SANDBOX_SOURCE_ACCOUNT = "654378888"
+MONOOVA_SOURCE_BSB = "802-985"
+
+# The Monoova account values set without a code edit: context `<key>-<env>` wins over the
+# environment variable `<VARIABLE>_<ENV>`, which wins over the config below.
+MONOOVA_OVERRIDES = (
+    ("monoova-maccount", "PAYOUTS_MONOOVA_MACCOUNT", "monoova_maccount_token"),
+    ("monoova-source-account", "PAYOUTS_MONOOVA_SOURCE_ACCOUNT", "monoova_source_account_number"),
+    ("monoova-source-bsb", "PAYOUTS_MONOOVA_SOURCE_BSB", "monoova_source_bsb"),
+)
 
 # Placeholder webhook-signing key: a 2048-bit RSA public key (hex DER PKCS#1) made
 # once with `cryptography` for this repository; its private half was discarded, so
@@ -64,11 +79,17 @@ class PayoutsConfig(EnvironmentConfig):
     # Monoova
     monoova_base_url: str
     monoova_maccount_token: str = MONOOVA_SANDBOX_MACCOUNT
-    monoova_source_bsb: str = "802-985"
-    monoova_source_account_number: str = "654378888"
+    monoova_source_bsb: str = MONOOVA_SOURCE_BSB
+    monoova_source_account_number: str = MONOOVA_SANDBOX_SOURCE_ACCOUNT
+    # False where real money moves: a deploy with the sandbox's example values is refused.
+    monoova_example_values_allowed: bool = True
     monoova_remitter_name: str = "Payouts Sandbox"
     monoova_webhook_public_keys: tuple[str, ...] = (PLACEHOLDER_WEBHOOK_PUBLIC_KEY,)
     monoova_timeout_seconds: int = 4
+    # POST /payouts waits for Monoova at most this long (one attempt and one short retry),
+    # then answers 202; the reconciler finishes the payout under the same reference.
+    # With the DynamoDB calls around it the create stays under 8 s (`make bench`).
+    monoova_create_budget_seconds: int = 6
 
     # Edge
     api_throttle_rate_limit: int = 100
@@ -82,6 +103,7 @@ class PayoutsConfig(EnvironmentConfig):
     # starve the account's pool.
     create_payout_reserved_concurrency: int = 5
     reconciler_reserved_concurrency: int = 1
+    refund_sweeper_reserved_concurrency: int = 1
     # Admin reads: a handful of operators at a time.
     query_payouts_reserved_concurrency: int = 10
     # Generous on purpose: Monoova retries a failed webhook only once, so a throttled
@@ -96,6 +118,19 @@ class PayoutsConfig(EnvironmentConfig):
     reconcile_threshold_minutes: int = 10
     stuck_unknown_minutes: int = 60
     reconcile_batch_limit: int = 100
+
+    # Returns whose NppReturn webhook was lost: completed payouts are asked about through
+    # the status API on this slower schedule until the NPP return window has closed. The
+    # window is the receiving institutions' to keep (confirm the figure with Monoova).
+    return_check_interval_minutes: int = 60
+    npp_return_window_days: int = 7
+    return_check_batch_limit: int = 200
+
+    # Credits the table stream missed: a sweep credits Rejected/Returned payouts still
+    # uncredited this long after they became final (the stream takes seconds).
+    refund_sweep_interval_minutes: int = 5
+    refund_sweep_grace_minutes: int = 5
+    refund_sweep_batch_limit: int = 100
 
     # Circuit breaker in front of Monoova (>50% failures over 5 minutes opens it for 10)
     breaker_min_volume: int
@@ -138,10 +173,47 @@ class PayoutsConfig(EnvironmentConfig):
             self._check_remitter(),
             self._check_webhook_keys(),
             self._check_breaker(),
+            self._check_create_budget(),
             self._check_retention(),
         ]
         found += [check_positive(name, getattr(self, name)) for name in _POSITIVE_FIELDS]
         return [problem for problem in found if problem]
+
+    def with_monoova_override(self, context: Mapping[str, Any] | None = None) -> Self:
+        """The Monoova account values from context or the environment (no code edit)."""
+        context = context or {}
+        changes: dict[str, Any] = {}
+        for key, variable, name in MONOOVA_OVERRIDES:
+            value = context.get(f"{key}-{self.env_name}") or os.environ.get(
+                f"{variable}_{self.env_name.upper()}"
+            )
+            if value:
+                changes[name] = str(value).strip()
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def deploy_problems(self) -> list[str]:
+        """What a deploy of this environment must refuse (synth and tests only warn)."""
+        if self.monoova_example_values_allowed:
+            return []
+        found = []
+        if self.monoova_maccount_token == MONOOVA_SANDBOX_MACCOUNT:
+            found.append(f"the mAccount is Monoova's sandbox example {MONOOVA_SANDBOX_MACCOUNT}")
+        if self.monoova_source_account_number == MONOOVA_SANDBOX_SOURCE_ACCOUNT:
+            found.append(
+                f"the source account is Monoova's sandbox example {MONOOVA_SANDBOX_SOURCE_ACCOUNT}"
+            )
+        return found
+
+    def how_to_set_monoova_account(self) -> str:
+        env, upper = self.env_name, self.env_name.upper()
+        (maccount, maccount_var, _), (source, source_var, _), (bsb, bsb_var, _) = MONOOVA_OVERRIDES
+        return (
+            "set the real ones without a code edit: export "
+            f"{maccount_var}_{upper}=<16-digit mAccount> and "
+            f"{source_var}_{upper}=<account number> before make deploy ENV={env} (or pass "
+            f"-c {maccount}-{env}=... -c {source}-{env}=... to cdk), and "
+            f"{bsb_var}_{upper} (-c {bsb}-{env}) if the BSB is not {MONOOVA_SOURCE_BSB}"
+        )
 
     def _check_remitter(self) -> str | None:
         name = self.monoova_remitter_name
@@ -160,6 +232,16 @@ class PayoutsConfig(EnvironmentConfig):
             return None
         return f"breaker_failure_ratio must be in (0, 1], got {self.breaker_failure_ratio}"
 
+    def _check_create_budget(self) -> str | None:
+        budget = self.monoova_create_budget_seconds
+        if self.monoova_timeout_seconds <= budget <= 20:
+            return None
+        return (
+            f"monoova_create_budget_seconds ({budget}) must be at least "
+            f"monoova_timeout_seconds ({self.monoova_timeout_seconds}) and at most 20, well "
+            "inside API Gateway's 29 s integration timeout"
+        )
+
     def _check_retention(self) -> str | None:
         if self.reconcile_threshold_minutes >= self.stuck_unknown_minutes:
             return "reconcile_threshold_minutes must be shorter than stuck_unknown_minutes"
@@ -170,6 +252,7 @@ class PayoutsConfig(EnvironmentConfig):
 
 _POSITIVE_FIELDS = (
     "monoova_timeout_seconds",
+    "monoova_create_budget_seconds",
     "api_throttle_rate_limit",
     "api_throttle_burst_limit",
     "waf_rate_limit_per_5min_per_ip",
@@ -183,6 +266,13 @@ _POSITIVE_FIELDS = (
     "reconcile_threshold_minutes",
     "stuck_unknown_minutes",
     "reconcile_batch_limit",
+    "refund_sweeper_reserved_concurrency",
+    "return_check_interval_minutes",
+    "npp_return_window_days",
+    "return_check_batch_limit",
+    "refund_sweep_interval_minutes",
+    "refund_sweep_grace_minutes",
+    "refund_sweep_batch_limit",
     "breaker_min_volume",
     "breaker_window_seconds",
     "breaker_open_seconds",
@@ -245,6 +335,10 @@ PROD = PayoutsConfig(
     alarm_actions_enabled=True,
     monoova_base_url=MONOOVA_PRODUCTION_URL,
     monoova_remitter_name="Payouts",
+    # The real mAccount and source account come from context or the environment at deploy
+    # (PAYOUTS_MONOOVA_MACCOUNT_PROD, PAYOUTS_MONOOVA_SOURCE_ACCOUNT_PROD): `make deploy`
+    # refuses the sandbox's example values; synth and tests warn once.
+    monoova_example_values_allowed=False,
     waf_rate_limit_per_5min_per_ip=1000,
     api_execution_logging_level="ERROR",
     breaker_min_volume=10,

@@ -70,11 +70,13 @@ class PayoutsLocal:
         webhook_token: str,
         reconcile_every: float | None,
         breaker_open_seconds: float | None = None,
+        monoova_timeout_seconds: float | None = None,
     ) -> None:
         self.cfg = load_config("dev")
         self.webhook_token = webhook_token
         self.reconcile_every = reconcile_every or self.cfg.reconcile_interval_minutes * 60
         self.breaker_open_seconds = breaker_open_seconds
+        self.monoova_timeout_seconds = monoova_timeout_seconds
         self.resources: PayoutsResources | None = None
 
     def provision(self) -> None:
@@ -100,6 +102,8 @@ class PayoutsLocal:
         }
         if self.breaker_open_seconds:
             env["BREAKER_OPEN_SECONDS"] = str(int(self.breaker_open_seconds))
+        if self.monoova_timeout_seconds:
+            env["MONOOVA_TIMEOUT_SECONDS"] = str(self.monoova_timeout_seconds)
         if self.reconcile_every < self.cfg.reconcile_interval_minutes * 60:
             # A sped-up schedule looks at payouts as soon as it runs.
             env["RECONCILE_THRESHOLD_SECONDS"] = str(int(self.reconcile_every))
@@ -108,7 +112,7 @@ class PayoutsLocal:
     def seed(self) -> list[str]:
         customers = wiring.customers()
         for customer_id, balance, destinations in DEMO_CUSTOMERS:
-            customers.put(customer_id, Decimal(balance), list(destinations))
+            customers.create(customer_id, Decimal(balance), list(destinations))
         return [c[0] for c in DEMO_CUSTOMERS]
 
     def workers(self, functions: Functions) -> list[Worker]:
@@ -134,10 +138,24 @@ class PayoutsLocal:
         def reconcile() -> None:
             functions.invoke(declarations.RECONCILER.name, {"source": "local.schedule"})
 
+        def check_returns() -> None:
+            event = {"source": "local.schedule", "job": declarations.RETURN_CHECK_JOB}
+            functions.invoke(declarations.RECONCILER.name, event)
+
+        def sweep_refunds() -> None:
+            functions.invoke(declarations.REFUND_SWEEPER.name, {"source": "local.schedule"})
+
+        cfg = self.cfg
         return [
             Worker("balance-restorer (table stream)", 0.5, restore_balances),
             Worker("webhook-replay (queue)", 1.0, replay_webhooks),
             Worker("reconciler (schedule)", self.reconcile_every, reconcile),
+            Worker(
+                "return-check (schedule)", cfg.return_check_interval_minutes * 60, check_returns
+            ),
+            Worker(
+                "refund-sweep (schedule)", cfg.refund_sweep_interval_minutes * 60, sweep_refunds
+            ),
         ]
 
     def banner(self, base: str, simulator: str) -> list[str]:
@@ -159,7 +177,8 @@ class PayoutsLocal:
             f'  curl -s {base}/payouts/<transaction_id> -H "Authorization: $TOKEN"',
             f'  curl -s {base}/customers/cust-demo-payid -H "Authorization: $TOKEN"',
             "",
-            "Make Monoova fail: ok reject return decline error_5xx unavailable timeout hang",
+            "Make Monoova fail: ok reject return decline error_5xx unavailable timeout hang"
+            " unauthorized",
             f"  curl -s -X POST {simulator}/_simulator/mode"
             ' -d \'{"mode": "reject", "count": 1}\'',
         ]

@@ -23,9 +23,10 @@ from moto import mock_aws
 
 from local import moto_serial, state
 from local.auth import LocalIssuer
-from local.gateway import Functions, LocalGateway
+from local.gateway import Functions, LocalGateway, gateway_error
 from local.payouts_local import API_KEY, PayoutsLocal
 from local.runner_routes import serve_safely
+from local.workers import Worker
 from payouts import wiring
 from simulators.monoova.server import MonoovaSimulator
 
@@ -51,6 +52,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reconcile-every", type=float, help="seconds between reconciler runs")
     parser.add_argument(
         "--breaker-open", type=float, help="seconds the Monoova circuit stays open (config: 600)"
+    )
+    parser.add_argument(
+        "--monoova-timeout",
+        type=float,
+        help="seconds to wait for each Monoova answer (config: 4); tests use 1",
     )
     parser.add_argument(
         "--fast", action="store_true", help="reconcile every 5 s; circuit open for 30 s"
@@ -79,8 +85,10 @@ class Runner:
         args = self.args
         saved = state.load(args.data_dir) if args.data_dir else None
         token = saved["webhook_token"] if saved else "Basic " + secrets.token_urlsafe(24)
-        self.system = PayoutsLocal(token, args.reconcile_every, args.breaker_open)
-        self.server = ThreadingHTTPServer((args.host, args.port), _handler_class(self))
+        self.system = PayoutsLocal(
+            token, args.reconcile_every, args.breaker_open, args.monoova_timeout
+        )
+        self.server = _Server((args.host, args.port), _handler_class(self))
         base = f"http://{args.host}:{self.server.server_address[1]}"
         # Fixed, like a user pool's issuer: tokens stay valid across restarts on any port.
         issuer_name = "https://cognito-idp.local/local-admins"
@@ -108,7 +116,10 @@ class Runner:
         self.functions = Functions(list(self.system.functions))
         self.gateway = LocalGateway(list(self.system.routes), self.functions, self.issuer)
         self.simulator.set_webhook_url(f"{base}/webhooks/monoova")
-        self.workers = self.system.workers(self.functions)
+        self.workers = [
+            *self.system.workers(self.functions),
+            Worker("moto housekeeping", 5.0, moto_serial.forget_model_instances),
+        ]
         for worker in self.workers:
             worker.start()
         threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()
@@ -148,12 +159,26 @@ class Runner:
         print("\n".join(lines), flush=True)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The listen backlog: socketserver's default of 5 reset 41 of 100 concurrent clients.
+    # The kernel caps it at net.core.somaxconn (4096 on current Linux).
+    request_queue_size = 1024
+
+
 def _handler_class(runner: Runner) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _any(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                response = gateway_error(400, "BadRequest", "invalid Content-Length")
+                self._send(response.status, response.headers, response.body)
+                return
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             status, headers, payload = serve_safely(
@@ -164,14 +189,24 @@ def _handler_class(runner: Runner) -> type[BaseHTTPRequestHandler]:
                 headers=dict(self.headers.items()),
                 body=body,
             )
+            self._send(status, headers, payload)
+
+        def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _any
+        def __getattr__(self, name: str) -> Any:
+            # Every method, TRACE and inventions included, goes to the gateway, which answers
+            # what API Gateway does for a method a resource lacks (403 Missing Authentication
+            # Token, in the error shape), instead of http.server's 501 HTML page.
+            if name.startswith("do_"):
+                return self._any
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")

@@ -16,12 +16,16 @@ import aws_cdk as cdk
 
 from cdk_constructs import nag
 from config import ConfigError, engine_environments, environments, load, load_engine
+from config.payouts import MONOOVA_OVERRIDES
 from config.selection import PAYOUTS, SYSTEMS, chosen, chosen_systems
 from stacks.engine import EngineStage
 from stacks.payouts import PayoutsStage
 
 ENV_CONTEXT_KEY = "env"
 SYSTEM_CONTEXT_KEY = "system"
+# Set by `make deploy`: refuse what must never be deployed (config `deploy_problems`).
+STRICT_CONTEXT_KEY = "strict"
+_TRUE = ("1", "true", "yes")
 
 
 def _chosen(app: cdk.App, key: str) -> str | None:
@@ -48,10 +52,11 @@ def build(app: cdk.App) -> list[cdk.Stage]:
     nag.register_packs(app)
     context = _context(app)
     pairs = chosen(_chosen(app, ENV_CONTEXT_KEY), _chosen(app, SYSTEM_CONTEXT_KEY))
+    strict = str(app.node.try_get_context(STRICT_CONTEXT_KEY) or "").lower() in _TRUE
     stages: list[cdk.Stage] = []
     for system, name in pairs:
         if system == PAYOUTS:
-            stages.append(PayoutsStage(app, load(name, context)))
+            stages.append(PayoutsStage(app, load(name, context, strict=strict)))
         else:
             stages.append(EngineStage(app, load_engine(name, context)))
     return stages
@@ -61,4 +66,5 @@ def _context(app: cdk.App) -> dict[str, object]:
     names = set(environments()) | set(engine_environments())
     keys = {f"account-{name}" for name in names}
     keys |= {f"account-{system}-{name}" for system in SYSTEMS for name in names}
+    keys |= {f"{key}-{name}" for key, _, _ in MONOOVA_OVERRIDES for name in environments()}
     return {key: value for key in keys if (value := app.node.try_get_context(key)) is not None}

@@ -145,7 +145,16 @@ class Payouts:
             destinations.append(
                 Destination("BankAccount", "Jane Citizen", bsb="062-205", account_number="12345678")
             )
-        wiring.customers().put(customer_id, Decimal(balance), destinations)
+        wiring.customers().create(customer_id, Decimal(balance), destinations)
+
+    def top_up(self, customer_id: str, amount: str) -> None:
+        """Credit a customer's balance the only way balances move: a conditional update."""
+        from payouts import wiring
+
+        store = wiring.customers(with_crypto=False)
+        self.client("dynamodb").update_item(
+            **store.credit_op(customer_id, Decimal(amount))["Update"]
+        )
 
     def customer_item(self, customer_id: str) -> dict[str, Any]:
         from payouts import wiring
@@ -192,11 +201,19 @@ class Payouts:
 
         return self._pump.drain(deliver)
 
-    def run_reconciler(self) -> dict[str, Any]:
+    def run_reconciler(self, job: str | None = None) -> dict[str, Any]:
         from payouts.handlers import reconciler
 
+        event = {"job": job} if job else {}
         return reconciler.handler(
-            {}, LambdaContext(function_name="Reconciler", timeout_seconds=300)
+            event, LambdaContext(function_name="Reconciler", timeout_seconds=300)
+        )
+
+    def run_refund_sweep(self) -> dict[str, Any]:
+        from payouts.handlers import refund_sweeper
+
+        return refund_sweeper.handler(
+            {}, LambdaContext(function_name="RefundSweeper", timeout_seconds=120)
         )
 
     def dlq_messages(self) -> list[dict[str, Any]]:
@@ -216,3 +233,57 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+class ConflictInjector:
+    """A DynamoDB client whose writes touching `table` fail as a conflicting write would.
+
+    moto never produces a TransactionConflict by itself. Here a TransactWriteItems with an item
+    on `table` is cancelled with reason `TransactionConflict` on that item (`None` on the
+    others), and an UpdateItem on `table` raises TransactionConflictException, `times` times
+    (None: every time). Everything else goes to the real client.
+    """
+
+    def __init__(self, client: Any, table: str, times: int | None = None) -> None:
+        self._client = client
+        self.table = table
+        self.remaining = times
+        self.injected = 0
+
+    def _take(self) -> bool:
+        if self.remaining is not None:
+            if self.remaining <= 0:
+                return False
+            self.remaining -= 1
+        self.injected += 1
+        return True
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        items = kwargs["TransactItems"]
+        tables = [next(iter(item.values()))["TableName"] for item in items]
+        if self.table in tables and self._take():
+            reasons = [
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+                if table == self.table
+                else {"Code": "None"}
+                for table in tables
+            ]
+            error = {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": reasons,
+            }
+            raise ClientError(error, "TransactWriteItems")
+        return self._client.transact_write_items(**kwargs)
+
+    def update_item(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        if kwargs["TableName"] == self.table and self._take():
+            error = {"Error": {"Code": "TransactionConflictException", "Message": "ongoing"}}
+            raise ClientError(error, "UpdateItem")
+        return self._client.update_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)

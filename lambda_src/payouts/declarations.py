@@ -40,9 +40,18 @@ WEBHOOK_REPLAY = FunctionSpec(
 RECONCILER = FunctionSpec(
     name="Reconciler",
     handler="payouts.handlers.reconciler.handler",
-    description="Resolves Pending and UNKNOWN payouts through Monoova's status API",
+    description="Resolves Pending/UNKNOWN payouts and finds lost returns (Monoova status API)",
     memory_mb=512,
     timeout_seconds=300,
+)
+# The Reconciler's second schedule sends {"job": RETURN_CHECK_JOB}: look for lost returns.
+RETURN_CHECK_JOB = "return-check"
+REFUND_SWEEPER = FunctionSpec(
+    name="RefundSweeper",
+    handler="payouts.handlers.refund_sweeper.handler",
+    description="Credits Rejected/Returned payouts the table stream has not credited",
+    memory_mb=256,
+    timeout_seconds=120,
 )
 BALANCE_RESTORER = FunctionSpec(
     name="BalanceRestorer",
@@ -59,6 +68,7 @@ FUNCTIONS = (
     WEBHOOK_REPLAY,
     RECONCILER,
     BALANCE_RESTORER,
+    REFUND_SWEEPER,
 )
 
 ROUTES = (

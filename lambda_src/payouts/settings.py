@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
+from payouts.models.schedule import Schedule
+
 
 @dataclass(frozen=True)
 class Tables:
@@ -25,6 +27,9 @@ class MonoovaSettings:
     source_account_number: str
     remitter_name: str
     timeout_seconds: float
+    # POST /payouts waits for Monoova at most this long (one attempt and one short retry),
+    # then answers 202 and leaves the payout to the reconciler under the same reference.
+    create_budget_seconds: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ def monoova() -> MonoovaSettings:
         source_account_number=_env("MONOOVA_SOURCE_ACCOUNT_NUMBER"),
         remitter_name=_env("MONOOVA_REMITTER_NAME"),
         timeout_seconds=float(_env("MONOOVA_TIMEOUT_SECONDS", "4")),
+        create_budget_seconds=float(_env("MONOOVA_CREATE_BUDGET_SECONDS", "6")),
     )
 
 
@@ -72,6 +78,35 @@ def breaker() -> BreakerSettings:
         failure_ratio=Decimal(_env("BREAKER_FAILURE_RATIO", "0.5")),
         window_seconds=int(_env("BREAKER_WINDOW_SECONDS", "300")),
         open_seconds=int(_env("BREAKER_OPEN_SECONDS", "600")),
+    )
+
+
+@cache
+def schedule() -> Schedule:
+    return Schedule(
+        reconcile_seconds=int(_env("RECONCILE_THRESHOLD_SECONDS", "600")),
+        return_check_seconds=int(_env("RETURN_CHECK_SECONDS", "3600")),
+        refund_grace_seconds=int(_env("REFUND_GRACE_SECONDS", "300")),
+    )
+
+
+@dataclass(frozen=True)
+class Jobs:
+    stuck_seconds: int
+    reconcile_batch_limit: int
+    return_window_seconds: int
+    return_check_batch_limit: int
+    refund_sweep_batch_limit: int
+
+
+@cache
+def jobs() -> Jobs:
+    return Jobs(
+        stuck_seconds=int(_env("STUCK_UNKNOWN_SECONDS", "3600")),
+        reconcile_batch_limit=int(_env("RECONCILE_BATCH_LIMIT", "100")),
+        return_window_seconds=int(_env("RETURN_WINDOW_DAYS", "7")) * 86400,
+        return_check_batch_limit=int(_env("RETURN_CHECK_BATCH_LIMIT", "200")),
+        refund_sweep_batch_limit=int(_env("REFUND_SWEEP_BATCH_LIMIT", "100")),
     )
 
 
@@ -89,5 +124,5 @@ def idempotency_ttl_seconds() -> int:
 
 def reset() -> None:
     """Forget cached settings (tests change the environment between cases)."""
-    for fn in (tables, monoova, breaker):
+    for fn in (tables, monoova, breaker, schedule, jobs):
         fn.cache_clear()

@@ -13,6 +13,12 @@ TRANSACTIONS = TableSpec(
         Index("customer-created-index", Key("customer_id"), Key("created_at")),
         # Sparse: `open_status` exists only while a payout is Pending or UNKNOWN.
         Index("open-status-index", Key("open_status"), Key("created_at")),
+        # Sparse: `due_work` (reconcile | return_check | refund, models/status.py) exists only
+        # while a payout has follow-up work, and `due_at` says when it is next due. Each job
+        # reads only what is due, soonest first, and pushes `due_at` on after each look, so a
+        # stuck payout never keeps newer ones from being looked at; completed payouts leave
+        # the index when their return window closes, refunded ones when they are credited.
+        Index("due-work-index", Key("due_work"), Key("due_at")),
     ),
     ttl_attribute="expires_at",
     stream="NEW_AND_OLD_IMAGES",

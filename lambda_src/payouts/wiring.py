@@ -10,12 +10,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from payouts import settings
 from payouts.dal.breaker import BreakerStore
 from payouts.dal.customers import CustomerStore
 from payouts.dal.idempotency import IdempotencyStore
+from payouts.dal.ledger import PayoutLedger
 from payouts.dal.transactions import TransactionStore
 from payouts.logic import metrics as m
 from shared import aws, secrets
@@ -23,6 +24,7 @@ from shared.aws import client
 
 if TYPE_CHECKING:
     from payouts.clients.monoova import MonoovaClient
+    from payouts.dal.destinations import PayoutDestinations
     from payouts.logic.submission import Submitter
     from shared.fieldcrypto import FieldCrypto
 
@@ -39,7 +41,13 @@ def field_crypto() -> FieldCrypto:
 
 
 def transactions() -> TransactionStore:
-    return TransactionStore(dynamodb(), settings.tables().transactions)
+    return TransactionStore(dynamodb(), settings.tables().transactions, settings.schedule())
+
+
+def payout_destinations() -> PayoutDestinations:
+    from payouts.dal.destinations import PayoutDestinations  # noqa: PLC0415 - see docstring
+
+    return PayoutDestinations(field_crypto())
 
 
 def customers(with_crypto: bool = True) -> CustomerStore:
@@ -52,6 +60,16 @@ def idempotency() -> IdempotencyStore:
     return IdempotencyStore(dynamodb(), settings.tables().idempotency)
 
 
+def ledger(with_crypto: bool = False) -> PayoutLedger:
+    return PayoutLedger(
+        dynamodb(),
+        transactions(),
+        customers(with_crypto),
+        idempotency(),
+        settings.tables().breaker,
+    )
+
+
 def breaker() -> BreakerStore:
     return BreakerStore(dynamodb(), settings.tables().breaker, settings.breaker())
 
@@ -60,24 +78,37 @@ def monoova_api_key() -> str:
     return str(secrets.get_json_secret(settings.monoova().api_secret_arn)["api_key"])
 
 
-def monoova(remaining_seconds: Callable[[], float] | None = None) -> MonoovaClient:
+# POST /payouts makes one attempt and one short retry within its budget; the reconciler,
+# with minutes to spare, keeps the full backoff (1, 2, 4 s).
+CREATE_BACKOFF = (0.5,)
+
+
+def monoova(
+    remaining_seconds: Callable[[], float] | None = None, *, for_create: bool = False
+) -> MonoovaClient:
+    """`for_create`: bounded (one short retry within the create budget), so the API answers
+    well inside its 29 s limit."""
     from payouts.clients.monoova import MonoovaClient  # noqa: PLC0415 - see module docstring
 
     config = settings.monoova()
+    bounds: dict[str, Any] = (
+        {"backoff": CREATE_BACKOFF, "budget_seconds": config.create_budget_seconds}
+        if for_create
+        else {}
+    )
     return MonoovaClient(
         config.base_url,
         monoova_api_key,
         config.timeout_seconds,
         remaining_seconds=remaining_seconds,
+        **bounds,
     )
 
 
 def submitter(metrics: m.MetricSink, monoova_client: MonoovaClient) -> Submitter:
     from payouts.logic.submission import Submitter  # noqa: PLC0415 - see module docstring
 
-    return Submitter(
-        dynamodb(), transactions(), breaker(), monoova_client, settings.monoova(), metrics
-    )
+    return Submitter(transactions(), breaker(), monoova_client, settings.monoova(), metrics)
 
 
 def reset() -> None:

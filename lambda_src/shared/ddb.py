@@ -27,14 +27,3 @@ def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if item is None:
         return None
     return {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
-
-
-def cancellation_codes(error: Any) -> list[str]:
-    """Per-item reason codes of a TransactionCanceledException ("None" where the item was fine)."""
-    reasons = error.response.get("CancellationReasons") or []
-    return [r.get("Code", "None") for r in reasons]
-
-
-def cancellation_items(error: Any) -> list[dict[str, Any] | None]:
-    reasons = error.response.get("CancellationReasons") or []
-    return [from_item(r.get("Item")) for r in reasons]

@@ -21,7 +21,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE_BYTES = 12
-_CONTEXT = {"purpose": "payout-destination"}
+# The KMS encryption context of every data key (the IAM grants are scoped to it).
+CONTEXT = {"purpose": "payout-destination"}
 
 
 class FieldDecryptionError(Exception):
@@ -84,7 +85,7 @@ class FieldCrypto:
                     cached.uses += 1
                     return wrapped, cached.plaintext
             response = self._kms.generate_data_key(
-                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=_CONTEXT
+                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=CONTEXT
             )
             wrapped = response["CiphertextBlob"]
             cached = _CachedKey(response["Plaintext"], now + self._max_age, 1)
@@ -99,7 +100,7 @@ class FieldCrypto:
             if cached and cached.expires > now:
                 return cached.plaintext
             response = self._kms.decrypt(
-                CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext=_CONTEXT
+                CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext=CONTEXT
             )
             self._evict_expired(now)
             self._decrypted[wrapped] = _CachedKey(response["Plaintext"], now + self._max_age)

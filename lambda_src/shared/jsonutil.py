@@ -10,7 +10,8 @@ from typing import Any
 
 
 class InvalidJson(ValueError):
-    """The text is not a JSON document (or holds NaN/Infinity, which money never is)."""
+    """The text is not a JSON document we read: malformed, NaN/Infinity (money never is),
+    nested deeper than the parser recurses, or an integer longer than Python converts."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -20,8 +21,10 @@ def _reject_constant(name: str) -> Any:
 def loads(text: str | bytes) -> Any:
     try:
         return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidJson(str(exc)) from exc
+    except RecursionError as exc:  # e.g. 100,000 nested arrays: a 400, never a 500
+        raise InvalidJson("the document is nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int over 4,300 digits
+        raise InvalidJson(str(exc)[:200]) from exc
 
 
 def _mark_decimals(value: Any, marks: list[str], nonce: str) -> Any:

@@ -34,10 +34,12 @@ delivery log keep the newest 10,000 entries.
 
 Modes (``set_mode``): ``ok``, ``reject``, ``return`` and ``decline`` affect execute requests
 only; ``error_5xx``, ``unavailable``, ``timeout`` and ``hang`` affect execute and status
-requests. With ``count`` the mode applies to the next ``count`` requests it affects and then
-reverts to ``ok``. ``latency_ms`` delays every Monoova (non-admin) response until the next
-``set_mode``/``reset``. Transaction ids (from 1000) and webhook ids (from 1) keep increasing
-across ``reset`` so that they stay unique for the simulator's lifetime.
+requests; ``unauthorized`` answers them 401 as Monoova does for a wrong API key (a rotated
+key), without processing them. With ``count`` the mode applies to the next ``count``
+requests it affects and then reverts to ``ok``. ``latency_ms`` delays every Monoova
+(non-admin) response until the next ``set_mode``/``reset``. Transaction ids (from 1000) and
+webhook ids (from 1) keep increasing across ``reset`` so that they stay unique for the
+simulator's lifetime.
 """
 
 from __future__ import annotations
@@ -63,10 +65,20 @@ from simulators.monoova.webhooks import WebhookSigner, payment_status_payload, r
 
 __all__ = ["MODES", "MonoovaSimulator"]
 
-MODES = ("ok", "reject", "return", "decline", "error_5xx", "unavailable", "timeout", "hang")
+MODES = (
+    "ok",
+    "reject",
+    "return",
+    "decline",
+    "error_5xx",
+    "unavailable",
+    "timeout",
+    "hang",
+    "unauthorized",
+)
 _EXECUTE_ONLY_MODES = frozenset({"ok", "reject", "return", "decline"})
 _ANY_REQUEST_MODES = frozenset(MODES) - _EXECUTE_ONLY_MODES
-_NOT_PROCESSED_MODES = frozenset({"error_5xx", "unavailable", "hang"})
+_NOT_PROCESSED_MODES = frozenset({"error_5xx", "unavailable", "hang", "unauthorized"})
 _PAYMENT_STATUSES = ("Payment Successful", "Rejected")
 _EVENTS = ("NppPaymentStatus", "NppReturn")
 
@@ -76,6 +88,7 @@ STATUS_PREFIX = "/financial/v2/status/"
 PUBLIC_KEY_PATH = "/public/v1/certificate/public-key"
 
 OK_DESCRIPTION = "Operation completed successfully"
+LOG_LIMIT = 5_000
 _FEE_EX_GST = Decimal("0.10")
 _FEE_GST = Decimal("0.01")
 _CENT = Decimal("0.01")
@@ -377,15 +390,17 @@ class MonoovaSimulator(HttpSimulator):
         username, password = credentials
         return same_text(username, self.api_key) and password == ""
 
+    @staticmethod
+    def _unauthorised(request: _Request) -> Reply:
+        return Reply(
+            401,
+            _envelope(request, "Unauthorized", "Authorization has been denied for this request."),
+            headers={"WWW-Authenticate": 'Basic realm="Monoova"'},
+        )
+
     def _financial(self, request: _Request) -> Reply:
         if not self._authorised(request):
-            return Reply(
-                401,
-                _envelope(
-                    request, "Unauthorized", "Authorization has been denied for this request."
-                ),
-                headers={"WWW-Authenticate": 'Basic realm="Monoova"'},
-            )
+            return self._unauthorised(request)
         route, method = request.route, request.method
         if route in (EXECUTE_PATH, VALIDATE_PATH):
             if method != "POST":
@@ -399,6 +414,8 @@ class MonoovaSimulator(HttpSimulator):
         return Reply(404, _envelope(request, "NotFound", f"No route for {route}"))
 
     def _failure(self, request: _Request, mode: str) -> Reply:
+        if mode == "unauthorized":
+            return self._unauthorised(request)
         if mode == "error_5xx":
             return Reply(500, _envelope(request, "Exception", "Internal Server Error (simulated)"))
         if mode == "unavailable":

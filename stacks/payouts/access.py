@@ -32,14 +32,18 @@ class TableGrant:
 class FunctionAccess:
     tables: tuple[TableGrant, ...]
     decrypt_pii: bool = False
+    # Seal a payout's destination snapshot: kms:GenerateDataKey on the PII key, for the
+    # field crypto's encryption context only.
+    encrypt_pii: bool = False
     read_api_secret: bool = False
     read_webhook_secret: bool = False
     send_to_webhook_dlq: bool = False
     monoova_client: bool = False
     extra_env: tuple[str, ...] = ()
     reserved_concurrency_field: str | None = None
-    # Only the scheduled Reconciler is invoked asynchronously, so only it has an
-    # async-invoke DLQ (ReconcilerDlq); every other function says why it needs none.
+    # Only the scheduled functions (Reconciler, RefundSweeper) are invoked asynchronously, so
+    # only they have an async-invoke DLQ (ReconcilerDlq, the scheduled jobs' DLQ); every
+    # other function says why it needs none.
     async_dlq: bool = False
     no_dlq_reason: str | None = None
 
@@ -49,6 +53,9 @@ _WEBHOOK_TABLES = (
     TableGrant(TRANSACTIONS, (UPDATE, GET)),
     TableGrant(IDEMPOTENCY, (PUT,)),
 )
+# Every function that moves a payout files its follow-up work (models/schedule.py).
+_SCHEDULE_ENV = ("RECONCILE_THRESHOLD_SECONDS", "RETURN_CHECK_SECONDS", "REFUND_GRACE_SECONDS")
+DUE_WORK_INDEX = "due-work-index"
 _SYNC_ONLY = (
     "Invoked only synchronously by API Gateway: errors go back to the caller, and a "
     "DLQ only ever receives failed asynchronous invocations."
@@ -63,19 +70,23 @@ ACCESS: dict[str, FunctionAccess] = {
             _BREAKER,
         ),
         decrypt_pii=True,
+        encrypt_pii=True,
         read_api_secret=True,
         monoova_client=True,
-        extra_env=("PII_KEY_ARN", "TRANSACTION_RETENTION_DAYS", "IDEMPOTENCY_TTL_HOURS"),
+        extra_env=(
+            "PII_KEY_ARN",
+            "TRANSACTION_RETENTION_DAYS",
+            "IDEMPOTENCY_TTL_HOURS",
+            "MONOOVA_CREATE_BUDGET_SECONDS",
+            *_SCHEDULE_ENV,
+        ),
         reserved_concurrency_field="create_payout_reserved_concurrency",
         no_dlq_reason=_SYNC_ONLY,
     ),
     fn.QUERY_PAYOUTS.name: FunctionAccess(
         tables=(
-            TableGrant(
-                TRANSACTIONS,
-                (GET, QUERY),
-                query_indexes=tuple(index.name for index in TRANSACTIONS.indexes),
-            ),
+            # Only the index it reads: a customer's payouts, newest first.
+            TableGrant(TRANSACTIONS, (GET, QUERY), query_indexes=("customer-created-index",)),
             TableGrant(CUSTOMERS, (GET,)),
         ),
         reserved_concurrency_field="query_payouts_reserved_concurrency",
@@ -90,6 +101,7 @@ ACCESS: dict[str, FunctionAccess] = {
             "MONOOVA_WEBHOOK_SECRET_ARN",
             "MONOOVA_WEBHOOK_PUBLIC_KEYS",
             "TRANSACTION_RETENTION_DAYS",
+            *_SCHEDULE_ENV,
         ),
         reserved_concurrency_field="monoova_webhook_reserved_concurrency",
         no_dlq_reason=_SYNC_ONLY
@@ -97,7 +109,7 @@ ACCESS: dict[str, FunctionAccess] = {
     ),
     fn.WEBHOOK_REPLAY.name: FunctionAccess(
         tables=_WEBHOOK_TABLES,
-        extra_env=("TRANSACTION_RETENTION_DAYS",),
+        extra_env=("TRANSACTION_RETENTION_DAYS", *_SCHEDULE_ENV),
         reserved_concurrency_field="webhook_replay_reserved_concurrency",
         no_dlq_reason=(
             "Invoked by an SQS event source mapping, not asynchronously: a failed message "
@@ -105,9 +117,14 @@ ACCESS: dict[str, FunctionAccess] = {
         ),
     ),
     fn.RECONCILER.name: FunctionAccess(
+        # The customer's table is not needed: a resubmission sends the payout's own sealed
+        # destination snapshot.
         tables=(
-            TableGrant(TRANSACTIONS, (GET, UPDATE), query_indexes=("open-status-index",)),
-            TableGrant(CUSTOMERS, (GET,)),
+            TableGrant(
+                TRANSACTIONS,
+                (GET, UPDATE),
+                query_indexes=("open-status-index", DUE_WORK_INDEX),
+            ),
             _BREAKER,
         ),
         decrypt_pii=True,
@@ -115,12 +132,23 @@ ACCESS: dict[str, FunctionAccess] = {
         monoova_client=True,
         extra_env=(
             "PII_KEY_ARN",
-            "RECONCILE_THRESHOLD_SECONDS",
             "STUCK_UNKNOWN_SECONDS",
             "RECONCILE_BATCH_LIMIT",
+            "RETURN_WINDOW_DAYS",
+            "RETURN_CHECK_BATCH_LIMIT",
             "TRANSACTION_RETENTION_DAYS",
+            *_SCHEDULE_ENV,
         ),
         reserved_concurrency_field="reconciler_reserved_concurrency",
+        async_dlq=True,
+    ),
+    fn.REFUND_SWEEPER.name: FunctionAccess(
+        tables=(
+            TableGrant(TRANSACTIONS, (UPDATE,), query_indexes=(DUE_WORK_INDEX,)),
+            TableGrant(CUSTOMERS, (UPDATE,)),
+        ),
+        extra_env=("REFUND_SWEEP_BATCH_LIMIT", *_SCHEDULE_ENV),
+        reserved_concurrency_field="refund_sweeper_reserved_concurrency",
         async_dlq=True,
     ),
     fn.BALANCE_RESTORER.name: FunctionAccess(
@@ -162,6 +190,7 @@ def config_values(cfg: PayoutsConfig) -> dict[str, str]:
         "MONOOVA_SOURCE_ACCOUNT_NUMBER": cfg.monoova_source_account_number,
         "MONOOVA_REMITTER_NAME": cfg.monoova_remitter_name,
         "MONOOVA_TIMEOUT_SECONDS": str(cfg.monoova_timeout_seconds),
+        "MONOOVA_CREATE_BUDGET_SECONDS": str(cfg.monoova_create_budget_seconds),
         "MONOOVA_WEBHOOK_PUBLIC_KEYS": ",".join(cfg.monoova_webhook_public_keys),
         "BREAKER_MIN_VOLUME": str(cfg.breaker_min_volume),
         "BREAKER_FAILURE_RATIO": str(cfg.breaker_failure_ratio),
@@ -172,6 +201,11 @@ def config_values(cfg: PayoutsConfig) -> dict[str, str]:
         "RECONCILE_THRESHOLD_SECONDS": str(cfg.reconcile_threshold_minutes * 60),
         "STUCK_UNKNOWN_SECONDS": str(cfg.stuck_unknown_minutes * 60),
         "RECONCILE_BATCH_LIMIT": str(cfg.reconcile_batch_limit),
+        "RETURN_CHECK_SECONDS": str(cfg.return_check_interval_minutes * 60),
+        "RETURN_WINDOW_DAYS": str(cfg.npp_return_window_days),
+        "RETURN_CHECK_BATCH_LIMIT": str(cfg.return_check_batch_limit),
+        "REFUND_GRACE_SECONDS": str(cfg.refund_sweep_grace_minutes * 60),
+        "REFUND_SWEEP_BATCH_LIMIT": str(cfg.refund_sweep_batch_limit),
     }
 
 

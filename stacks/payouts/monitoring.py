@@ -13,6 +13,7 @@ depth alarms on the two other DLQs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -39,6 +40,7 @@ _CREATE = (fn.CREATE_PAYOUT.name,)
 _SUBMIT = (fn.CREATE_PAYOUT.name, fn.RECONCILER.name)
 _FINAL = (fn.RECONCILER.name, fn.MONOOVA_WEBHOOK.name, fn.WEBHOOK_REPLAY.name)
 _RESTORE = (fn.BALANCE_RESTORER.name,)
+_RECONCILE = (fn.RECONCILER.name,)
 BUSINESS_METRICS: dict[str, tuple[MetricSpec, ...]] = {
     "Payouts": (
         MetricSpec(m.PAYOUT_CREATED, "Count", _CREATE),
@@ -47,6 +49,7 @@ BUSINESS_METRICS: dict[str, tuple[MetricSpec, ...]] = {
         MetricSpec(m.PAYOUT_RETURNED, "Count", _FINAL),
         MetricSpec(m.PAYOUT_UNKNOWN, "Count", _SUBMIT + _FINAL),
         MetricSpec(m.BALANCE_RESTORED, "Count", _RESTORE),
+        MetricSpec(m.RETURNS_FOUND, "Count", _RECONCILE),
     ),
     "Value (AUD cents)": (MetricSpec(m.PAYOUT_AMOUNT_CENTS, "Count", _CREATE),),
     "Time to final state": (
@@ -56,6 +59,7 @@ BUSINESS_METRICS: dict[str, tuple[MetricSpec, ...]] = {
         MetricSpec(m.MONOOVA_LATENCY, "Milliseconds", _SUBMIT, statistic="p90"),
         MetricSpec(m.MONOOVA_CALL_FAILED, "Count", _SUBMIT),
         MetricSpec(m.CIRCUIT_OPENED, "Count", _SUBMIT),
+        MetricSpec(m.BREAKER_UPDATE_FAILED, "Count", _SUBMIT),
         MetricSpec(m.CIRCUIT_REJECTED, "Count", _CREATE),
     ),
     "Needs attention": (
@@ -64,10 +68,50 @@ BUSINESS_METRICS: dict[str, tuple[MetricSpec, ...]] = {
         MetricSpec(m.RECONCILE_ERRORS, "Count", (fn.RECONCILER.name,)),
     ),
 }
-# A gauge the reconciler sets every run.
-STUCK_UNKNOWN = MetricSpec(m.STUCK_UNKNOWN, "Count", (fn.RECONCILER.name,), statistic="Maximum")
+# A gauge the reconciler sets every run: the worst value in the window counts.
+STUCK_UNKNOWN = MetricSpec(m.STUCK_UNKNOWN, "Count", _RECONCILE, statistic="Maximum")
 STUCK_UNKNOWN_METRIC = STUCK_UNKNOWN.name
-DECLARED_METRICS = (*(s for group in BUSINESS_METRICS.values() for s in group), STUCK_UNKNOWN)
+
+
+@dataclass(frozen=True)
+class AlarmedMetric:
+    """A business metric whose value above `threshold` raises an alarm (no data: fine)."""
+
+    title: str
+    spec: MetricSpec
+    threshold_field: str | None  # a config field, else 0
+    critical: bool
+
+
+ALARMED = (
+    AlarmedMetric("Stuck UNKNOWN payouts", STUCK_UNKNOWN, "stuck_unknown_max", critical=True),
+    # Monoova refused our API key: every payout waits until it is fixed.
+    AlarmedMetric(
+        "Monoova refused our credentials",
+        MetricSpec(m.MONOOVA_AUTH_FAILED, "Count", _SUBMIT),
+        None,
+        critical=True,
+    ),
+    # A payout the reconciler cannot send again as first sent: a person decides.
+    AlarmedMetric(
+        "Payouts in manual review",
+        MetricSpec(m.PAYOUT_NEEDS_REVIEW, "Count", _RECONCILE),
+        None,
+        critical=True,
+    ),
+    # The refund sweep credited what the table stream missed: the money is right again, but
+    # the stream path is broken. A ticket, not a page.
+    AlarmedMetric(
+        "Credits the stream missed",
+        MetricSpec(m.REFUNDS_SWEPT, "Count", (fn.REFUND_SWEEPER.name,)),
+        None,
+        critical=False,
+    ),
+)
+DECLARED_METRICS = (
+    *(s for group in BUSINESS_METRICS.values() for s in group),
+    *(alarmed.spec for alarmed in ALARMED),
+)
 
 
 class PayoutsMonitoringStack(ConfiguredStack):
@@ -235,25 +279,27 @@ class PayoutsMonitoringStack(ConfiguredStack):
             )
             for title, specs in BUSINESS_METRICS.items()
         ]
-        if metrics.alarmable(STUCK_UNKNOWN.name):
-            groups.append(
-                cmc.CustomMetricGroup(title="Stuck UNKNOWN payouts", metrics=[self._stuck()])
-            )
+        for alarmed in ALARMED:
+            if metrics.alarmable(alarmed.spec.name):
+                metric = self._alarmed(alarmed)
+                groups.append(cmc.CustomMetricGroup(title=alarmed.title, metrics=[metric]))
         business.monitor_custom(
             human_readable_name="Payout KPIs", alarm_friendly_name="Business", metric_groups=groups
         )
 
-    def _stuck(self) -> cmc.CustomMetricWithAlarm:
+    def _alarmed(self, alarmed: AlarmedMetric) -> cmc.CustomMetricWithAlarm:
+        spec = alarmed.spec
+        severity = "Critical" if alarmed.critical else "Warning"
+        threshold = getattr(self.cfg, alarmed.threshold_field) if alarmed.threshold_field else 0
         return cmc.CustomMetricWithAlarm(
-            alarm_friendly_name=STUCK_UNKNOWN_METRIC,
-            # A gauge the reconciler sets every run: the worst value in the window counts.
-            metric=self._metric(STUCK_UNKNOWN.name, STUCK_UNKNOWN.unit, STUCK_UNKNOWN.statistic),
+            alarm_friendly_name=spec.name,
+            metric=self._metric(spec.name, spec.unit, spec.statistic),
             add_alarm={
-                "Critical": cmc.CustomThreshold(
-                    threshold=self.cfg.stuck_unknown_max,
+                severity: cmc.CustomThreshold(
+                    threshold=threshold,
                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                     treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    action_override=self.hub.critical,
+                    action_override=self.hub.critical if alarmed.critical else None,
                 )
             },
         )

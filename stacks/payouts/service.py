@@ -31,6 +31,7 @@ from config.payouts import PayoutsConfig
 from payouts import declarations as fn
 from payouts.models.status import Status
 from shared.declarations import FunctionSpec
+from shared.fieldcrypto import CONTEXT as PII_CONTEXT
 from stacks.payouts import access
 from stacks.payouts.stateful import PayoutsStatefulStack
 
@@ -108,7 +109,7 @@ class PayoutsServiceStack(ConfiguredStack):
         self.code = package_code(LAMBDA_SRC, RUNTIME_PACKAGES)
         self.functions = {spec.name: self._function(spec) for spec in fn.FUNCTIONS}
         self.api = self._api()
-        self._schedule_reconciler()
+        self._schedules()
         self._stream_to_balance_restorer()
         self._replay_queue_to_webhook_replay()
         self._outputs()
@@ -196,6 +197,18 @@ class PayoutsServiceStack(ConfiguredStack):
             )
         if grants.decrypt_pii:
             stateful.pii_key.grant_decrypt(function)
+        if grants.encrypt_pii:
+            iam.Grant.add_to_principal(
+                grantee=function,
+                actions=["kms:GenerateDataKey"],
+                resource_arns=[stateful.pii_key.key_arn],
+                # Only the data keys the field crypto asks for (shared/fieldcrypto.py).
+                conditions={
+                    "StringEquals": {
+                        f"kms:EncryptionContext:{k}": v for k, v in PII_CONTEXT.items()
+                    }
+                },
+            )
         if grants.read_api_secret:
             self._grant_secret(function, stateful.monoova_api_secret.secret_arn)
         if grants.read_webhook_secret:
@@ -254,21 +267,54 @@ class PayoutsServiceStack(ConfiguredStack):
         )
         return api
 
-    def _schedule_reconciler(self) -> None:
-        reconciler = self.functions[fn.RECONCILER.name].function
-        self.reconcile_rule = events.Rule(
-            self,
+    def _schedules(self) -> None:
+        cfg = self.cfg
+        self.reconcile_rule = self._schedule(
             "ReconcileSchedule",
-            rule_name=self.stateful.reconcile_rule_name,
-            description="Resolves Pending and UNKNOWN payouts through Monoova's status API",
-            schedule=events.Schedule.rate(
-                cdk.Duration.minutes(self.cfg.reconcile_interval_minutes)
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    reconciler, retry_attempts=2, dead_letter_queue=self.reconciler_dlq
-                )
-            ],
+            "reconcile",
+            fn.RECONCILER,
+            cfg.reconcile_interval_minutes,
+            "Resolves Pending and UNKNOWN payouts through Monoova's status API",
+        )
+        self._schedule(
+            "ReturnCheckSchedule",
+            "return-check",
+            fn.RECONCILER,
+            cfg.return_check_interval_minutes,
+            "Asks Monoova about completed payouts inside the NPP return window",
+            event={"job": fn.RETURN_CHECK_JOB},
+        )
+        self._schedule(
+            "RefundSweepSchedule",
+            "refund-sweep",
+            fn.REFUND_SWEEPER,
+            cfg.refund_sweep_interval_minutes,
+            "Credits Rejected/Returned payouts the table stream did not credit",
+        )
+
+    def _schedule(
+        self,
+        construct_id: str,
+        job: str,
+        spec: FunctionSpec,
+        minutes: int,
+        description: str,
+        *,
+        event: dict[str, str] | None = None,
+    ) -> events.Rule:
+        target = targets.LambdaFunction(
+            self.functions[spec.name].function,
+            retry_attempts=2,
+            dead_letter_queue=self.reconciler_dlq,
+            event=events.RuleTargetInput.from_object(event) if event else None,
+        )
+        return events.Rule(
+            self,
+            construct_id,
+            rule_name=self.stateful.schedule_rule_names[job],
+            description=description,
+            schedule=events.Schedule.rate(cdk.Duration.minutes(minutes)),
+            targets=[target],
         )
 
     def _stream_to_balance_restorer(self) -> None:

@@ -49,7 +49,11 @@ class PayoutsStatefulStack(ConfiguredStack):
             **kwargs,
         )
         self.cfg = cfg
-        self.reconcile_rule_name = cfg.resource_name("reconcile")
+        # The scheduled jobs' rule names (the suffix is the cost model's key for each).
+        self.schedule_rule_names = {
+            job: cfg.resource_name(job) for job in ("reconcile", "return-check", "refund-sweep")
+        }
+        self.reconcile_rule_name = self.schedule_rule_names["reconcile"]
         self._keys()
         self.tables = {
             spec.logical_name: DataTable(
@@ -180,7 +184,7 @@ class PayoutsStatefulStack(ConfiguredStack):
             ),
             (
                 self.reconciler_dlq,
-                "the Reconciler's async-invoke DLQ and its schedule target's DLQ",
+                "the scheduled functions' async-invoke DLQ and their schedule targets' DLQ",
             ),
         ):
             nag.acknowledge(
@@ -191,25 +195,27 @@ class PayoutsStatefulStack(ConfiguredStack):
             )
 
     def _allow_schedule_to_reconciler_dlq(self) -> None:
-        """EventBridge delivers failed schedule invocations to ReconcilerDlq.
+        """EventBridge delivers failed schedule invocations to ReconcilerDlq (the scheduled
+        jobs' DLQ: reconcile, return check, refund sweep).
 
-        Granted here, against the rule's fixed name, so that the service stack does
+        Granted here, against the rules' fixed names, so that the service stack does
         not write back into this stack (that would be a dependency cycle).
         """
-        rule_arn = self.format_arn(
-            service="events", resource="rule", resource_name=self.reconcile_rule_name
-        )
+        rule_arns = [
+            self.format_arn(service="events", resource="rule", resource_name=name)
+            for name in self.schedule_rule_names.values()
+        ]
         self.reconciler_dlq.queue.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowReconcileScheduleDeadLetters",
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[self.reconciler_dlq.queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+                conditions={"ArnEquals": {"aws:SourceArn": rule_arns}},
             )
         )
         self.data_key_construct.allow_service(
-            "AllowReconcileScheduleDeadLetters", "events.amazonaws.com", [rule_arn]
+            "AllowReconcileScheduleDeadLetters", "events.amazonaws.com", rule_arns
         )
 
     def _outputs(self) -> None:

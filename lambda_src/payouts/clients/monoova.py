@@ -1,9 +1,14 @@
 """HTTP client for the Monoova Payments API (v2 financial endpoints).
 
-Retries 5xx, 429, timeouts and connection errors with backoff 1, 2, 4 s and +-20% jitter.
-A request that never got a definite answer is UNKNOWN: the caller must not resend it under
-a new uniqueReference. Monoova's own answer to a repeated reference, `UniqueReferenceExists`,
-means it already holds the payment.
+Retries 5xx, 408, 429, timeouts and connection errors with backoff (1, 2, 4 s by default)
+and +-20% jitter, within a time budget. A request that never got a definite answer is
+UNKNOWN: the caller must not resend it under a new uniqueReference.
+
+Once any attempt's outcome is unknown, no later answer can make the payout a decline: the
+first attempt may have paid, and what Monoova answers a repeated reference is not confirmed,
+so the payout goes to the status API. `UniqueReferenceExists` still means Monoova holds it.
+401 and 403 are our credentials failing, not Monoova refusing the payment: AUTH_FAILED, a
+breaker failure, and the payout stays to be sent again under the same reference.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ DUPLICATE_STATUS = "UniqueReferenceExists"
 # its legacy error list and the simulator's choice (see providers.md §10, open questions).
 NOT_FOUND_STATUSES = frozenset({"TransactionNotFound", "UniqueReferenceNotFound", "NotFound"})
 _RETRYABLE_4XX = frozenset({408, 429})
+_AUTH_STATUSES = frozenset({401, 403})
+# A retry is only worth making with at least this long left to wait for its answer.
+_MIN_ATTEMPT_SECONDS = 1.0
 
 
 class Outcome(StrEnum):
@@ -36,13 +44,16 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # Monoova already has this uniqueReference
     DECLINED = "declined"  # a definite refusal: nothing was paid
     UNKNOWN = "unknown"  # no definite answer after the last retry
+    AUTH_FAILED = "auth_failed"  # our credentials were refused (401/403); nothing was taken
 
 
 @dataclass(frozen=True)
 class CallStats:
     attempts: int
-    failed_attempts: int
+    failed_attempts: int  # what the circuit breaker counts: unknown ones and refused credentials
     elapsed_ms: int
+    unknown_attempts: int = 0  # timeouts, connection errors, 5xx, 408, 429
+    auth_failed: bool = False  # the last answer was 401/403: our key, not the payment
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,11 @@ class MonoovaClient:
         sleep: Callable[[float], None] | None = None,
         rand: Callable[[], float] | None = None,
         remaining_seconds: Callable[[], float] | None = None,
+        budget_seconds: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`budget_seconds` bounds one call, retries included: each attempt waits at most
+        what is left of it (POST /payouts answers fast even when Monoova hangs)."""
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._timeout = timeout_seconds
@@ -99,6 +114,8 @@ class MonoovaClient:
         self._sleep = sleep or _sleep
         self._rand = rand or random.random
         self._remaining = remaining_seconds
+        self._budget = budget_seconds
+        self._monotonic = monotonic
 
     def execute(self, body: dict[str, Any]) -> ExecuteResult:
         response, stats = self._call("POST", EXECUTE_PATH, body)
@@ -108,16 +125,17 @@ class MonoovaClient:
         description = response.body.get("statusDescription")
         txn_id = response.body.get("transactionId")
         txn = int(txn_id) if isinstance(txn_id, int) and txn_id > 0 else None
+        provider_status = status or f"HTTP{response.status}"
         if status == DUPLICATE_STATUS:
             return ExecuteResult(Outcome.DUPLICATE, stats, txn, status, description)
         if response.status == 200 and status in ACCEPTED_STATUSES:
             return ExecuteResult(Outcome.ACCEPTED, stats, txn, status, description)
-        if not _is_refusal(response, status):
-            # e.g. a 200 whose body we cannot read: Monoova may well have taken the payment.
-            return ExecuteResult(Outcome.UNKNOWN, stats, None, status or f"HTTP{response.status}")
-        return ExecuteResult(
-            Outcome.DECLINED, stats, None, status or f"HTTP{response.status}", description
-        )
+        if stats.unknown_attempts or not _is_refusal(response, status):
+            # An earlier attempt may have paid, or a 200 we cannot read: Monoova may hold it.
+            return ExecuteResult(Outcome.UNKNOWN, stats, None, provider_status, description)
+        if stats.auth_failed:
+            return ExecuteResult(Outcome.AUTH_FAILED, stats, None, provider_status, description)
+        return ExecuteResult(Outcome.DECLINED, stats, None, provider_status, description)
 
     def status(self, unique_reference: str) -> StatusResult:
         path = STATUS_PATH + quote(unique_reference, safe="")
@@ -134,22 +152,36 @@ class MonoovaClient:
     def _call(
         self, method: str, path: str, body: dict[str, Any] | None
     ) -> tuple[_Response | None, CallStats]:
-        started = time.monotonic()
+        started = self._monotonic()
+        deadline = started + self._budget if self._budget is not None else None
         attempts = failed = 0
         payload = jsonutil.dumps_exact(body).encode() if body is not None else None
         headers = self._headers()
+        timeout: float | None = self._first_timeout()
         for attempt in range(len(self._backoff) + 1):
-            if attempt and not self._pause(self._backoff[attempt - 1]):
+            if attempt:
+                timeout = self._pause(self._backoff[attempt - 1], deadline)
+            if timeout is None:
                 break
             attempts += 1
-            response = self._attempt(method, path, payload, headers)
+            response = self._attempt(method, path, payload, headers, timeout)
             if response is not None and not _retryable(response.status):
-                return response, _stats(attempts, failed, started)
+                refused = response.status in _AUTH_STATUSES
+                stats = self._stats(attempts, failed + refused, started, failed, refused)
+                return response, stats
             failed += 1
-        return None, _stats(attempts, failed, started)
+        return None, self._stats(attempts, failed, started, failed)
+
+    def _first_timeout(self) -> float:
+        return min(self._timeout, self._budget) if self._budget is not None else self._timeout
 
     def _attempt(
-        self, method: str, path: str, payload: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        payload: bytes | None,
+        headers: dict[str, str],
+        timeout: float,
     ) -> _Response | None:
         try:
             raw = _pool().request(
@@ -157,7 +189,7 @@ class MonoovaClient:
                 self._base_url + path,
                 body=payload,
                 headers=headers,
-                timeout=urllib3.Timeout(connect=min(self._timeout, 3.0), read=self._timeout),
+                timeout=urllib3.Timeout(connect=min(timeout, 3.0), read=timeout),
             )
         except urllib3.exceptions.HTTPError:
             return None  # timeout, refused or reset: the outcome of this attempt is unknown
@@ -167,13 +199,25 @@ class MonoovaClient:
             parsed = {}
         return _Response(raw.status, parsed if isinstance(parsed, dict) else {})
 
-    def _pause(self, base: float) -> bool:
-        """Sleep before the next retry; False when the function has no time left for one."""
+    def _pause(self, base: float, deadline: float | None) -> float | None:
+        """Sleep before the next retry and return its timeout; None when there is no time
+        left for one (in the function, or in this call's budget)."""
         delay = base * (1 + self._jitter * (2 * self._rand() - 1))
         if self._remaining is not None and self._remaining() < delay + self._timeout + 1:
-            return False
+            return None
+        timeout = self._timeout
+        if deadline is not None:
+            timeout = min(timeout, deadline - self._monotonic() - delay)
+            if timeout < min(self._timeout, _MIN_ATTEMPT_SECONDS):
+                return None
         self._sleep(delay)
-        return True
+        return timeout
+
+    def _stats(
+        self, attempts: int, failed: int, started: float, unknown: int, auth_failed: bool = False
+    ) -> CallStats:
+        elapsed_ms = int((self._monotonic() - started) * 1000)
+        return CallStats(attempts, failed, elapsed_ms, unknown, auth_failed)
 
     def _headers(self) -> dict[str, str]:
         token = base64.b64encode(f"{self._api_key()}:".encode()).decode("ascii")
@@ -198,7 +242,3 @@ def _is_refusal(response: _Response, status: str) -> bool:
 def _sleep(seconds: float) -> None:
     """Module-level so tests can make backoff instant."""
     time.sleep(seconds)
-
-
-def _stats(attempts: int, failed: int, started: float) -> CallStats:
-    return CallStats(attempts, failed, int((time.monotonic() - started) * 1000))

@@ -7,7 +7,7 @@ from typing import Any
 
 from payouts.logic.breaker import PROBE_SECONDS, Snapshot, bucket_minutes
 from payouts.settings import BreakerSettings
-from shared import ddb
+from shared import ddb, ddb_writes
 
 STATE_ID = "monoova#state"
 
@@ -50,21 +50,18 @@ class BreakerStore:
         items = [ddb.from_item(i) or {} for i in response.get("Responses", {}).get(self.table, [])]
         return self.snapshot(items)
 
-    def record_op(self, now: float, ok: int, failed: int) -> dict[str, Any]:
-        minute = int(now // 60)
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": ddb.to_item({"pk": bucket_id(minute)}),
-                "UpdateExpression": "ADD ok :ok, failed :failed SET expiration = :exp",
-                "ExpressionAttributeValues": ddb.values(
-                    {":ok": ok, ":failed": failed, ":exp": (minute + 60) * 60}
-                ),
-            }
-        }
-
     def record(self, now: float, ok: int, failed: int) -> None:
-        self.client.update_item(**self.record_op(now, ok, failed)["Update"])
+        """Count calls in the current minute's bucket; raises Conflict if it stays throttled."""
+        minute = int(now // 60)
+        request = {
+            "TableName": self.table,
+            "Key": ddb.to_item({"pk": bucket_id(minute)}),
+            "UpdateExpression": "ADD ok :ok, failed :failed SET expiration = :exp",
+            "ExpressionAttributeValues": ddb.values(
+                {":ok": ok, ":failed": failed, ":exp": (minute + 60) * 60}
+            ),
+        }
+        ddb_writes.update(self.client, request)
 
     def open(self, now: float) -> None:
         """Open the circuit unless another container already did in this period."""

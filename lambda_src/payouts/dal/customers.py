@@ -5,18 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from payouts.dal import destinations as sealing
 from payouts.logic import validation
 from payouts.models.payout import Destination
 from shared import clock, ddb
+from shared.store_errors import AlreadyExists
 
 if TYPE_CHECKING:  # cryptography loads only where destinations are opened
     from shared.fieldcrypto import FieldCrypto
 
 ACTIVE = "active"
-_PROTECTED = {
-    "PayId": ("pay_id", "account_name"),
-    "BankAccount": ("bsb", "account_number", "account_name"),
-}
 
 
 class CustomerStore:
@@ -47,18 +45,17 @@ class CustomerStore:
         entry = active_destination(customer, method)
         if entry is None or self._crypto is None:
             raise LookupError(f"no active {method} destination")
-        names = _PROTECTED[method]
-        opened = self._crypto.open(
-            _scope(customer["customer_id"], method),
-            bytes(entry["data_key"]),
-            {name: entry[name] for name in names},
-        )
-        return Destination(method=method, pay_id_type=entry.get("pay_id_type"), **opened)
+        scope = sealing.customer_scope(customer["customer_id"], method)
+        return sealing.open_sealed(self._crypto, scope, entry, method)
 
-    def put(
+    def create(
         self, customer_id: str, balance: Decimal, destinations: list[Destination]
     ) -> dict[str, Any]:
-        """Create or replace a customer; destination formats are validated before sealing."""
+        """Create a customer; destination formats are validated before sealing.
+
+        Create-only: a customer that exists raises AlreadyExists and keeps its balance. Only
+        the conditional debit and credit ever change `available_balance`.
+        """
         if self._crypto is None:
             raise RuntimeError("a FieldCrypto is needed to store destinations")
         sealed = {d.method: self._seal(customer_id, d) for d in destinations}
@@ -69,7 +66,14 @@ class CustomerStore:
             "destinations": sealed,
             "updated_at": clock.iso(clock.now()),
         }
-        self.client.put_item(TableName=self.table, Item=ddb.to_item(item))
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=ddb.to_item(item),
+                ConditionExpression="attribute_not_exists(customer_id)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise AlreadyExists(f"customer {customer_id} exists already") from exc
         return item
 
     def debit_op(self, customer_id: str, amount: Decimal, method: str) -> dict[str, Any]:
@@ -102,18 +106,10 @@ class CustomerStore:
     def _seal(self, customer_id: str, destination: Destination) -> dict[str, Any]:
         _validate(destination)
         assert self._crypto is not None
-        names = _PROTECTED[destination.method]
-        fields = {name: str(getattr(destination, name)) for name in names}
-        data_key, tokens = self._crypto.seal(_scope(customer_id, destination.method), fields)
-        entry: dict[str, Any] = {
-            "status": ACTIVE,
-            "data_key": data_key,
-            "hint": hint(destination),
-            **tokens,
-        }
-        if destination.pay_id_type:
-            entry["pay_id_type"] = destination.pay_id_type
-        return entry
+        scope = sealing.customer_scope(customer_id, destination.method)
+        entry = sealing.seal(self._crypto, scope, destination)
+        del entry["method"]  # the entry's key in `destinations` names it
+        return {"status": ACTIVE, "hint": hint(destination), **entry}
 
 
 def active_destination(customer: dict[str, Any], method: str) -> dict[str, Any] | None:
@@ -121,10 +117,6 @@ def active_destination(customer: dict[str, Any], method: str) -> dict[str, Any] 
     if isinstance(entry, dict) and entry.get("status") == ACTIVE:
         return entry
     return None
-
-
-def _scope(customer_id: str, method: str) -> str:
-    return f"customer/{customer_id}/{method}"
 
 
 def _validate(destination: Destination) -> None:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payouts import wiring
-from payouts.handlers.common import logger, metrics
+from payouts.handlers.common import inject_context, logger, metrics
 from payouts.logic.restore import BalanceRestorer
 from shared import ddb
 
@@ -25,16 +25,14 @@ def restore(record: DynamoDBRecord) -> bool:
     raw = record.raw_event.get("dynamodb", {})
     old = ddb.from_item(raw.get("OldImage"))
     new = ddb.from_item(raw.get("NewImage"))
-    restorer = BalanceRestorer(
-        wiring.dynamodb(), wiring.transactions(), wiring.customers(with_crypto=False), metrics
-    )
+    restorer = BalanceRestorer(wiring.ledger(), metrics)
     credited = restorer.on_change(old, new)
     if credited:
         logger.info("balance restored", extra={"transaction_id": (new or {}).get("transaction_id")})
     return credited
 
 
-@logger.inject_lambda_context(clear_state=True)
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from payouts import settings, wiring
-from payouts.handlers.common import logger, metrics
+from payouts.handlers.common import inject_context, logger, metrics
 from payouts.logic.create_payout import CreatePayout
 from payouts.logic.validation import parse_create_request
 from shared import jsonutil
@@ -22,13 +22,14 @@ def create_payout(request: Request) -> Reply:
     except jsonutil.InvalidJson as exc:
         raise ValidationError("the body is not valid JSON") from exc
     command = parse_create_request(body, request.header("Idempotency-Key"))
+    monoova = wiring.monoova(request.remaining_seconds, for_create=True)
     service = CreatePayout(
-        client=wiring.dynamodb(),
         customers=wiring.customers(),
-        transactions=wiring.transactions(),
         idempotency=wiring.idempotency(),
+        ledger=wiring.ledger(),
+        destinations=wiring.payout_destinations(),
         breaker=wiring.breaker(),
-        submitter=wiring.submitter(metrics, wiring.monoova(request.remaining_seconds)),
+        submitter=wiring.submitter(metrics, monoova),
         metrics=metrics,
         retention_seconds=settings.retention_seconds(),
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds(),
@@ -46,7 +47,7 @@ def create_payout(request: Request) -> Reply:
     return Reply(reply.status_code, reply.body)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return router.resolve(event, context)

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from payouts import wiring
-from payouts.handlers.common import logger, metrics
+from payouts.handlers.common import inject_context, logger, metrics
 from payouts.logic import metrics as m
 from payouts.logic.dead_letter import DeadLetter
 from payouts.logic.webhook_auth import check_signature, check_token
@@ -58,7 +58,7 @@ def _process(body: bytes, webhook_id: str | None, request_id: str | None) -> str
 
 
 def processor() -> WebhookProcessor:
-    return WebhookProcessor(wiring.dynamodb(), wiring.transactions(), wiring.idempotency(), metrics)
+    return WebhookProcessor(wiring.ledger(), wiring.transactions(), metrics)
 
 
 def _dead_letter(letter: DeadLetter) -> None:
@@ -71,7 +71,7 @@ def _dead_letter(letter: DeadLetter) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return router.resolve(event, context)

@@ -8,7 +8,7 @@ from typing import Any
 from payouts import wiring
 from payouts.dal.customers import public_customer
 from payouts.dal.transactions import BadCursor
-from payouts.handlers.common import logger
+from payouts.handlers.common import inject_context, logger
 from payouts.models.api import CUSTOMER_ID_PATTERN
 from payouts.models.payout import public_view
 from shared.api import Reply, Request, Router
@@ -71,6 +71,6 @@ def _limit(raw: str | None) -> int:
     return int(raw)
 
 
-@logger.inject_lambda_context(clear_state=True)
+@inject_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return router.resolve(event, context)

@@ -1,33 +1,50 @@
-"""Scheduled: resolve Pending/UNKNOWN payouts through Monoova's status API."""
+"""Scheduled: resolve Pending/UNKNOWN payouts, or (event {"job": "return-check"}, on its own
+slower schedule) look for returns of completed payouts, through Monoova's status API.
+
+Both jobs run in this one function so that its reserved concurrency of one keeps every
+status sweep from overlapping another.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payouts import wiring
-from payouts.handlers.common import logger, metrics
+from payouts import settings, wiring
+from payouts.declarations import RETURN_CHECK_JOB
+from payouts.handlers.common import inject_context, logger, metrics
 from payouts.logic.reconcile import Reconciler
+from payouts.logic.return_check import ReturnChecker
 
 
-@logger.inject_lambda_context(clear_state=True)
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     monoova = wiring.monoova(lambda: context.get_remaining_time_in_millis() / 1000)
+    jobs = settings.jobs()
+    if event.get("job") == RETURN_CHECK_JOB:
+        checker = ReturnChecker(
+            transactions=wiring.transactions(),
+            breaker=wiring.breaker(),
+            monoova=monoova,
+            metrics=metrics,
+            window_seconds=jobs.return_window_seconds,
+            batch_limit=jobs.return_check_batch_limit,
+        )
+        report = asdict(checker.run())
+        logger.info("return check run", extra={"report": report})
+        return report
     reconciler = Reconciler(
-        client=wiring.dynamodb(),
         transactions=wiring.transactions(),
-        customers=wiring.customers(),
+        destinations=wiring.payout_destinations(),
         breaker=wiring.breaker(),
         monoova=monoova,
         submitter=wiring.submitter(metrics, monoova),
         metrics=metrics,
-        threshold_seconds=int(os.environ.get("RECONCILE_THRESHOLD_SECONDS", "600")),
-        stuck_seconds=int(os.environ.get("STUCK_UNKNOWN_SECONDS", "3600")),
-        batch_limit=int(os.environ.get("RECONCILE_BATCH_LIMIT", "100")),
+        stuck_seconds=jobs.stuck_seconds,
+        batch_limit=jobs.reconcile_batch_limit,
     )
     report = asdict(reconciler.run())
     logger.info("reconciliation run", extra={"report": report})

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payouts import wiring
-from payouts.handlers.common import logger, metrics
+from payouts.handlers.common import inject_context, logger, metrics
 from payouts.logic.dead_letter import DeadLetter
 from payouts.logic.webhooks import WebhookProcessor, parse_event
 
@@ -32,9 +32,7 @@ class ReplayFailed(Exception):
 def replay(record: SQSRecord) -> str:
     letter = DeadLetter.from_message(record.body)
     event = parse_event(letter.raw_body, letter.webhook_id)
-    webhooks = WebhookProcessor(
-        wiring.dynamodb(), wiring.transactions(), wiring.idempotency(), metrics
-    )
+    webhooks = WebhookProcessor(wiring.ledger(), wiring.transactions(), metrics)
     result = webhooks.apply(event)
     logger.info("webhook replayed", extra={"result": result.value, "webhook_id": letter.webhook_id})
     if result.needs_review:
@@ -42,7 +40,7 @@ def replay(record: SQSRecord) -> str:
     return result.value
 
 
-@logger.inject_lambda_context(clear_state=True)
+@inject_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(

@@ -1,8 +1,13 @@
 """POST /payouts: one payout per idempotency key, debited atomically, sent once.
 
-Order matters: the idempotency record, the payout (with its uniqueReference) and the debit
-are written in ONE transaction before Monoova is called, so a crash after the write leaves a
-Pending payout that the reconciler finishes, and a duplicate request can never debit twice.
+Order matters: the idempotency record, the payout (with its uniqueReference and a sealed
+copy of its destination) and the debit are written in ONE transaction before Monoova is
+called, so a crash after the write leaves a Pending payout that the reconciler finishes
+(sending exactly that destination), and a duplicate request can never debit twice.
+
+The Monoova call is bounded (one attempt and one short retry within a few seconds): when it
+gives no answer the payout is UNKNOWN and due at the reconciler's next run, and the caller has
+its 202 well inside API Gateway's 29 s.
 """
 
 from __future__ import annotations
@@ -11,20 +16,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from payouts.dal.batch import batch_get
 from payouts.dal.breaker import BreakerStore
 from payouts.dal.customers import CustomerStore, active_destination
+from payouts.dal.destinations import PayoutDestinations
 from payouts.dal.idempotency import IdempotencyStore, fingerprint_hash, request_key
-from payouts.dal.transactions import TransactionStore
+from payouts.dal.ledger import PayoutLedger
 from payouts.logic import breaker as rules
 from payouts.logic import metrics as m
 from payouts.logic.submission import Submitter
-from payouts.models.payout import CURRENCY, CreatePayoutCommand
-from payouts.models.status import Status
-from shared import clock, ddb, jsonutil
+from payouts.models.payout import CURRENCY, CreatePayoutCommand, Destination
+from payouts.models.status import Status, Work
+from shared import clock, jsonutil
 from shared.http import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from shared.store_errors import AlreadyApplied, InsufficientBalance
 
 ACCEPTED_MESSAGE = "Payout accepted; follow it with GET /payouts/{transaction_id}"
 
@@ -44,10 +48,10 @@ class Reply:
 
 @dataclass
 class CreatePayout:
-    client: Any
     customers: CustomerStore
-    transactions: TransactionStore
     idempotency: IdempotencyStore
+    ledger: PayoutLedger
+    destinations: PayoutDestinations
     breaker: BreakerStore
     submitter: Submitter
     metrics: m.MetricSink
@@ -65,10 +69,10 @@ class CreatePayout:
         assert customer is not None
         decision = self._admit(snapshot, now)
         destination = self.customers.destination(customer, command.payout_method)
-        payout, reply = self._new_payout(command, record_id)
+        payout, reply = self._new_payout(command, record_id, destination)
         try:
             self._write(payout, command, record_id, fingerprint, reply)
-        except _DuplicateInFlight:
+        except AlreadyApplied:
             winner = self.idempotency.get(record_id)
             if winner is None:
                 raise
@@ -79,25 +83,18 @@ class CreatePayout:
             self.submitter.submit(payout, destination, snapshot, decision.state, "create")
         except Exception as exc:
             # Answering 5xx now would invite a retry of a payout that is safely Pending; the
-            # reconciler asks Monoova what happened and finishes it under the same reference.
+            # reconciler asks Monoova what happened and finishes it under the same reference,
+            # at its next run rather than after the usual wait for a webhook.
             self.metrics.add_metric(m.SUBMISSION_INCOMPLETE, "Count", 1)
+            self._due_now(payout["transaction_id"])
             return Reply(reply.status_code, reply.body, submission_error=type(exc).__name__)
         return reply
 
     def _read(
         self, customer_id: str, record_id: str, now: float
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, rules.Snapshot]:
-        found = batch_get(
-            self.client,
-            {
-                self.customers.table: [self.customers.key(customer_id)],
-                self.idempotency.table: [{"id": record_id}],
-                self.breaker.table: self.breaker.keys(now),
-            },
-        )
-        customer = next(iter(found[self.customers.table]), None)
-        existing = next(iter(found[self.idempotency.table]), None)
-        return customer, existing, self.breaker.snapshot(found[self.breaker.table])
+        found = self.ledger.read_for_create(customer_id, record_id, self.breaker.keys(now))
+        return found.customer, found.idempotency_record, self.breaker.snapshot(found.breaker)
 
     @staticmethod
     def _check_customer(customer: dict[str, Any] | None, command: CreatePayoutCommand) -> None:
@@ -122,12 +119,19 @@ class CreatePayout:
             )
         return decision
 
+    def _due_now(self, transaction_id: str) -> None:
+        try:
+            self.ledger.transactions.defer(transaction_id, Work.RECONCILE, clock.iso(clock.now()))
+        except Exception:  # best effort: the scheduled look at the payout comes anyway
+            self.metrics.add_metric(m.RECONCILE_ERRORS, "Count", 1)
+
     def _new_payout(
-        self, command: CreatePayoutCommand, record_id: str
+        self, command: CreatePayoutCommand, record_id: str, destination: Destination
     ) -> tuple[dict[str, Any], Reply]:
         reference = new_unique_reference()
         created = clock.now()
         at = clock.iso(created)
+        schedule = self.ledger.transactions.schedule
         payout = {
             "transaction_id": reference,
             "unique_reference": reference,
@@ -137,6 +141,10 @@ class CreatePayout:
             "payout_method": command.payout_method,
             "status": Status.PENDING.value,
             "open_status": Status.PENDING.value,
+            "due_work": Work.RECONCILE.value,
+            "due_at": schedule.due_at(Status.PENDING, at),
+            # What a resubmission sends: never the customer's destination of the day.
+            "destination": self.destinations.seal(reference, destination),
             "created_at": at,
             "updated_at": at,
             "idempotency_record": record_id,
@@ -168,26 +176,10 @@ class CreatePayout:
             "transaction_id": payout["transaction_id"],
             "expiration": int(clock.epoch()) + self.idempotency_ttl_seconds,
         }
-        ops = [
-            self.idempotency.claim_op(record_id, record),
-            self.transactions.put_new_op(payout),
-            self.customers.debit_op(command.customer_id, command.amount, command.payout_method),
-        ]
         try:
-            self.client.transact_write_items(TransactItems=ops)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = ddb.cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                raise _DuplicateInFlight from exc
-            if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-                raise Unprocessable("insufficient available balance for this payout") from exc
-            raise
-
-
-class _DuplicateInFlight(Exception):
-    """Another request with the same idempotency key won the race."""
+            self.ledger.open_payout(record_id, record, payout, command.payout_method)
+        except InsufficientBalance as exc:
+            raise Unprocessable("insufficient available balance for this payout") from exc
 
 
 def _replay(record: dict[str, Any], fingerprint: str) -> Reply:

@@ -13,6 +13,8 @@ PAYOUT_UNKNOWN = "PayoutUnknown"
 TIME_TO_FINAL_STATE = "TimeToFinalState"
 MONOOVA_LATENCY = "MonoovaLatency"
 MONOOVA_CALL_FAILED = "MonoovaCallFailed"
+# Monoova refused our credentials (401/403): a rotated or wrong API key. Pages.
+MONOOVA_AUTH_FAILED = "MonoovaAuthFailed"
 CIRCUIT_OPENED = "CircuitOpened"
 CIRCUIT_REJECTED = "CircuitRejectedRequest"
 STUCK_UNKNOWN = "StuckUnknownPayouts"
@@ -20,6 +22,13 @@ BALANCE_RESTORED = "BalanceRestored"
 WEBHOOK_DEAD_LETTERED = "WebhookDeadLettered"
 SUBMISSION_INCOMPLETE = "SubmissionIncomplete"
 RECONCILE_ERRORS = "ReconcileErrors"
+# A payout the reconciler cannot send again as first sent: ManualReview. Pages.
+PAYOUT_NEEDS_REVIEW = "PayoutNeedsReview"
+# Rejected/Returned payouts the refund sweep had to credit (the stream missed them). Alarms.
+REFUNDS_SWEPT = "RefundsSwept"
+# Completed payouts the return check found dishonoured (their NppReturn never arrived).
+RETURNS_FOUND = "ReturnsFound"
+BREAKER_UPDATE_FAILED = "BreakerUpdateFailed"
 
 FINAL_METRIC = {
     "Completed": PAYOUT_COMPLETED,

@@ -1,8 +1,13 @@
-"""Resolving payouts that stayed Pending or UNKNOWN past a threshold.
+"""Resolving payouts that stay Pending or UNKNOWN: the reconciler's scheduled run.
 
 Monoova's status API is the source of truth. A payout Monoova has no record of was never
 received (or its first send was lost before Monoova stored it), so it is executed again
-with the SAME uniqueReference: Monoova's own dedupe makes that safe.
+with the SAME uniqueReference and the destination it was created with (sealed on the payout):
+Monoova's own dedupe makes that safe, and a changed customer destination cannot redirect it.
+A payout that cannot be sent again that way goes to ManualReview, which pages.
+
+The run reads only what is due (the due-work index, soonest first) and pushes each payout it
+looked at to the back of the line, so a few stuck payouts never starve the newer ones.
 """
 
 from __future__ import annotations
@@ -13,16 +18,18 @@ from typing import Any
 
 from payouts.clients.monoova import MonoovaClient, StatusResult
 from payouts.dal.breaker import BreakerStore
-from payouts.dal.customers import CustomerStore
+from payouts.dal.destinations import DestinationUnavailable, PayoutDestinations
 from payouts.dal.transactions import TransactionStore, Transition
 from payouts.logic import breaker as rules
 from payouts.logic import metrics as m
 from payouts.logic.submission import Submitter
-from payouts.models.status import Status, can_move
+from payouts.models.schedule import after
+from payouts.models.status import Status, Work, can_move
 from shared import clock
+from shared.store_errors import ConditionFailed, StoreError
 
 # Monoova transactionStatus -> our state. Pending and WaitingOnClearedFunds mean "in flight".
-_PROVIDER_FINAL = {
+PROVIDER_FINAL = {
     "Complete": Status.COMPLETED,
     "Rejected": Status.REJECTED,
     "Dishonoured": Status.RETURNED,
@@ -32,8 +39,10 @@ _PROVIDER_FINAL = {
 @dataclass
 class RunReport:
     examined: int = 0
+    adopted: int = 0  # open payouts from before the due-work index, filed this run
     moved: dict[str, int] = field(default_factory=dict)
     resubmitted: int = 0
+    needs_review: int = 0
     unresolved: int = 0
     errors: int = 0
     skipped_circuit_open: bool = False
@@ -43,16 +52,25 @@ class RunReport:
         self.moved[status.value] = self.moved.get(status.value, 0) + 1
 
 
+def record_status_call(breaker: BreakerStore, metrics: m.MetricSink, result: StatusResult) -> None:
+    """Count a status call for the circuit breaker (best effort: it never fails a run)."""
+    if result.stats.auth_failed:
+        metrics.add_metric(m.MONOOVA_AUTH_FAILED, "Count", 1)
+    ok = result.stats.attempts - result.stats.failed_attempts
+    try:
+        breaker.record(clock.epoch(), ok, result.stats.failed_attempts)
+    except StoreError:
+        metrics.add_metric(m.BREAKER_UPDATE_FAILED, "Count", 1)
+
+
 @dataclass
 class Reconciler:
-    client: Any
     transactions: TransactionStore
-    customers: CustomerStore
+    destinations: PayoutDestinations
     breaker: BreakerStore
     monoova: MonoovaClient
     submitter: Submitter
     metrics: m.MetricSink
-    threshold_seconds: int
     stuck_seconds: int
     batch_limit: int
 
@@ -61,17 +79,25 @@ class Reconciler:
         now = clock.epoch()
         snapshot = self.breaker.read(now)
         decision = rules.decide(snapshot, now, self.breaker.settings)
+        report.adopted = self._adopt_unfiled()
         if decision.state is rules.State.OPEN:
             report.skipped_circuit_open = True
         else:
-            cutoff = clock.iso(clock.now() - timedelta(seconds=self.threshold_seconds))
-            for status in (Status.UNKNOWN, Status.PENDING):
-                for payout in self.transactions.open_older_than(status, cutoff, self.batch_limit):
-                    report.examined += 1
-                    self._resolve_one(payout, snapshot, decision.state, report)
+            due = self.transactions.due(Work.RECONCILE, clock.iso(clock.now()), self.batch_limit)
+            for payout in due:
+                report.examined += 1
+                self._resolve_one(payout, snapshot, decision.state, report)
         report.stuck_unknown = self._count_stuck()
         self.metrics.add_metric(m.STUCK_UNKNOWN, "Count", report.stuck_unknown)
         return report
+
+    def _adopt_unfiled(self) -> int:
+        """Open payouts written before the due-work index existed: file them, due now."""
+        now = clock.iso(clock.now())
+        unfiled = self.transactions.open_without_work(self.batch_limit)
+        return sum(
+            self.transactions.file_work(p["transaction_id"], Work.RECONCILE, now) for p in unfiled
+        )
 
     def _resolve_one(
         self,
@@ -86,6 +112,16 @@ class Reconciler:
         except Exception:
             report.errors += 1
             self.metrics.add_metric(m.RECONCILE_ERRORS, "Count", 1)
+        finally:
+            self._look_again_later(payout, report)
+
+    def _look_again_later(self, payout: dict[str, Any], report: RunReport) -> None:
+        """Still open: to the back of the line (a no-op once the payout has moved on)."""
+        due = after(clock.iso(clock.now()), self.transactions.schedule.reconcile_seconds)
+        try:
+            self.transactions.defer(payout["transaction_id"], Work.RECONCILE, due)
+        except StoreError:
+            report.errors += 1
 
     def _resolve(
         self,
@@ -95,7 +131,7 @@ class Reconciler:
         report: RunReport,
     ) -> None:
         result = self.monoova.status(payout["transaction_id"])
-        self._record_call(result)
+        record_status_call(self.breaker, self.metrics, result)
         current = Status(payout["status"])
         if result.found is None:
             report.unresolved += 1
@@ -103,26 +139,24 @@ class Reconciler:
         if result.found is False:
             self._resubmit(payout, snapshot, state, report)
             return
-        target = _PROVIDER_FINAL.get(result.transaction_status or "")
+        target = PROVIDER_FINAL.get(result.transaction_status or "")
         if target is None and current is Status.UNKNOWN:
             target = Status.PENDING  # Monoova holds it and it is still in flight
         if target is None or not can_move(current, target):
             return
-        self._move(payout, target, result)
-        report.count(target)
+        if self._move(payout, target, {"provider_status": result.transaction_status or ""}):
+            report.count(target)
 
-    def _move(self, payout: dict[str, Any], target: Status, result: StatusResult) -> None:
+    def _move(self, payout: dict[str, Any], target: Status, fields: dict[str, Any]) -> bool:
         at = clock.iso(clock.now())
-        fields: dict[str, Any] = {"provider_status": result.transaction_status or ""}
-        if target is not Status.PENDING:
-            fields["finalised_at"] = at
         move = Transition(payout["transaction_id"], target, at, "reconciler", fields)
         try:
-            self.client.transact_write_items(TransactItems=[self.transactions.transition_op(move)])
-        except self.client.exceptions.TransactionCanceledException:
-            return  # a webhook moved it first; its state stands
+            self.transactions.transition(move)
+        except ConditionFailed:
+            return False  # a webhook moved it first; its state stands
         if target in (Status.COMPLETED, Status.REJECTED, Status.RETURNED):
             self.metrics.add_metric(m.FINAL_METRIC[target.value], "Count", 1)
+        return True
 
     def _resubmit(
         self,
@@ -131,17 +165,16 @@ class Reconciler:
         state: rules.State,
         report: RunReport,
     ) -> None:
-        customer = self.customers.get(payout["customer_id"])
-        if customer is None:
-            report.unresolved += 1
+        try:
+            destination = self.destinations.open(payout)
+        except DestinationUnavailable as exc:
+            reason = f"cannot be sent again as first sent: {exc}"
+            if self._move(payout, Status.MANUAL_REVIEW, {"status_reason": reason}):
+                self.metrics.add_metric(m.PAYOUT_NEEDS_REVIEW, "Count", 1)
+                report.needs_review += 1
             return
-        destination = self.customers.destination(customer, payout["payout_method"])
         self.submitter.submit(payout, destination, snapshot, state, "reconciler")
         report.resubmitted += 1
-
-    def _record_call(self, result: StatusResult) -> None:
-        ok = result.stats.attempts - result.stats.failed_attempts
-        self.breaker.record(clock.epoch(), ok, result.stats.failed_attempts)
 
     def _count_stuck(self) -> int:
         cutoff = clock.iso(clock.now() - timedelta(seconds=self.stuck_seconds))

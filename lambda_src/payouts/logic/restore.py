@@ -1,29 +1,25 @@
 """Crediting the balance back when a payout ends Rejected or Returned (from the table stream).
 
-The payout's `refunded_at` and the credit are written in one transaction, guarded by
-`attribute_not_exists(refunded_at)`: a redelivered stream record credits nothing twice.
+The payout's `refunded_at` and the credit are one unit of work (`PayoutLedger.credit_back`),
+guarded by `attribute_not_exists(refunded_at)`: a redelivered stream record credits nothing
+twice, and a conflicted write raises so that the stream delivers the record again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from payouts.dal.customers import CustomerStore
-from payouts.dal.transactions import TransactionStore
+from payouts.dal.ledger import PayoutLedger
 from payouts.logic import metrics as m
 from payouts.models.status import OPEN, REFUNDABLE, Status
-from shared import clock, ddb
+from shared import clock
+from shared.store_errors import AlreadyApplied
 
 
 @dataclass
 class BalanceRestorer:
-    client: Any
-    transactions: TransactionStore
-    customers: CustomerStore
+    ledger: PayoutLedger
     metrics: m.MetricSink
 
     def on_change(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
@@ -38,36 +34,10 @@ class BalanceRestorer:
         return self._credit(new)
 
     def _credit(self, payout: dict[str, Any]) -> bool:
-        amount = Decimal(payout["amount"])
-        mark = {
-            "Update": {
-                "TableName": self.transactions.table,
-                "Key": ddb.to_item(self.transactions.key(payout["transaction_id"])),
-                "UpdateExpression": "SET refunded_at = :at",
-                "ConditionExpression": (
-                    "attribute_not_exists(refunded_at) AND #status IN (:rejected, :returned)"
-                ),
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": ddb.values(
-                    {
-                        ":at": clock.iso(clock.now()),
-                        ":rejected": Status.REJECTED.value,
-                        ":returned": Status.RETURNED.value,
-                    }
-                ),
-            }
-        }
         try:
-            self.client.transact_write_items(
-                TransactItems=[mark, self.customers.credit_op(payout["customer_id"], amount)]
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            codes = ddb.cancellation_codes(exc)
-            if codes and codes[0] == "ConditionalCheckFailed":
-                return False  # already credited by an earlier delivery
-            raise
+            self.ledger.credit_back(payout, clock.iso(clock.now()))
+        except AlreadyApplied:
+            return False  # already credited by an earlier delivery
         self.metrics.add_metric(m.BALANCE_RESTORED, "Count", 1)
         return True
 

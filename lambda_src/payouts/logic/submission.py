@@ -2,14 +2,16 @@
 
 Shared by the create path and the reconciler's re-execution: both reuse the payout's stored
 uniqueReference, so Monoova can never be asked to pay the same payout twice.
+
+The outcome is written to the payout alone, before the shared circuit-breaker counter (which
+every payout updates): a busy or failing counter can delay a breaker decision, never lose an
+outcome.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from payouts.clients.monoova import ExecuteResult, MonoovaClient, Outcome
 from payouts.dal.breaker import BreakerStore
@@ -21,11 +23,11 @@ from payouts.models.payout import Destination
 from payouts.models.status import Status
 from payouts.settings import MonoovaSettings
 from shared import clock
+from shared.store_errors import ConditionFailed, StoreError
 
 
 @dataclass
 class Submitter:
-    client: Any  # DynamoDB client, for the one TransactWriteItems after the call
     transactions: TransactionStore
     breaker: BreakerStore
     monoova: MonoovaClient
@@ -50,28 +52,29 @@ class Submitter:
         return result
 
     def _record(self, payout: dict[str, Any], result: ExecuteResult, source: str) -> None:
-        now_epoch = clock.epoch()
-        at = clock.iso(clock.now())
-        ok = result.stats.attempts - result.stats.failed_attempts
-        ops = [
-            self._outcome_op(payout, result, at, source),
-            self.breaker.record_op(now_epoch, ok, result.stats.failed_attempts),
-        ]
         try:
-            self.client.transact_write_items(TransactItems=ops)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            # A webhook already moved the payout on: keep its state, still count the call.
-            self.breaker.record(now_epoch, ok, result.stats.failed_attempts)
+            self._write_outcome(payout, result, clock.iso(clock.now()), source)
+        except ConditionFailed:
+            pass  # a webhook moved the payout on first: its state stands
+        finally:
+            self._count_call(result)
         if result.outcome is Outcome.UNKNOWN:
             self.metrics.add_metric(m.PAYOUT_UNKNOWN, "Count", 1)
         if result.outcome is Outcome.DECLINED:
             self.metrics.add_metric(m.PAYOUT_REJECTED, "Count", 1)
+        if result.stats.auth_failed:
+            self.metrics.add_metric(m.MONOOVA_AUTH_FAILED, "Count", 1)
 
-    def _outcome_op(
+    def _count_call(self, result: ExecuteResult) -> None:
+        ok = result.stats.attempts - result.stats.failed_attempts
+        try:
+            self.breaker.record(clock.epoch(), ok, result.stats.failed_attempts)
+        except StoreError:
+            self.metrics.add_metric(m.BREAKER_UPDATE_FAILED, "Count", 1)
+
+    def _write_outcome(
         self, payout: dict[str, Any], result: ExecuteResult, at: str, source: str
-    ) -> dict[str, Any]:
+    ) -> None:
         facts: dict[str, Any] = {
             "last_submitted_at": at,
             "submit_attempts": int(payout.get("submit_attempts", 0)) + result.stats.attempts,
@@ -85,16 +88,18 @@ class Submitter:
             move = Transition(
                 txn_id, Status.REJECTED, at, source, {**facts, "status_reason": reason[:500]}
             )
-            return self.transactions.transition_op(move)
-        if result.outcome is Outcome.UNKNOWN:
-            move = Transition(txn_id, Status.UNKNOWN, at, source, facts)
-            return self.transactions.transition_op(move)
-        if Status(payout["status"]) is Status.UNKNOWN:
+            self.transactions.transition(move)
+        elif result.outcome is Outcome.UNKNOWN:
+            self.transactions.transition(Transition(txn_id, Status.UNKNOWN, at, source, facts))
+        elif result.outcome is Outcome.AUTH_FAILED:
+            # Our key was refused, the payment was not: keep the payout as it is (debited),
+            # for the reconciler to send again under the same reference once the key works.
+            self.transactions.record_facts(txn_id, {**facts, "due_at": at})
+        elif Status(payout["status"]) is Status.UNKNOWN:
             # The reconciler's re-execution reached Monoova: the payout is pending again.
-            return self.transactions.transition_op(
-                Transition(txn_id, Status.PENDING, at, source, facts)
-            )
-        return self.transactions.set_fields_op(txn_id, facts)
+            self.transactions.transition(Transition(txn_id, Status.PENDING, at, source, facts))
+        else:
+            self.transactions.record_facts(txn_id, facts)
 
     def _update_breaker(
         self, before: rules.Snapshot, state: rules.State, result: ExecuteResult
@@ -103,7 +108,7 @@ class Submitter:
         ok = result.stats.attempts - result.stats.failed_attempts
         failed = result.stats.failed_attempts
         if state is rules.State.HALF_OPEN:
-            if result.outcome is Outcome.UNKNOWN:
+            if result.outcome in (Outcome.UNKNOWN, Outcome.AUTH_FAILED):
                 self.breaker.open(now)
                 self.metrics.add_metric(m.CIRCUIT_OPENED, "Count", 1)
             else:

@@ -6,11 +6,18 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from payouts.models.api import CUSTOMER_ID_PATTERN, MAX_AMOUNT, MIN_AMOUNT, PAYOUT_METHODS
+from payouts.models.api import (
+    AMOUNT_STEP,
+    CUSTOMER_ID_PATTERN,
+    MAX_AMOUNT,
+    MIN_AMOUNT,
+    PAYOUT_METHODS,
+)
 from payouts.models.payout import CreatePayoutCommand
 from shared.http import ValidationError
 
 _CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
+_STEP_EXPONENT = int(Decimal(AMOUNT_STEP).as_tuple().exponent)  # -2: whole cents
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{8,128}")
 _FIELDS = {"customer_id", "amount", "payout_method"}
 
@@ -60,12 +67,14 @@ def parse_amount(value: Any) -> Decimal:
     amount = Decimal(value)
     if not amount.is_finite():
         raise ValidationError("amount must be a finite number")
+    # The model's multipleOf AMOUNT_STEP, read off the digits (a remainder of 1e400 would
+    # overflow the context): normalized, 10.50 has one decimal place.
     exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:  # normalize: 10.50 has 1 decimal place
+    if isinstance(exponent, int) and exponent < _STEP_EXPONENT:
         raise ValidationError("amount must have at most 2 decimal places")
     if amount < Decimal(MIN_AMOUNT) or amount > Decimal(MAX_AMOUNT):
         raise ValidationError(f"amount must be between {MIN_AMOUNT} and {MAX_AMOUNT} AUD")
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(Decimal(AMOUNT_STEP))
 
 
 def validate_pay_id(pay_id: str, pay_id_type: str) -> None:

@@ -1,7 +1,9 @@
 """Applying Monoova NppPaymentStatus and NppReturn events to payouts.
 
-One TransactWriteItems both claims the webhook's dedupe id and moves the payout forward, so a
-replayed webhook and an out-of-order one change nothing they should not.
+One unit of work (`PayoutLedger.apply_webhook`) both claims the webhook's dedupe id and moves
+the payout forward, so a replayed webhook and an out-of-order one change nothing they should
+not. A write that stays conflicted through the store's retries raises `Conflict`: the caller
+dead-letters the webhook rather than calling it stale.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from payouts.dal.idempotency import IdempotencyStore, webhook_key
+from payouts.dal.idempotency import webhook_key
+from payouts.dal.ledger import PayoutLedger
 from payouts.dal.transactions import TransactionStore, Transition
 from payouts.logic import metrics as m
 from payouts.models.status import FINAL, Status
-from shared import clock, ddb, jsonutil
+from shared import clock, jsonutil
+from shared.store_errors import AlreadyApplied, ConditionFailed
 
 PAYMENT_STATUS = "NppPaymentStatus"
 RETURN = "NppReturn"
@@ -109,9 +111,8 @@ def _text(value: Any) -> str | None:
 
 @dataclass
 class WebhookProcessor:
-    client: Any
+    ledger: PayoutLedger
     transactions: TransactionStore
-    idempotency: IdempotencyStore
     metrics: m.MetricSink
 
     def apply(self, event: Event) -> Result:
@@ -131,27 +132,18 @@ class WebhookProcessor:
             fields,
             expected_amount=event.amount,
         )
-        claim = self.idempotency.claim_op(
-            webhook_key(event.dedupe_id),
-            {"kind": "webhook", "expiration": int(clock.epoch()) + _DEDUPE_TTL_SECONDS},
-        )
+        marker = {"kind": "webhook", "expiration": int(clock.epoch()) + _DEDUPE_TTL_SECONDS}
         try:
-            self.client.transact_write_items(
-                TransactItems=[claim, self.transactions.transition_op(move)]
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            return self._why_not(exc, event)
+            self.ledger.apply_webhook(webhook_key(event.dedupe_id), marker, move)
+        except AlreadyApplied:
+            return Result.DUPLICATE
+        except ConditionFailed as refused:
+            return self._why_not(refused.current, event)
         self._count(event)
         return Result.APPLIED
 
-    def _why_not(self, exc: ClientError, event: Event) -> Result:
-        codes = ddb.cancellation_codes(exc)
-        if codes and codes[0] == "ConditionalCheckFailed":
-            return Result.DUPLICATE
-        items = ddb.cancellation_items(exc)
-        current = items[1] if len(items) > 1 and items[1] else None
+    def _why_not(self, current: dict[str, Any] | None, event: Event) -> Result:
+        """The payout's condition was false: it does not exist, differs, or has moved on."""
         if current is None:
             current = self.transactions.get(event.unique_reference)
         if current is None:

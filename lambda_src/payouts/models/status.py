@@ -1,4 +1,9 @@
-"""The payout state machine: forward-only, every transition a conditional write."""
+"""The payout state machine: forward-only, every transition a conditional write.
+
+Each state also names the follow-up work it needs (`Work`), found through the sparse
+`due-work-index`: open payouts wait for the reconciler, completed ones for the return check
+within the NPP return window, rejected and returned ones for their credit.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,16 @@ class Status(StrEnum):
     COMPLETED = "Completed"
     REJECTED = "Rejected"
     RETURNED = "Returned"  # a completed payout that came back
+    # Debited, unknown to Monoova, and it cannot be sent again as first sent (its destination
+    # snapshot is missing or does not open): a person decides. Still debited; webhooks and
+    # the status API can still settle it.
+    MANUAL_REVIEW = "ManualReview"
+
+
+class Work(StrEnum):
+    RECONCILE = "reconcile"  # ask Monoova's status API; send again if it has no record
+    RETURN_CHECK = "return_check"  # completed: ask again until the return window closes
+    REFUND = "refund"  # rejected/returned and not yet credited
 
 
 OPEN = frozenset({Status.PENDING, Status.UNKNOWN})
@@ -22,10 +37,20 @@ REFUNDABLE = frozenset({Status.REJECTED, Status.RETURNED})
 _ALLOWED_FROM: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.UNKNOWN}),
     Status.UNKNOWN: frozenset({Status.PENDING}),
-    Status.COMPLETED: OPEN,
-    Status.REJECTED: OPEN,
+    Status.MANUAL_REVIEW: OPEN,
+    Status.COMPLETED: OPEN | {Status.MANUAL_REVIEW},
+    Status.REJECTED: OPEN | {Status.MANUAL_REVIEW},
     # A return may overtake its own success webhook: allow it from the open states too.
-    Status.RETURNED: OPEN | {Status.COMPLETED},
+    Status.RETURNED: OPEN | {Status.COMPLETED, Status.MANUAL_REVIEW},
+}
+
+WORK_FOR: dict[Status, Work | None] = {
+    Status.PENDING: Work.RECONCILE,
+    Status.UNKNOWN: Work.RECONCILE,
+    Status.COMPLETED: Work.RETURN_CHECK,
+    Status.REJECTED: Work.REFUND,
+    Status.RETURNED: Work.REFUND,
+    Status.MANUAL_REVIEW: None,
 }
 
 

@@ -144,10 +144,10 @@ def test_returned_payout_after_completion_is_credited_back(client: Client) -> No
 
 # 4 ---------------------------------------------------------------------------------------------
 def test_payout_made_while_monoova_is_down_is_finished_by_the_reconciler(client: Client) -> None:
-    # The dev config's circuit breaker (min volume 3, > 50% failures) would open on this
-    # payout's 4 failed attempts unless the window holds at least 4 successful calls; make
-    # sure it does, so this test is about the reconciler (the circuit test below shows
-    # what happens without them).
+    # The dev config's circuit breaker (min volume 3, > 50% failures) could open on this
+    # payout's failed attempts unless the window holds enough successful calls; make sure
+    # it does, so this test is about the reconciler (the circuit test below shows what
+    # happens without them).
     for _ in range(5):
         assert_accepted(post(client, payout_body(BOTH, "0.02"), new_key()))
     before = client.balance(BOTH)
@@ -177,8 +177,11 @@ def test_after_monoova_failures_the_circuit_holds_payouts_back_without_debiting(
 ) -> None:
     fresh = start_runner("--breaker-open", "30").client
     fresh.sim_mode("error_5xx")
-    stranded = assert_accepted(post(fresh, payout_body(BOTH, "5.00"), new_key()))
-    assert fresh.payout(stranded["transaction_id"])["status"] == "UNKNOWN"
+    # Each create tries Monoova twice (bounded): two of them make the dev config's minimum
+    # volume of 3 calls, all failed.
+    for amount in ("5.00", "5.01"):
+        stranded = assert_accepted(post(fresh, payout_body(BOTH, amount), new_key()))
+        assert fresh.payout(stranded["transaction_id"])["status"] == "UNKNOWN"
     fresh.sim_mode("ok")
     before = fresh.balance(BOTH)
 
@@ -347,6 +350,9 @@ INVALID_BODIES = {
     "body an array": b'[{"amount": 10, ' + _VALID + b"}]",
     "amount NaN": b'{"amount": NaN, ' + _VALID + b"}",
     "empty body": b"",
+    # What Python's parser cannot read: the gateway answers 400, it must not crash (500).
+    "nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,
+    "amount of 5,000 digits": b'{"amount": ' + b"1" * 5_000 + b", " + _VALID + b"}",
 }
 
 

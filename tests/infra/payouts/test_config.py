@@ -150,3 +150,109 @@ def test_stacks_and_constructs_never_branch_on_an_environment_name() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+# --------------------------------------------------------------------------- prod's Monoova account
+
+REAL_MACCOUNT = "1234567890123452"  # 16 digits with a valid Luhn check digit
+_MONOOVA_VARIABLES = (
+    "PAYOUTS_MONOOVA_MACCOUNT_PROD",
+    "PAYOUTS_MONOOVA_SOURCE_ACCOUNT_PROD",
+    "PAYOUTS_MONOOVA_SOURCE_BSB_PROD",
+)
+
+
+@pytest.fixture
+def no_monoova_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _MONOOVA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_deploy_path_refuses_prod_with_the_sandbox_example_account(
+    no_monoova_overrides: None,
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load("prod", strict=True)
+
+    message = str(raised.value)
+    assert "6279059726039800" in message and "654378888" in message
+    # It says how to set the real values, with no code edit.
+    assert "PAYOUTS_MONOOVA_MACCOUNT_PROD=" in message
+    assert "PAYOUTS_MONOOVA_SOURCE_ACCOUNT_PROD=" in message
+    assert "-c monoova-maccount-prod=" in message
+    assert "-c monoova-source-account-prod=" in message
+
+
+def test_synth_and_tests_only_warn_once(
+    no_monoova_overrides: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(config, "_WARNED", set())
+
+    first, second = load("prod"), load("prod")
+
+    assert first.monoova_maccount_token == "6279059726039800" == second.monoova_maccount_token
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("warning: payouts/prod:")
+    assert "make deploy refuses it" in lines[0]
+
+
+def test_the_real_account_comes_from_context_or_the_environment(
+    no_monoova_overrides: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from_context = load(
+        "prod",
+        {"monoova-maccount-prod": REAL_MACCOUNT, "monoova-source-account-prod": "12345678"},
+        strict=True,
+    )
+    assert (from_context.monoova_maccount_token, from_context.monoova_source_account_number) == (
+        REAL_MACCOUNT,
+        "12345678",
+    )
+    monkeypatch.setenv("PAYOUTS_MONOOVA_MACCOUNT_PROD", REAL_MACCOUNT)
+    monkeypatch.setenv("PAYOUTS_MONOOVA_SOURCE_ACCOUNT_PROD", "87654321")
+    monkeypatch.setenv("PAYOUTS_MONOOVA_SOURCE_BSB_PROD", "802-986")
+    from_environment = load("prod", strict=True)
+    assert from_environment.monoova_source_account_number == "87654321"
+    assert from_environment.monoova_source_bsb == "802-986"
+    # Context wins over the environment, as for account ids.
+    assert load(
+        "prod", {"monoova-source-account-prod": "11112222"}
+    ).monoova_source_account_number == ("11112222")
+
+
+def test_a_mistyped_real_account_is_still_caught(no_monoova_overrides: None) -> None:
+    with pytest.raises(ConfigError, match="Luhn"):
+        load("prod", {"monoova-maccount-prod": "1234567890123456"}, strict=True)
+
+
+def test_the_sandbox_environments_deploy_with_the_sandbox_account() -> None:
+    for env_name in ("dev", "staging"):
+        cfg = load(env_name, strict=True)
+        assert cfg.monoova_maccount_token == "6279059726039800"
+
+
+def test_make_deploy_is_the_strict_path() -> None:
+    import subprocess
+
+    dry_run = subprocess.run(
+        ["make", "-n", "deploy", "ENV=prod"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    (deploy,) = [line for line in dry_run.splitlines() if " deploy " in line and "cdk" in line]
+    assert "-c strict=true" in deploy
+    for command in ("synth", "test", "cost"):
+        recipe = subprocess.run(
+            ["make", "-n", command], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout
+        assert "strict" not in recipe, command
+
+
+def test_the_app_refuses_prod_when_strict(no_monoova_overrides: None) -> None:
+    import aws_cdk as cdk
+
+    from stacks import build
+
+    with pytest.raises(ConfigError, match="refusing to deploy payouts/prod"):
+        build(cdk.App(context={"env": "prod", "system": "payouts", "strict": "true"}))

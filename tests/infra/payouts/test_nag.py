@@ -99,7 +99,7 @@ def test_nist_findings_mirror_the_other_packs_acknowledgments(synth: Synth) -> N
             assert (path, mirrors[rule]) in by_path, (path, rule)
     counts = {rule: sum(1 for _, r, _ in nist if r == rule) for rule in mirrors}
     assert counts == {
-        "NIST.800.53.R5-LambdaInsideVPC": 6,
+        "NIST.800.53.R5-LambdaInsideVPC": 7,
         "NIST.800.53.R5-LambdaDLQ": 5,
         "NIST.800.53.R5-SecretsManagerRotationEnabled": 2,
         "NIST.800.53.R5-APIGWSSLEnabled": 1,

@@ -26,6 +26,7 @@ from tests.infra.synth import ROLES, Synth, props, resources
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 CREATE_PAYOUT, QUERY, WEBHOOK = "CreatePayout", "QueryPayouts", "MonoovaWebhook"
 REPLAY, RECONCILER, RESTORER = "WebhookReplay", "Reconciler", "BalanceRestorer"
+SWEEPER = "RefundSweeper"
 
 TABLE_ACTIONS: dict[str, dict[str, set[str]]] = {
     CREATE_PAYOUT: {
@@ -37,24 +38,33 @@ TABLE_ACTIONS: dict[str, dict[str, set[str]]] = {
     QUERY: {"Transactions": {"GetItem", "Query"}, "Customers": {"GetItem"}},
     WEBHOOK: {"Transactions": {"UpdateItem", "GetItem"}, "Idempotency": {"PutItem"}},
     REPLAY: {"Transactions": {"UpdateItem", "GetItem"}, "Idempotency": {"PutItem"}},
+    # No Customers access: a resubmission sends the payout's own destination snapshot.
     RECONCILER: {
         "Transactions": {"GetItem", "UpdateItem"},
-        "Customers": {"GetItem"},
         "CircuitBreaker": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"},
     },
     RESTORER: {"Transactions": {"UpdateItem", "ConditionCheckItem"}, "Customers": {"UpdateItem"}},
+    SWEEPER: {"Transactions": {"UpdateItem"}, "Customers": {"UpdateItem"}},
 }
 INDEX_QUERIES = {
-    QUERY: {"customer-created-index", "open-status-index"},
-    RECONCILER: {"open-status-index"},
+    QUERY: {"customer-created-index"},
+    RECONCILER: {"open-status-index", "due-work-index"},
+    SWEEPER: {"due-work-index"},
 }
 SECRETS = {
     CREATE_PAYOUT: {"MonoovaApiSecret"},
     RECONCILER: {"MonoovaApiSecret"},
     WEBHOOK: {"MonoovaWebhookSecret"},
 }
-SENDS = {WEBHOOK: {"WebhookDlq"}, RECONCILER: {"ReconcilerDlq"}, RESTORER: {"BalanceRestoreDlq"}}
+SENDS = {
+    WEBHOOK: {"WebhookDlq"},
+    RECONCILER: {"ReconcilerDlq"},
+    SWEEPER: {"ReconcilerDlq"},
+    RESTORER: {"BalanceRestoreDlq"},
+}
 PII_READERS = {CREATE_PAYOUT, RECONCILER}
+# Seals each payout's destination snapshot: data keys for the field crypto's context only.
+PII_SEALERS = {CREATE_PAYOUT}
 
 COMMON_ENV = {
     "POWERTOOLS_SERVICE_NAME",
@@ -81,26 +91,38 @@ TABLE_ENV = {
     "Idempotency": "IDEMPOTENCY_TABLE",
     "CircuitBreaker": "BREAKER_TABLE",
 }
+# Every function that moves a payout files its follow-up work: it needs the schedule.
+SCHEDULE_ENV = {"RECONCILE_THRESHOLD_SECONDS", "RETURN_CHECK_SECONDS", "REFUND_GRACE_SECONDS"}
 FUNCTION_ENV = {
     CREATE_PAYOUT: MONOOVA_ENV
-    | {"PII_KEY_ARN", "TRANSACTION_RETENTION_DAYS", "IDEMPOTENCY_TTL_HOURS"},
+    | SCHEDULE_ENV
+    | {
+        "PII_KEY_ARN",
+        "TRANSACTION_RETENTION_DAYS",
+        "IDEMPOTENCY_TTL_HOURS",
+        "MONOOVA_CREATE_BUDGET_SECONDS",
+    },
     QUERY: set(),
-    WEBHOOK: {
+    WEBHOOK: SCHEDULE_ENV
+    | {
         "WEBHOOK_DLQ_URL",
         "MONOOVA_WEBHOOK_SECRET_ARN",
         "MONOOVA_WEBHOOK_PUBLIC_KEYS",
         "TRANSACTION_RETENTION_DAYS",
     },
-    REPLAY: {"TRANSACTION_RETENTION_DAYS"},
+    REPLAY: SCHEDULE_ENV | {"TRANSACTION_RETENTION_DAYS"},
     RECONCILER: MONOOVA_ENV
+    | SCHEDULE_ENV
     | {
         "PII_KEY_ARN",
-        "RECONCILE_THRESHOLD_SECONDS",
         "STUCK_UNKNOWN_SECONDS",
         "RECONCILE_BATCH_LIMIT",
+        "RETURN_WINDOW_DAYS",
+        "RETURN_CHECK_BATCH_LIMIT",
         "TRANSACTION_RETENTION_DAYS",
     },
     RESTORER: set(),
+    SWEEPER: SCHEDULE_ENV | {"REFUND_SWEEP_BATCH_LIMIT"},
 }
 
 
@@ -370,6 +392,7 @@ def test_reserved_concurrency_follows_config(synth: Synth) -> None:
         fn.MONOOVA_WEBHOOK.name: cfg.monoova_webhook_reserved_concurrency,
         fn.WEBHOOK_REPLAY.name: cfg.webhook_replay_reserved_concurrency,
         fn.BALANCE_RESTORER.name: cfg.balance_restorer_reserved_concurrency,
+        SWEEPER: cfg.refund_sweeper_reserved_concurrency,
     }
     template = synth.templates["service"]
     ids = function_ids(synth)
@@ -379,7 +402,7 @@ def test_reserved_concurrency_follows_config(synth: Synth) -> None:
             "ReservedConcurrentExecutions"
         )
         assert reserved == expected[name], name
-    assert list(expected.values()) == [5, 1, 10, 20, 2, 2]
+    assert list(expected.values()) == [5, 1, 10, 20, 2, 2, 1]
 
 
 @pytest.mark.parametrize("name", list(TABLE_ACTIONS))
@@ -417,10 +440,15 @@ def test_secret_queue_and_pii_permissions(synth: Synth, name: str) -> None:
     if name == WEBHOOK:
         assert list(actions_by_resource(statements, "sqs:").values()) == [{"SendMessage"}]
     pii = [s for s in statements if "PiiKey" in label(s["Resource"])]
-    if name in PII_READERS:
-        assert [s["Action"] for s in pii] == ["kms:Decrypt"]
-    else:
-        assert pii == []
+    expected = (["kms:Decrypt"] if name in PII_READERS else []) + (
+        ["kms:GenerateDataKey"] if name in PII_SEALERS else []
+    )
+    assert sorted(s["Action"] for s in pii) == expected
+    for statement in pii:
+        if statement["Action"] == "kms:GenerateDataKey":
+            assert statement["Condition"] == {
+                "StringEquals": {"kms:EncryptionContext:purpose": "payout-destination"}
+            }
 
 
 def test_data_key_use_is_limited_to_the_calling_service(synth: Synth) -> None:
@@ -516,19 +544,41 @@ def test_replay_queue_feeds_webhook_replay(synth: Synth) -> None:
     assert sqs_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_reconciler_runs_on_schedule_with_retries_and_a_dlq(synth: Synth) -> None:
+def _rate(minutes: int) -> str:
+    """How CDK writes Duration.minutes(n): whole hours and days in the biggest unit."""
+    for unit, size in (("day", 1440), ("hour", 60)):
+        if minutes % size == 0:
+            count = minutes // size
+            return f"rate({count} {unit}{'s' if count > 1 else ''})"
+    return f"rate({minutes} minutes)"
+
+
+def test_scheduled_jobs_run_with_retries_and_a_dlq(synth: Synth) -> None:
     cfg = cfg_of(synth)
-    (rule,) = props(synth.templates["service"], "AWS::Events::Rule")
-    assert rule["ScheduleExpression"] == f"rate({cfg.reconcile_interval_minutes} minutes)"
-    assert rule["Name"] == f"payouts-{synth.env_name}-reconcile"
-    (target,) = rule["Targets"]
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
-    assert stateful_name(label(target["DeadLetterConfig"]["Arn"])) == "ReconcilerDlq"
-    function = synth.templates["service"]["Resources"][function_ids(synth)[RECONCILER]]
-    assert (
-        stateful_name(label(function["Properties"]["DeadLetterConfig"]["TargetArn"]))
-        == "ReconcilerDlq"
-    )
+    rules = {r["Name"]: r for r in props(synth.templates["service"], "AWS::Events::Rule")}
+    expected = {
+        # rule name suffix: (minutes, function, input)
+        "reconcile": (cfg.reconcile_interval_minutes, RECONCILER, None),
+        "return-check": (cfg.return_check_interval_minutes, RECONCILER, {"job": "return-check"}),
+        "refund-sweep": (cfg.refund_sweep_interval_minutes, SWEEPER, None),
+    }
+    assert set(rules) == {f"payouts-{synth.env_name}-{job}" for job in expected}
+    ids = function_ids(synth)
+    for job, (minutes, name, event) in expected.items():
+        rule = rules[f"payouts-{synth.env_name}-{job}"]
+        assert rule["ScheduleExpression"] == _rate(minutes)
+        (target,) = rule["Targets"]
+        assert target["Arn"]["Fn::GetAtt"][0] == ids[name], job
+        assert (json.loads(target["Input"]) if event else target.get("Input")) == event, job
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+        assert stateful_name(label(target["DeadLetterConfig"]["Arn"])) == "ReconcilerDlq"
+    for name in (RECONCILER, SWEEPER):
+        function = synth.templates["service"]["Resources"][ids[name]]
+        assert (
+            stateful_name(label(function["Properties"]["DeadLetterConfig"]["TargetArn"]))
+            == "ReconcilerDlq"
+        )
+    assert cfg.return_check_interval_minutes > cfg.reconcile_interval_minutes  # "slower"
 
 
 # --------------------------------------------------------------------------- API
@@ -711,6 +761,12 @@ def test_the_seven_alarms_exist_with_their_thresholds(synth: Synth) -> None:
             "Maximum",
             "Critical",
         ),
+        # Monoova refused our API key (401/403): pages on the first one.
+        "Business-MonoovaAuthFailed-Critical": (0, 300, "MonoovaAuthFailed", "Sum", "Critical"),
+        # A payout the reconciler cannot send again as first sent went to ManualReview.
+        "Business-PayoutNeedsReview-Critical": (0, 300, "PayoutNeedsReview", "Sum", "Critical"),
+        # The refund sweep had to credit what the stream missed: a ticket.
+        "Business-RefundsSwept-Warning": (0, 300, "RefundsSwept", "Sum", "Warning"),
         "BalanceRestoreDlq-Queue-Message-Count-Max-Critical": (
             0,
             300,

@@ -517,6 +517,31 @@ def test_5xx_and_unavailable_are_not_recorded_and_revert(
     assert [loads(r["raw"])["UniqueReference"] for r in receiver.received] == ["ERR-1"]
 
 
+def test_unauthorized_mode_answers_401_to_execute_and_status_without_processing(
+    sim: MonoovaSimulator,
+) -> None:
+    sim.set_mode("unauthorized", count=2)
+    code, payload, _ = call(sim, "POST", EXECUTE, payid_body("AUTH-1"))
+    assert (code, payload["status"]) == (401, "Unauthorized")
+    assert call(sim, "GET", STATUS + "AUTH-1")[0] == 401
+    assert sim.executions() == []
+    code, payload, _ = call(sim, "POST", EXECUTE, payid_body("AUTH-1"))  # reverted to ok
+    assert (code, payload["status"]) == (200, "Ok")
+
+
+def test_the_request_log_keeps_the_newest_entries_only(
+    sim: MonoovaSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulators.monoova import server
+
+    monkeypatch.setattr(server, "LOG_LIMIT", 3)
+    sim.reset()  # the logs are made with the limit in force
+    for index in range(5):
+        call(sim, "GET", STATUS + f"LOG-{index}")
+
+    assert [r["path"].rsplit("/", 1)[1] for r in sim.requests_log()] == ["LOG-2", "LOG-3", "LOG-4"]
+
+
 def test_failure_modes_apply_to_status_endpoint(sim: MonoovaSimulator) -> None:
     call(sim, "POST", EXECUTE, payid_body("FST-1"))
     sim.set_mode("error_5xx", count=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -120,7 +121,7 @@ def test_insufficient_balance_is_422_and_writes_nothing(payouts: Payouts) -> Non
     assert payouts.all_payouts() == []
     assert payouts.simulator.executions() == []
     # Nothing was recorded under the key: after a top-up the same request goes through.
-    payouts.seed_customer("cust-1", "500.00")
+    payouts.top_up("cust-1", "450.00")  # the customer store never overwrites a balance
     assert payouts.post_payout(BODY, key="order-0004").status == 202
 
 
@@ -180,6 +181,26 @@ def test_malformed_json_and_missing_key_are_400(payouts: Payouts) -> None:
     assert payouts.all_payouts() == []
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"customer_id": "cust-1", "payout_method": "PayId", "amount": ' + "1" * 5_000 + "}",
+    ],
+    ids=["nested-100k-deep", "integer-5000-digits"],
+)
+def test_a_body_the_json_reader_cannot_read_is_a_400_not_a_500(payouts: Payouts, raw: str) -> None:
+    payouts.seed_customer("cust-1")
+
+    response = payouts.post_payout(None, raw=raw)
+
+    assert response.status == 400
+    assert set(response.body) == {"error", "message", "timestamp"}
+    assert response.body["error"] == "ValidationError"
+    assert payouts.all_payouts() == []
+    assert payouts.balance("cust-1") == Decimal("1000.00")
+
+
 def test_synchronous_decline_rejects_and_restores_the_balance(payouts: Payouts) -> None:
     payouts.seed_customer("cust-1")
     payouts.simulator.set_mode("decline", count=1)
@@ -197,7 +218,43 @@ def test_synchronous_decline_rejects_and_restores_the_balance(payouts: Payouts) 
     assert payouts.balance("cust-1") == Decimal("1000.00")
 
 
-def test_monoova_5xx_is_retried_then_unknown_never_resent_under_a_new_reference(
+def test_a_refused_api_key_leaves_the_payout_pending_and_credits_nothing(
+    payouts: Payouts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payouts.seed_customer("cust-1")
+    payouts.simulator.set_webhook_url(None)
+    payouts.simulator.set_mode("unauthorized")
+
+    response = payouts.post_payout(BODY)
+
+    assert response.status == 202
+    txn = response.body["transaction_id"]
+    item = payouts.payout(txn)
+    assert item["status"] == "Pending"  # not Rejected: the payment was never refused
+    assert item["provider_status"] == "Unauthorized"
+    payouts.pump_stream()
+    assert payouts.balance("cust-1") == Decimal("899.50")  # nothing credited back
+    assert '"MonoovaAuthFailed"' in capsys.readouterr().out  # the metric that pages
+    failed = sum(int(b.get("failed", 0)) for b in _breaker_buckets(payouts))
+    assert failed == 1  # a failure for the circuit breaker
+
+    payouts.simulator.set_mode("ok")  # the key is fixed
+    report = payouts.run_reconciler()
+
+    assert report["resubmitted"] == 1
+    [execution] = payouts.simulator.executions(txn)  # sent again, same reference
+    assert execution["body"]["uniqueReference"] == txn
+
+
+def _breaker_buckets(payouts: Payouts) -> list[dict[str, Any]]:
+    from shared import ddb
+
+    table = payouts.resources.tables["CircuitBreaker"]
+    items = payouts.client("dynamodb").scan(TableName=table)["Items"]
+    return [i for i in (ddb.from_item(i) or {} for i in items) if "bucket" in i["pk"]]
+
+
+def test_monoova_5xx_is_retried_once_then_unknown_never_resent_under_a_new_reference(
     payouts: Payouts,
 ) -> None:
     payouts.seed_customer("cust-1")
@@ -210,10 +267,12 @@ def test_monoova_5xx_is_retried_then_unknown_never_resent_under_a_new_reference(
     item = payouts.payout(txn)
     assert item["status"] == "UNKNOWN"
     assert item["open_status"] == "UNKNOWN"
-    assert item["submit_attempts"] == 4
-    assert len(payouts.sleeps) == 3
-    for expected, slept in zip((1, 2, 4), payouts.sleeps, strict=True):
-        assert expected * 0.8 <= slept <= expected * 1.2
+    # The create path is bounded: one attempt and one short retry, then 202 (the reconciler
+    # takes over at its next run, with the full backoff).
+    assert item["submit_attempts"] == 2
+    [slept] = payouts.sleeps
+    assert 0.4 <= slept <= 0.6
+    assert (item["due_work"], item["due_at"]) == ("reconcile", item["updated_at"])
     references = {
         r["body"]["uniqueReference"]
         for r in payouts.simulator.requests_log()

@@ -226,6 +226,24 @@ def test_unreadable_event_is_dead_lettered(hooks: Payouts) -> None:
     assert base64.b64decode(letter["raw_body_b64"]) == b"{not json"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"UniqueReference": "po_x", "Amount": ' + b"9" * 5_000 + b"}",
+    ],
+    ids=["nested-100k-deep", "integer-5000-digits"],
+)
+def test_an_unreadable_authenticated_body_is_dead_lettered_not_a_500(
+    hooks: Payouts, raw: bytes
+) -> None:
+    response = send(raw, webhook_id="14")
+
+    assert (response.status, response.body["result"]) == (200, "dead_lettered")
+    [letter] = hooks.dlq_messages()
+    assert letter["error"].startswith("invalid event")
+
+
 def test_processing_failure_is_dead_lettered_then_redriven_and_replayed(
     hooks: Payouts, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,6 +42,7 @@ def test_every_row_puts_its_value_in_the_same_column() -> None:
         {"create_payout": 3, "webhook": 1},
         {"create_payout": 5, "webhook": 2},
         (5.381, 9.72, 1.81),
+        {"timeout": 6.04, "hang": 6.02, "worst": 6.04},
     )
     assert any("(cold container)" in line for line in lines)
     value_ends = {re.search(r"\S+(?=\s*(<=|$))", line[46:]).end() + 46 for line in lines[1:]}

@@ -104,3 +104,23 @@ def test_dumps_writes_decimals_as_strings() -> None:
 def test_dumps_refuses_unknown_types() -> None:
     with pytest.raises(TypeError, match="set is not JSON serialisable"):
         jsonutil.dumps({"x": {1, 2}})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        '{"amount": ' + "1" * 4_301 + "}",
+        "-" + "9" * 10_000,
+    ],
+    ids=["arrays-100k-deep", "objects-100k-deep", "int-4301-digits", "int-10000-digits"],
+)
+def test_loads_refuses_what_the_parser_cannot_read_as_invalid_json(text: str) -> None:
+    with pytest.raises(InvalidJson):
+        jsonutil.loads(text)
+
+
+def test_loads_still_reads_a_long_fraction_and_the_longest_integer() -> None:
+    assert jsonutil.loads("0." + "1" * 5_000) == Decimal("0." + "1" * 5_000)
+    assert jsonutil.loads("7" * 4_300) == int("7" * 4_300)

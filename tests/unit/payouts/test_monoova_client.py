@@ -281,8 +281,7 @@ def test_unique_reference_exists_is_a_duplicate(
     [
         (reply(200, {"status": "MAccountInvalidToTransact"}), "MAccountInvalidToTransact"),
         (reply(400, {"status": "InvalidAmountsDontMatch"}), "InvalidAmountsDontMatch"),
-        (reply(401, {"status": "Unauthorized"}), "Unauthorized"),
-        (reply(403, {}), "HTTP403"),
+        (reply(404, {}), "HTTP404"),
         (reply(400, ["not", "an", "object"]), "HTTP400"),
     ],
 )
@@ -299,6 +298,94 @@ def test_other_answers_are_declined(
     assert result.outcome is Outcome.DECLINED
     assert result.provider_status == provider_status
     assert result.transaction_id is None
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        timeout,
+        refused,
+        lambda: reply(500, {}),
+        lambda: reply(503, {}),
+        lambda: reply(408, {}),
+        lambda: reply(429, {}),
+    ],
+    ids=["timeout", "refused", "500", "503", "408", "429"],
+)
+@pytest.mark.parametrize(
+    "later",
+    [
+        lambda: reply(400, {"status": "InvalidAmountsDontMatch"}),
+        lambda: reply(400, {"status": "MAccountInvalidToTransact"}),
+        lambda: reply(404, {}),
+        lambda: reply(200, {"status": "Error"}),
+    ],
+    ids=["400", "400-maccount", "404", "200-not-ok"],
+)
+def test_a_refusal_after_an_unknown_attempt_is_unknown_not_declined(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float], unknown: Any, later: Any
+) -> None:
+    # The first attempt may have paid; Monoova's answer to the repeated reference is not
+    # a confirmed "nothing was paid", so the payout must go to the status API.
+    install(monkeypatch, unknown(), later())
+
+    result = make_client(sleeps).execute(BODY)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert result.transaction_id is None
+    assert (result.stats.unknown_attempts, result.stats.attempts) == (1, 2)
+
+
+def test_unique_reference_exists_after_a_timeout_is_still_accepted(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    install(
+        monkeypatch, timeout(), reply(400, {"status": "UniqueReferenceExists", "transactionId": 9})
+    )
+
+    result = make_client(sleeps).execute(BODY)
+
+    assert result.outcome is Outcome.DUPLICATE
+    assert result.transaction_id == 9
+
+
+@pytest.mark.parametrize("http_status", [401, 403])
+def test_refused_credentials_are_an_auth_failure_not_a_decline(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float], http_status: int
+) -> None:
+    pool = install(monkeypatch, reply(http_status, {"status": "Unauthorized"}), ok())
+
+    result = make_client(sleeps).execute(BODY)
+
+    assert result.outcome is Outcome.AUTH_FAILED
+    assert result.stats.auth_failed
+    assert len(pool.calls) == 1  # not retried: the key will not fix itself in seconds
+    # A failure for the breaker, but not an unknown outcome: nothing reached processing.
+    assert (result.stats.failed_attempts, result.stats.unknown_attempts) == (1, 0)
+
+
+def test_refused_credentials_after_an_unknown_attempt_stay_unknown(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    install(monkeypatch, timeout(), reply(401, {"status": "Unauthorized"}))
+
+    result = make_client(sleeps).execute(BODY)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert result.stats.auth_failed
+    assert result.stats.failed_attempts == 2
+
+
+def test_status_with_refused_credentials_is_no_answer(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    install(monkeypatch, reply(401, {"status": "Unauthorized"}))
+
+    result = make_client(sleeps).status(REFERENCE)
+
+    assert result.found is None
+    assert result.stats.auth_failed
+    assert result.stats.failed_attempts == 1
 
 
 @pytest.mark.parametrize("data", [b"", b"<html>upstream</html>"], ids=["empty", "html"])
@@ -417,3 +504,85 @@ def test_status_without_a_definite_answer_is_unknown(
 
     assert result.found is None
     assert result.provider_status == provider_status
+
+
+# --- the create path's time budget ----------------------------------------------------------
+
+
+class FakeClock:
+    """Monotonic time that moves only when an attempt waits for its answer, or a pause sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def budgeted(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, budget: float, *script: Any
+) -> tuple[MonoovaClient, FakePool]:
+    pool = install(monkeypatch, *script)
+    original = pool.request
+
+    def waiting(*args: Any, **kwargs: Any) -> FakeResponse:
+        try:
+            return original(*args, **kwargs)
+        except ReadTimeoutError:
+            clock.now += kwargs["timeout"].read_timeout  # waited the whole read timeout
+            raise
+
+    monkeypatch.setattr(pool, "request", waiting)
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    client = MonoovaClient(
+        BASE_URL,
+        lambda: API_KEY,
+        4.0,
+        backoff=(0.5,),
+        sleep=sleep,
+        rand=lambda: 0.5,
+        budget_seconds=budget,
+        monotonic=clock,
+    )
+    return client, pool
+
+
+def test_a_hanging_monoova_costs_the_create_at_most_its_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    client, pool = budgeted(monkeypatch, clock, 6.0, timeout(), timeout())
+
+    result = client.execute(BODY)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert [c.timeout.read_timeout for c in pool.calls] == [4.0, 1.5]  # 4 + 0.5 + 1.5 = 6
+    assert clock.now - 100.0 == pytest.approx(6.0)
+    assert result.stats.elapsed_ms == 6000
+
+
+def test_no_retry_when_the_budget_leaves_less_than_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    client, pool = budgeted(monkeypatch, clock, 5.0, timeout(), ok())
+
+    result = client.execute(BODY)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert len(pool.calls) == 1  # 4 s spent, 0.5 s pause: 0.5 s would be left for an answer
+
+
+def test_a_fast_failure_is_retried_once_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    client, pool = budgeted(monkeypatch, clock, 6.0, reply(503, {}), ok(88))
+
+    result = client.execute(BODY)
+
+    assert (result.outcome, result.transaction_id) == (Outcome.ACCEPTED, 88)
+    assert [c.timeout.read_timeout for c in pool.calls] == [4.0, 4.0]

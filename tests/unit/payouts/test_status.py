@@ -6,14 +6,24 @@ import itertools
 
 import pytest
 
-from payouts.models.status import FINAL, OPEN, REFUNDABLE, Status, allowed_from, can_move
+from payouts.models.status import (
+    FINAL,
+    OPEN,
+    REFUNDABLE,
+    WORK_FOR,
+    Status,
+    Work,
+    allowed_from,
+    can_move,
+)
 
-P, U, C, J, R = (
+P, U, C, J, R, M = (
     Status.PENDING,
     Status.UNKNOWN,
     Status.COMPLETED,
     Status.REJECTED,
     Status.RETURNED,
+    Status.MANUAL_REVIEW,
 )
 
 # (from, to): the complete list of legal moves; every other pair is forbidden.
@@ -27,6 +37,12 @@ ALLOWED = {
     (P, R),
     (U, R),
     (C, R),
+    # Manual review: reached from the open states only; Monoova's answer can still settle it.
+    (P, M),
+    (U, M),
+    (M, C),
+    (M, J),
+    (M, R),
 }
 ALL_PAIRS = list(itertools.product(Status, Status))
 
@@ -69,4 +85,20 @@ def test_state_groups() -> None:
     assert {J, R} == REFUNDABLE
     assert not OPEN & FINAL
     assert C not in OPEN | FINAL
-    assert [s.value for s in Status] == ["Pending", "UNKNOWN", "Completed", "Rejected", "Returned"]
+    assert [s.value for s in Status] == [
+        "Pending",
+        "UNKNOWN",
+        "Completed",
+        "Rejected",
+        "Returned",
+        "ManualReview",
+    ]
+    assert M not in OPEN  # the reconciler's batches never hold a payout it cannot send
+
+
+def test_every_state_names_its_follow_up_work() -> None:
+    assert set(WORK_FOR) == set(Status)
+    assert {s for s, w in WORK_FOR.items() if w is Work.RECONCILE} == OPEN
+    assert {s for s, w in WORK_FOR.items() if w is Work.REFUND} == REFUNDABLE
+    assert WORK_FOR[C] is Work.RETURN_CHECK
+    assert WORK_FOR[M] is None  # a person, not a job, takes it from here
