@@ -273,7 +273,6 @@ class MonoovaSimulator(HttpSimulator):
         self._signer = WebhookSigner()
         self._lock = threading.RLock()
         self._modes = ModeState(MODES)
-        self._requests = BoundedLog()
         self._sender = WebhookSender(_retry_once(webhook_retry_delay), self.stopped, name="monoova")
         self._admin_routes = self._declare_admin_routes()
         self._next_transaction_id = 1000
@@ -286,7 +285,7 @@ class MonoovaSimulator(HttpSimulator):
     def _clear_state(self) -> None:
         self._transactions: list[_Transaction] = []
         self._by_reference: dict[str, _Transaction] = {}
-        self._requests.clear()
+        self._requests = BoundedLog(LOG_LIMIT)  # read here so a test may lower it
         self._sender.reset()
         self._modes.reset()
 

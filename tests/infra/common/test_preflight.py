@@ -273,7 +273,7 @@ def test_payouts_with_room_passes_every_check_and_sends_no_messages(
     assert code == 0, lines
     assert lines[0] == f"preflight: payouts prod in account {MOTO_ACCOUNT}"
     lambda_line = _line(lines, "ap-southeast-2", "Lambda concurrency")
-    assert "reserve 40" in lambda_line
+    assert "reserve 41" in lambda_line
     assert not [line for line in lines if "SNS" in line or "SES" in line]
     assert lines[-1] == "every check passed: the account allows what these stacks assume"
 
@@ -281,7 +281,7 @@ def test_payouts_with_room_passes_every_check_and_sends_no_messages(
 def test_it_synthesizes_the_environment_when_given_no_assembly(aws: None) -> None:
     code, lines = _run(["--env", "dev"], Account(limit=10))
     assert code == 1
-    assert _line(lines, "ap-southeast-2", "Lambda concurrency").endswith("to at least 140")
+    assert _line(lines, "ap-southeast-2", "Lambda concurrency").endswith("to at least 141")
 
 
 def test_credentials_for_another_account_are_refused(

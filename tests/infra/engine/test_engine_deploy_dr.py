@@ -19,6 +19,8 @@ from tests.infra.engine_synth import ENGINE_ENVIRONMENTS, EngineSynth
 from tests.infra.synth import ROOT
 
 DR_ENVIRONMENTS = [e for e in ENGINE_ENVIRONMENTS if e in ("staging", "prod")]
+# The Makefile runs cdk as `npx --no-install cdk --no-notices deploy ...`
+DEPLOY = re.compile(r"\bcdk\b.*\sdeploy\s")
 
 
 def _make(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,7 +37,7 @@ def _make(*args: str) -> subprocess.CompletedProcess[str]:
 def _deploy_command(env_name: str) -> str:
     dry_run = _make("-n", "deploy-dr", f"ENV={env_name}")
     assert dry_run.returncode == 0, dry_run.stderr
-    [command] = [line for line in dry_run.stdout.splitlines() if " cdk deploy " in line]
+    [command] = [line for line in dry_run.stdout.splitlines() if DEPLOY.search(line)]
     return command
 
 
