@@ -7,7 +7,9 @@ failover check of one API exercises that API's own path to its dependencies.
 
 from __future__ import annotations
 
-from shared.declarations import FunctionSpec, Route
+from engine.queues import RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
+from engine.tables import TRANSACTIONS
+from shared.declarations import EventSource, FunctionSpec, Route, Schedule
 
 PORTAL_HEALTH = FunctionSpec(
     name="PortalHealth",
@@ -31,7 +33,121 @@ SCHEMA_MIGRATOR = FunctionSpec(
     timeout_seconds=300,
 )
 
-FUNCTIONS = (PORTAL_HEALTH, INTERNAL_HEALTH, SCHEMA_MIGRATOR)
+# --- Customer portal (part 1): API key on every route; a customer session where a loan is
+# involved (the handler checks the `X-Session-Token` header against the Sessions table).
+PORTAL_SESSIONS = FunctionSpec(
+    name="PortalSessions",
+    handler="engine.handlers.portal.sessions.handler",
+    description="Validate a loan (OTP by SMS) and open a customer session",
+    memory_mb=512,
+    timeout_seconds=10,
+)
+PORTAL_LOANS = FunctionSpec(
+    name="PortalLoans",
+    handler="engine.handlers.portal.loans.handler",
+    description="A session's loan summary and its payment history",
+    memory_mb=512,
+    timeout_seconds=10,
+)
+PORTAL_PAYMENTS = FunctionSpec(
+    name="PortalPayments",
+    handler="engine.handlers.portal.payments.handler",
+    description="Create a repayment (RazorPay order), take the checkout notification, status",
+    memory_mb=512,
+    timeout_seconds=20,
+)
+PORTAL_RECEIPTS = FunctionSpec(
+    name="PortalReceipts",
+    handler="engine.handlers.portal.receipts.handler",
+    description="A captured payment's receipt as JSON or PDF (generated once, kept in S3)",
+    memory_mb=512,
+    timeout_seconds=20,
+)
+RAZORPAY_WEBHOOK = FunctionSpec(
+    name="RazorpayWebhook",
+    handler="engine.handlers.webhooks.razorpay.handler",
+    description="POST /api/v1/webhooks/razorpay: verify, dedupe, move the payment forward",
+    memory_mb=512,
+    timeout_seconds=10,
+)
+RAZORPAY_WEBHOOK_REPLAYER = FunctionSpec(
+    name="RazorpayWebhookReplayer",
+    handler="engine.handlers.webhooks.razorpay_replay.handler",
+    description="Applies RazorPay webhooks re-driven from their DLQ",
+    memory_mb=512,
+    timeout_seconds=60,
+)
+PAYMENT_SWEEPER = FunctionSpec(
+    name="PaymentSweeper",
+    handler="engine.handlers.jobs.payment_sweeper.handler",
+    description="Resolves payments left CREATED/AUTHORIZED through RazorPay; expires unpaid",
+    memory_mb=512,
+    timeout_seconds=120,
+    active_region_only=True,
+)
+TRANSACTIONS_SYNC = FunctionSpec(
+    name="TransactionsSync",
+    handler="engine.handlers.consumers.transactions_stream.handler",
+    description="Transactions stream -> PostgreSQL payments and loan balances, exactly once",
+    memory_mb=512,
+    timeout_seconds=60,
+    active_region_only=True,
+)
+TRANSACTIONS_REPAIR = FunctionSpec(
+    name="TransactionsRepair",
+    handler="engine.handlers.jobs.transactions_repair.handler",
+    description="Re-syncs transactions whose PostgreSQL row is missing or stale",
+    memory_mb=512,
+    timeout_seconds=300,
+    active_region_only=True,
+)
+
+FUNCTIONS = (
+    PORTAL_HEALTH,
+    INTERNAL_HEALTH,
+    SCHEMA_MIGRATOR,
+    PORTAL_SESSIONS,
+    PORTAL_LOANS,
+    PORTAL_PAYMENTS,
+    PORTAL_RECEIPTS,
+    RAZORPAY_WEBHOOK,
+    RAZORPAY_WEBHOOK_REPLAYER,
+    PAYMENT_SWEEPER,
+    TRANSACTIONS_SYNC,
+    TRANSACTIONS_REPAIR,
+)
+
+SCHEDULES = (
+    Schedule(
+        name="PaymentSweep",
+        function=PAYMENT_SWEEPER.name,
+        expression="rate(5 minutes)",
+        description="Resolve payments a lost webhook or a closed browser left open",
+    ),
+    Schedule(
+        name="TransactionsRepair",
+        function=TRANSACTIONS_REPAIR.name,
+        expression="rate(1 hour)",
+        description="Re-sync transactions whose PostgreSQL row is missing or stale",
+    ),
+)
+
+EVENT_SOURCES = (
+    EventSource(
+        function=TRANSACTIONS_SYNC.name,
+        kind="dynamodb-stream",
+        source=TRANSACTIONS.logical_name,
+        batch_size=100,
+        max_batching_window_seconds=1,
+        on_failure=TRANSACTIONS_SYNC_DLQ.name,
+    ),
+    EventSource(
+        function=RAZORPAY_WEBHOOK_REPLAYER.name,
+        kind="sqs",
+        source=RAZORPAY_WEBHOOK_REPLAY.name,
+        batch_size=10,
+    ),
+)
 
 PORTAL_ROUTES = (
     Route(
@@ -41,6 +157,112 @@ PORTAL_ROUTES = (
         auth="none",
         summary="Customer portal health: 200 when DynamoDB and PostgreSQL answer, else 503",
         responses={200: "Healthy", 503: "A dependency is down"},
+    ),
+    Route(
+        "POST",
+        "/api/v1/customer/validate-loan",
+        PORTAL_SESSIONS.name,
+        auth="none",
+        summary="Send an OTP to the loan's mobile (the same answer whether or not it matches)",
+        responses={200: "Challenge issued", 400: "Invalid request", 429: "Too many attempts"},
+    ),
+    Route(
+        "POST",
+        "/api/v1/customer/sessions",
+        PORTAL_SESSIONS.name,
+        auth="none",
+        summary="Exchange a challenge and its OTP for a 15-minute session bound to the loan",
+        responses={
+            201: "Session",
+            400: "Invalid request",
+            401: "Wrong or expired OTP",
+            429: "Too many attempts",
+        },
+    ),
+    Route(
+        "GET",
+        "/api/v1/customer/loans/{loan_account_number}",
+        PORTAL_LOANS.name,
+        auth="none",
+        summary="The session's loan: masked name, outstanding, EMI, next due, overdue, status",
+        required_headers=("X-Session-Token",),
+        responses={200: "The loan", 401: "No or expired session", 404: "Not found"},
+    ),
+    Route(
+        "GET",
+        "/api/v1/customer/loans/{loan_account_number}/payments",
+        PORTAL_LOANS.name,
+        auth="none",
+        summary="The loan's payments, newest first (opaque cursor)",
+        required_headers=("X-Session-Token",),
+        responses={
+            200: "A page of payments",
+            400: "Bad cursor or limit",
+            401: "No or expired session",
+            404: "Not found",
+        },
+    ),
+    Route(
+        "POST",
+        "/api/v1/customer/payments",
+        PORTAL_PAYMENTS.name,
+        auth="none",
+        summary="Start a repayment: our payment and a RazorPay order",
+        required_headers=("X-Session-Token", "Idempotency-Key"),
+        responses={
+            201: "Payment created",
+            400: "Invalid request",
+            401: "No or expired session",
+            404: "Not found",
+            409: "Idempotency-Key reused with a different body",
+            422: "Amount not payable or loan closed",
+            503: "RazorPay unavailable",
+        },
+    ),
+    Route(
+        "POST",
+        "/api/v1/customer/payment-notification",
+        PORTAL_PAYMENTS.name,
+        auth="none",
+        summary="RazorPay Checkout's handler result: verify, confirm with RazorPay, receipt",
+        required_headers=("X-Session-Token",),
+        responses={
+            200: "Payment status and receipt",
+            400: "Invalid request or signature",
+            401: "No or expired session",
+            404: "Not found",
+            503: "RazorPay unavailable",
+        },
+    ),
+    Route(
+        "GET",
+        "/api/v1/customer/payments/{payment_id}",
+        PORTAL_PAYMENTS.name,
+        auth="none",
+        summary="A payment's status and receipt number",
+        required_headers=("X-Session-Token",),
+        responses={200: "The payment", 401: "No or expired session", 404: "Not found"},
+    ),
+    Route(
+        "GET",
+        "/api/v1/customer/payments/{payment_id}/receipt",
+        PORTAL_RECEIPTS.name,
+        auth="none",
+        summary="The receipt as JSON, or as a PDF with Accept: application/pdf",
+        required_headers=("X-Session-Token",),
+        responses={
+            200: "The receipt",
+            401: "No or expired session",
+            404: "Not found or not captured",
+        },
+    ),
+    Route(
+        "POST",
+        "/api/v1/webhooks/razorpay",
+        RAZORPAY_WEBHOOK.name,
+        auth="none",
+        summary="RazorPay webhooks (X-Razorpay-Signature over the raw body; no API key)",
+        responses={200: "Received", 400: "Malformed", 401: "Bad signature"},
     ),
 )
 INTERNAL_ROUTES = (

@@ -34,3 +34,46 @@ class Route:
     request_model: dict[str, Any] | None = None
     required_headers: tuple[str, ...] = ()
     responses: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule that invokes `function` (a FunctionSpec name) with `payload`."""
+
+    name: str
+    function: str
+    expression: str  # "rate(5 minutes)" or "cron(...)"
+    description: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """A stream or queue that `function` consumes in batches, reporting item failures.
+
+    `source` is a table's logical name (kind "dynamodb-stream") or a QueueSpec name ("sqs").
+    A stream source bisects a failing batch and sends what still fails to `on_failure`
+    (a QueueSpec name): the record's keys and position, so nothing is lost silently.
+    """
+
+    function: str
+    kind: Literal["dynamodb-stream", "sqs"]
+    source: str
+    batch_size: int
+    max_batching_window_seconds: int = 0
+    on_failure: str | None = None
+    retry_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """An SQS queue, declared once: CDK builds it, moto and the runner create it by name."""
+
+    name: str
+    env_var: str
+    description: str
+    visibility_timeout_seconds: int = 30
+    retention_days: int = 14
+    # Where a message goes after `max_receive_count` receives (a QueueSpec name), if anywhere.
+    dead_letter_queue: str | None = None
+    max_receive_count: int = 3

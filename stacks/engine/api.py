@@ -54,7 +54,7 @@ from engine.declarations import (
     STAFF_ROLES,
 )
 from shared.declarations import FunctionSpec, Route
-from shared.engine_tables import TRANSACTIONS
+from engine.tables import TRANSACTIONS
 from stacks.engine.database import HEALTH_USER as HEALTH_DB_USER
 from stacks.engine.functions import EngineFunctionProps, EngineRuntime, engine_function, nist
 

@@ -22,7 +22,7 @@ from cdk_constructs.global_table import GlobalTable, GlobalTableProps
 from cdk_constructs.queue import DeadLetterQueue, DeadLetterQueueProps, WorkQueue, WorkQueueProps
 from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import EngineConfig
-from shared.engine_tables import GLOBAL_TABLES
+from engine.tables import GLOBAL_TABLES
 from stacks.engine.functions import kebab
 from stacks.engine.keys import EngineKeysStack, event_bus_name
 

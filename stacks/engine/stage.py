@@ -27,7 +27,7 @@ from cdk_constructs.tags import tag_every_resource
 from config.engine import EngineConfig
 from engine import metrics as engine_metrics
 from shared.declarations import FunctionSpec
-from shared.engine_tables import GLOBAL_TABLES
+from engine.tables import GLOBAL_TABLES
 from stacks.engine.api import DatabaseEndpoint, EngineApiStack
 from stacks.engine.backup import EngineBackupStack, EngineDrBackupVaultStack
 from stacks.engine.data import (

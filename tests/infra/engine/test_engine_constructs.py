@@ -20,7 +20,7 @@ from cdk_constructs.multi_region_key import MultiRegionKey, MultiRegionKeyProps
 from cdk_constructs.network import ThreeTierVpc, ThreeTierVpcProps
 from cdk_constructs.stack_base import ConfiguredStack
 from config import ConfigError
-from shared.engine_tables import SESSIONS
+from engine.tables import SESSIONS
 from stacks import selected_environments, selected_systems
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import aws_logs as logs
 
 from config.engine import DR_REGION, REGION, EngineConfig, NetworkConfig
-from shared.engine_tables import GLOBAL_TABLES
+from engine.tables import GLOBAL_TABLES
 from tests.infra.engine_synth import EngineSynth, roles_of
 from tests.infra.synth import props, resources
 
@@ -349,7 +349,7 @@ def test_tables_match_their_declarations(engine_synth: EngineSynth) -> None:
 
 
 def test_transactions_shape_is_the_seeds(engine_synth: EngineSynth) -> None:
-    from shared.engine_tables import TRANSACTION_QUEUE, TRANSACTIONS
+    from engine.tables import TRANSACTION_QUEUE, TRANSACTIONS
 
     assert TRANSACTIONS.stream == "NEW_AND_OLD_IMAGES"
     assert {i.name for i in TRANSACTIONS.indexes} == {"LoanAccountIndex", "StatusIndex"}
