@@ -7,6 +7,7 @@ failover check of one API exercises that API's own path to its dependencies.
 
 from __future__ import annotations
 
+from engine.models import portal
 from engine.queues import RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
 from engine.tables import TRANSACTIONS
 from shared.declarations import EventSource, FunctionSpec, Route, Schedule
@@ -163,6 +164,7 @@ PORTAL_ROUTES = (
         "/api/v1/customer/validate-loan",
         PORTAL_SESSIONS.name,
         auth="none",
+        request_model=portal.VALIDATE_LOAN.gateway_model(),
         summary="Send an OTP to the loan's mobile (the same answer whether or not it matches)",
         responses={200: "Challenge issued", 400: "Invalid request", 429: "Too many attempts"},
     ),
@@ -171,6 +173,7 @@ PORTAL_ROUTES = (
         "/api/v1/customer/sessions",
         PORTAL_SESSIONS.name,
         auth="none",
+        request_model=portal.CREATE_SESSION.gateway_model(),
         summary="Exchange a challenge and its OTP for a 15-minute session bound to the loan",
         responses={
             201: "Session",
@@ -207,6 +210,7 @@ PORTAL_ROUTES = (
         "/api/v1/customer/payments",
         PORTAL_PAYMENTS.name,
         auth="none",
+        request_model=portal.CREATE_PAYMENT.gateway_model(),
         summary="Start a repayment: our payment and a RazorPay order",
         required_headers=("X-Session-Token", "Idempotency-Key"),
         responses={
@@ -224,6 +228,7 @@ PORTAL_ROUTES = (
         "/api/v1/customer/payment-notification",
         PORTAL_PAYMENTS.name,
         auth="none",
+        request_model=portal.PAYMENT_NOTIFICATION.gateway_model(),
         summary="RazorPay Checkout's handler result: verify, confirm with RazorPay, receipt",
         required_headers=("X-Session-Token",),
         responses={

@@ -1,9 +1,10 @@
 """A small router for API Gateway REST proxy events.
 
 API Gateway already routes each resource to its function, so a function only needs to map
-(method, resource template) to code and render errors in the documented shape. Powertools'
-event handler does that too, but importing it costs about a fifth of a cold start here
-(`make bench`, handler_import_ratio), for features these functions do not use.
+(method, resource template) to code and render errors in its API's documented shape (an
+`ErrorShape`: payouts' `{error, message, timestamp}` by default, the engine its own).
+Powertools' event handler does that too, but importing it costs about a fifth of a cold start
+here (`make bench`, handler_import_ratio), for features these functions do not use.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared import jsonutil
-from shared.http import JSON_HEADERS, ApiError, error_body, header, raw_body
+from shared.http import (
+    JSON_HEADERS,
+    ApiError,
+    InternalError,
+    NotFound,
+    error_body,
+    header,
+    raw_body,
+)
 
 
 class Log(Protocol):
@@ -39,6 +48,10 @@ class Request:
     def body(self) -> bytes:
         return raw_body(self.event)
 
+    @property
+    def trace_id(self) -> str:
+        return trace_id(self.event, self.context)
+
     def remaining_seconds(self) -> float:
         """Time left in this invocation (without a context there is no deadline to honour)."""
         if self.context is None:
@@ -56,19 +69,48 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
+def trace_id(event: dict[str, Any], context: Any) -> str:
+    """API Gateway's request id (what its access log and a client see), else Lambda's."""
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    return str(request_id or getattr(context, "aws_request_id", "") or "")
+
+
+def _no_translation(exc: Exception) -> ApiError | None:
+    return None
+
+
+@dataclass(frozen=True)
+class ErrorShape:
+    """How one API writes an error body, and which other exceptions it answers as 4xx.
+
+    `render(error, trace_id)` returns the JSON body. `translate(exc)` turns an exception the
+    API's own code raises for bad input (a shape's validation error, say) into an ApiError,
+    or returns None to leave it a 500.
+    """
+
+    render: Callable[[ApiError, str], Any]
+    translate: Callable[[Exception], ApiError | None] = _no_translation
+
+
+# Payouts' documented shape; the default, so its answers stay as documented.
+DOCUMENTED_ERRORS = ErrorShape(render=lambda error, _trace: error_body(error.error, error.message))
+
+
 def response(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    # A final newline: the answer reads cleanly in a terminal (curl) and in logs.
     return {
         "statusCode": status,
         "headers": {**JSON_HEADERS, **(headers or {})},
-        "body": jsonutil.dumps(body),
+        "body": jsonutil.dumps(body) + "\n",
         "isBase64Encoded": False,
     }
 
 
 class Router:
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: Log, errors: ErrorShape = DOCUMENTED_ERRORS) -> None:
         self._routes: dict[tuple[str, str], Handler] = {}
         self._log = log
+        self._errors = errors
 
     def route(self, method: str, resource: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
@@ -81,13 +123,24 @@ class Router:
         key = (str(event.get("httpMethod", "")).upper(), str(event.get("resource", "")))
         handler = self._routes.get(key)
         if handler is None:
-            return response(404, error_body("NotFound", "no such route"))
+            return self.error(NotFound("no such route"), event, context)
         try:
             reply = handler(Request(event, context))
         except ApiError as exc:
-            return response(exc.status, error_body(exc.error, exc.message), exc.headers)
+            return self.error(exc, event, context)
         except Exception as exc:
+            translated = self._errors.translate(exc)
+            if translated is not None:
+                return self.error(translated, event, context)
             # The type only: messages of botocore or crypto errors can carry identifiers.
-            self._log.error("unhandled error", extra={"error_type": type(exc).__name__})
-            return response(500, error_body("InternalError", "the request could not be processed"))
+            self._log.error(
+                "unhandled error",
+                extra={"error_type": type(exc).__name__, "trace_id": trace_id(event, context)},
+            )
+            return self.error(InternalError("the request could not be processed"), event, context)
         return response(reply.status, reply.body, reply.headers)
+
+    def error(self, exc: ApiError, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """`exc` as this API answers it (also for callers answering before routing)."""
+        body = self._errors.render(exc, trace_id(event, context))
+        return response(exc.status, body, exc.headers)

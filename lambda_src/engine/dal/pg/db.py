@@ -1,0 +1,128 @@
+"""The engine's one PostgreSQL connection per container, and its units of work.
+
+A Lambda container serves one invocation at a time, so one connection, opened on first use
+and kept across invocations, is all it needs: RDS Proxy pools behind it. The IAM token is only
+a password, needed at connect. `prepare_threshold=None` because a named prepared statement
+pins the proxy's backend connection to this client for good.
+
+Every unit of work is one transaction (`with conn.transaction()`), on an autocommit
+connection, so nothing sits "idle in transaction" between invocations. A connection found
+broken (the proxy dropped an idle client, the database failed over) is replaced once: `run`
+retries its work on the new connection only when the break came before COMMIT was sent; a
+break during COMMIT leaves the outcome unknown, and that is raised, never retried blind.
+
+`statement_timeout` is set once at connect (STATEMENT_TIMEOUT_MS; 0 leaves the role's or
+server's default). Through RDS Proxy a session-level SET pins the client connection to one
+backend for its life: with one connection per warm container that costs one backend per
+container, which the proxy's idle-client timeout bounds. Setting the timeout on the role or
+in the proxy's initialisation query instead, with STATEMENT_TIMEOUT_MS=0, avoids the pin.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+
+from engine.db import connection
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+Cursor = psycopg.Cursor[Any]
+Connect = Callable[[], psycopg.Connection[Any]]
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached, or the connection broke and was not retried."""
+
+
+class CommitOutcomeUnknown(DatabaseUnavailable):
+    """The connection broke while COMMIT was in flight: the work may or may not be applied."""
+
+
+def connect_engine(application: str, statement_timeout_ms: int) -> psycopg.Connection[Any]:
+    """A connection as the engine's role (DB_USER, or DATABASE_URL's user when set)."""
+    conn = connection.connect(application, timeout_seconds=CONNECT_TIMEOUT_SECONDS)
+    conn.prepare_threshold = None
+    if statement_timeout_ms > 0:
+        conn.execute(
+            sql.SQL("SET statement_timeout = {}").format(sql.Literal(int(statement_timeout_ms)))
+        )
+    return conn
+
+
+class Database:
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self._conn: psycopg.Connection[Any] | None = None
+        self.connects = 0  # how many connections this container opened (tests, bench)
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The live connection, opened again if it is known to be closed or broken."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            self.close()
+            try:
+                conn = self._connect()
+            except psycopg.OperationalError as exc:
+                raise DatabaseUnavailable(f"cannot connect: {type(exc).__name__}") from exc
+            self._conn = conn
+            self.connects += 1
+        return conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            conn.close()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Cursor]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        It is not retried (a `with` block cannot be run twice); a broken connection is
+        replaced on the next call. Prefer `run` for work that can simply be run again.
+        """
+        conn = self.connection()
+        try:
+            with conn.transaction(), conn.cursor() as cursor:
+                yield cursor
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if _is_broken(conn):
+                self.close()
+                raise DatabaseUnavailable(f"connection lost: {type(exc).__name__}") from exc
+            raise
+
+    def run(self, work: Callable[[Cursor], T]) -> T:
+        """`work(cursor)` in one transaction; run once more on a fresh connection if the
+        connection broke before COMMIT (nothing was applied, so running again is safe)."""
+        for attempt in (1, 2):
+            conn = self.connection()
+            committing = False
+            try:
+                with conn.transaction():
+                    with conn.cursor() as cursor:
+                        result = work(cursor)
+                    committing = True
+                return result
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                # A statement timeout or a serialisation failure leaves the connection
+                # usable: those are the work's errors, not the connection's.
+                if not _is_broken(conn):
+                    raise
+                self.close()
+                name = type(exc).__name__
+                if committing:
+                    raise CommitOutcomeUnknown(f"connection lost during COMMIT: {name}") from exc
+                if attempt == 2:
+                    raise DatabaseUnavailable(f"connection lost twice: {name}") from exc
+                logger.warning("database connection lost (%s); reconnecting once", name)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_broken(conn: psycopg.Connection[Any]) -> bool:
+    return conn.closed or conn.broken
