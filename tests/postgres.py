@@ -185,10 +185,22 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
+def _runuser() -> str:
+    """runuser lives in /usr/sbin, which a clean shell's PATH (`env -i`) may not include."""
+    found = shutil.which("runuser") or next(
+        (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)), None
+    )
+    if found is None:
+        raise RuntimeError(
+            "runuser not found: run the tests as a non-root user or install util-linux"
+        )
+    return found
+
+
 def _run_as_postgres(
     args: list[str], *, cwd: Path, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    command = ["runuser", "-u", "postgres", "--", *args] if _as_root() else args
+    command = [_runuser(), "-u", "postgres", "--", *args] if _as_root() else args
     result = subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS, check=False
     )
