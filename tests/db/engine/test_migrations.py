@@ -25,7 +25,7 @@ from engine.handlers import migrate as handler
 from local.events import LambdaContext
 from tests import postgres
 
-ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
 
 NOW = "now()"
 UUID = "gen_random_uuid()"
@@ -83,6 +83,29 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("loan_status", "varchar(20)", True, "'ACTIVE'::character varying"),
         ("branch_code", "varchar(20)", False, None),
         ("created_at", TZ, True, NOW),
+        ("overdue_amount", "numeric(15,2)", True, "0"),
+        ("days_past_due", "integer", True, "0"),
+        ("advance_balance", "numeric(15,2)", True, "0"),
+    ],
+    "payments": [
+        ("transaction_id", "varchar(40)", True, None),
+        ("loan_account_number", "varchar(50)", True, None),
+        ("branch_code", "varchar(20)", True, None),
+        ("amount", "numeric(15,2)", True, None),
+        ("status", "varchar(20)", True, None),
+        ("receipt_number", "varchar(64)", False, None),
+        ("razorpay_order_id", "varchar(64)", False, None),
+        ("razorpay_payment_id", "varchar(64)", False, None),
+        ("payment_method", "varchar(20)", False, None),
+        ("channel", "varchar(20)", True, None),
+        ("created_at", TZ, True, None),
+        ("captured_at", TZ, False, None),
+        ("refunded_amount", "numeric(15,2)", True, "0"),
+        ("version", "bigint", True, None),
+        ("balance_applied", "numeric(15,2)", True, "0"),
+        ("advance_amount", "numeric(15,2)", True, "0"),
+        ("balance_restored", "numeric(15,2)", True, "0"),
+        ("synced_at", TZ, True, NOW),
     ],
     "payment_mandates": [
         ("mandate_id", "uuid", True, UUID),
@@ -142,6 +165,7 @@ EXPECTED_FOREIGN_KEYS = {
     ("dcr_sessions", "created_by"): ("users", "user_id"),
     ("dcr_sessions", "approved_by"): ("users", "user_id"),
     ("dbs_entries", "dcr_id"): ("dcr_sessions", "dcr_id"),
+    ("payments", "loan_account_number"): ("loan_accounts", "loan_account_number"),
 }
 
 EXPECTED_UNIQUE = {
