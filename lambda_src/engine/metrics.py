@@ -42,6 +42,15 @@ ERROR_RATE = MetricSpec(
 DATABASE_CONNECTION_POOL = MetricSpec(
     "database_connection_pool", "Percent", dimensions=("database", "pool"), statistic="Maximum"
 )
+# Stream records the PostgreSQL sync handed back as failures (retried, then dead-lettered).
+STREAM_SYNC_FAILED_RECORDS = MetricSpec(
+    "stream_sync_failed_records", "Count", producers=("TransactionsSync",)
+)
+# Transactions the repair job found missing or stale in PostgreSQL and re-synced: each one
+# is a batch the stream lost or has not applied yet.
+TRANSACTIONS_REPAIRED = MetricSpec(
+    "transactions_repaired", "Count", producers=("TransactionsRepair",)
+)
 
 METRICS: tuple[MetricSpec, ...] = (
     PAYMENT_SUCCESS_RATE,
@@ -51,4 +60,6 @@ METRICS: tuple[MetricSpec, ...] = (
     API_RESPONSE_TIME,
     ERROR_RATE,
     DATABASE_CONNECTION_POOL,
+    STREAM_SYNC_FAILED_RECORDS,
+    TRANSACTIONS_REPAIRED,
 )
