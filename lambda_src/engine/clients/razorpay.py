@@ -217,6 +217,9 @@ class RazorpayClient:
         }
         return _order(self._call("POST", "/v1/orders", body))
 
+    def order(self, order_id: str) -> Order:
+        return _order(self._call("GET", f"/v1/orders/{quote(order_id, safe='')}"))
+
     def order_by_receipt(self, receipt: str) -> Order | None:
         """The order made for `receipt`, if any (a create whose answer we never read)."""
         query = urlencode({"receipt": receipt, "count": 1})
