@@ -53,10 +53,18 @@ class Server:
             return
         self._stopped = True
         assert self.pg_bin is not None
+        mode = "fast" if self.keep else "immediate"
         _run_as_owner(
-            [str(self.pg_bin / "pg_ctl"), "-D", str(self.data_dir / "data")]
             # A kept cluster shuts down cleanly; a throwaway one need not.
-            + ["-m", "fast" if self.keep else "immediate", "-w", "stop"],
+            [
+                str(self.pg_bin / "pg_ctl"),
+                "-D",
+                str(self.data_dir / "data"),
+                "-m",
+                mode,
+                "-w",
+                "stop",
+            ],
             cwd=self.data_dir,
             check=False,
         )
@@ -135,7 +143,7 @@ def _run_as_owner(
     args: list[str], *, cwd: Path, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     command = [_runuser(), "-u", _owner().pw_name, "--", *args] if _as_root() else args
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - the server's own binaries, our own arguments
         command, cwd=cwd, capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS, check=False
     )
     if check and result.returncode != 0:
@@ -185,8 +193,10 @@ def start_server(data_dir: Path | None = None, port: int | None = None) -> Serve
 
 def _initdb(pg_bin: Path, base: Path, user: str) -> None:
     _run_as_owner(
-        [str(pg_bin / "initdb"), "-D", str(base / "data"), "-U", user, "-A", "trust"]
-        + ["-E", "UTF8", "--no-locale", "--no-sync"],
+        [
+            *(str(pg_bin / "initdb"), "-D", str(base / "data"), "-U", user, "-A", "trust"),
+            *("-E", "UTF8", "--no-locale", "--no-sync"),
+        ],
         cwd=base,
     )
 
@@ -197,7 +207,9 @@ def _pg_ctl_start(pg_bin: Path, base: Path, port: int) -> None:
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
     _run_as_owner(
-        [str(pg_bin / "pg_ctl"), "-D", str(base / "data"), "-l", str(base / "server.log")]
-        + ["-o", options, "-w", "-t", str(START_TIMEOUT_SECONDS), "start"],
+        [
+            *(str(pg_bin / "pg_ctl"), "-D", str(base / "data"), "-l", str(base / "server.log")),
+            *("-o", options, "-w", "-t", str(START_TIMEOUT_SECONDS), "start"),
+        ],
         cwd=base,
     )
