@@ -15,8 +15,13 @@ from shared.metrics import MetricSpec
 
 NAMESPACE = "FivestarPaymentsEngine"
 
+# 100 per payment captured, 0 per payment failed or expired, from every path that settles one.
 PAYMENT_SUCCESS_RATE = MetricSpec(
-    "payment_success_rate", "Percent", dimensions=("channel", "payment_method"), statistic="Average"
+    "payment_success_rate",
+    "Percent",
+    producers=("PortalPayments", "RazorpayWebhook", "RazorpayWebhookReplayer", "PaymentSweeper"),
+    dimensions=("channel", "payment_method"),
+    statistic="Average",
 )
 # A heartbeat (1: LMS reachable, 0: not) published every minute by a scheduled job that
 # runs only in the active Region.
@@ -33,6 +38,7 @@ QUEUE_DEPTH = MetricSpec("queue_depth", "Count", dimensions=("queue_type",), sta
 API_RESPONSE_TIME = MetricSpec(
     "api_response_time",
     "Milliseconds",
+    producers=("PortalPayments", "PortalReceipts"),
     dimensions=("endpoint", "method", "status_code"),
     statistic="p90",
 )
@@ -52,6 +58,21 @@ TRANSACTIONS_REPAIRED = MetricSpec(
     "transactions_repaired", "Count", producers=("TransactionsRepair",)
 )
 
+# RazorPay webhooks refused for their signature (a forged call, or a secret out of step).
+WEBHOOK_REJECTED = MetricSpec("webhook_rejected", "Count", producers=("RazorpayWebhook",))
+# Authenticated webhooks that could not be applied and went to the DLQ with their raw body.
+WEBHOOK_DEAD_LETTERED = MetricSpec(
+    "webhook_dead_lettered", "Count", producers=("RazorpayWebhook", "RazorpayWebhookReplayer")
+)
+# Payments the sweeper moved (a lost webhook, a closed browser, an expired order).
+PAYMENTS_SWEPT = MetricSpec("payments_swept", "Count", producers=("PaymentSweeper",))
+# payment.captured events not published on the bus (the capture itself is recorded).
+EVENT_PUBLISH_FAILED = MetricSpec(
+    "event_publish_failed",
+    "Count",
+    producers=("PortalPayments", "RazorpayWebhook", "RazorpayWebhookReplayer", "PaymentSweeper"),
+)
+
 METRICS: tuple[MetricSpec, ...] = (
     PAYMENT_SUCCESS_RATE,
     LMS_CONNECTIVITY_STATUS,
@@ -62,4 +83,8 @@ METRICS: tuple[MetricSpec, ...] = (
     DATABASE_CONNECTION_POOL,
     STREAM_SYNC_FAILED_RECORDS,
     TRANSACTIONS_REPAIRED,
+    WEBHOOK_REJECTED,
+    WEBHOOK_DEAD_LETTERED,
+    PAYMENTS_SWEPT,
+    EVENT_PUBLISH_FAILED,
 )

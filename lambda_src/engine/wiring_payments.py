@@ -1,0 +1,128 @@
+"""Builds the payment functions' stores and clients (engine.wiring builds the shared parts).
+
+Nothing here is cached on its own: boto3 clients, secrets and the database connection are
+cached by engine.wiring and shared.aws/secrets, and the RazorPay client's connection pool by
+its module, so `engine.wiring.reset()` forgets all of it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine import settings, wiring
+from engine.dal.ddb.counters import CounterStore
+from engine.dal.ddb.idempotency import IdempotencyStore
+from engine.dal.ddb.payments import PaymentStore
+from engine.dal.ddb.queue import QueueStore
+from engine.dal.pg.payable import PayableStore
+from engine.logic.outcomes import OutcomeMetrics, count
+from engine.logic.settlement import Settlement
+from shared import aws, secrets
+
+if TYPE_CHECKING:
+    from engine.clients.documents import DocumentStore
+    from engine.clients.razorpay import Credentials, RazorpayClient
+    from engine.logic.payments import PaymentService
+    from engine.logic.webhooks import WebhookProcessor
+
+# Per call to RazorPay (retries included). An API call makes at most two (a fetch and a
+# capture) inside PortalPayments' 20 s; the sweeper has minutes and keeps a longer backoff.
+API_BUDGET_SECONDS = 6.0
+JOB_BUDGET_SECONDS = 12.0
+
+
+def _table(name: str, value: str) -> str:
+    return settings.require(name, value)
+
+
+def counters() -> CounterStore:
+    return CounterStore(wiring.dynamodb(), _table("COUNTERS_TABLE", settings.get().counters_table))
+
+
+def idempotency() -> IdempotencyStore:
+    config = settings.get()
+    return IdempotencyStore(
+        wiring.dynamodb(), _table("IDEMPOTENCY_TABLE", config.idempotency_table)
+    )
+
+
+def payments() -> PaymentStore:
+    config = settings.get()
+    return PaymentStore(
+        wiring.dynamodb(),
+        _table("TRANSACTIONS_TABLE", config.transactions_table),
+        idempotency_table=_table("IDEMPOTENCY_TABLE", config.idempotency_table),
+        counters=counters(),
+        queue=QueueStore(_table("TRANSACTION_QUEUE_TABLE", config.transaction_queue_table)),
+    )
+
+
+def razorpay_credentials() -> Credentials:
+    from engine.clients.razorpay import Credentials  # noqa: PLC0415 - see engine.wiring
+
+    arn = settings.require("RAZORPAY_SECRET_ARN", settings.get().razorpay_secret_arn)
+    secret = secrets.get_json_secret(arn)
+    return Credentials(str(secret["key_id"]), str(secret["key_secret"]))
+
+
+def razorpay(*, job: bool = False) -> RazorpayClient:
+    from engine.clients.razorpay import RazorpayClient  # noqa: PLC0415
+
+    if job:
+        return RazorpayClient(
+            settings.get().razorpay_base_url,
+            razorpay_credentials,
+            budget_seconds=JOB_BUDGET_SECONDS,
+        )
+    return RazorpayClient(
+        settings.get().razorpay_base_url,
+        razorpay_credentials,
+        backoff=(0.25,),
+        budget_seconds=API_BUDGET_SECONDS,
+    )
+
+
+def webhook_secrets() -> list[str]:
+    """The current secret and, during a rotation, the previous one."""
+    arn = settings.require(
+        "RAZORPAY_WEBHOOK_SECRET_ARN", settings.get().razorpay_webhook_secret_arn
+    )
+    secret = secrets.get_json_secret(arn)
+    return [str(secret[k]) for k in ("current", "previous") if secret.get(k)]
+
+
+def settlement() -> Settlement:
+    from engine.clients.events import EventPublisher  # noqa: PLC0415
+
+    bus = settings.require("EVENT_BUS_NAME", settings.get().event_bus_name)
+    publisher = EventPublisher(aws.client("events"), bus, lambda: count("event_publish_failed"))
+    return Settlement(payments(), counters(), publisher, OutcomeMetrics())
+
+
+def payment_service() -> PaymentService:
+    from engine.logic.payments import PaymentService  # noqa: PLC0415
+
+    config = settings.get()
+    client = razorpay()
+    return PaymentService(
+        payments=payments(),
+        idempotency=idempotency(),
+        positions=PayableStore(wiring.database()),
+        razorpay=client,
+        settlement=settlement(),
+        max_amount=config.max_payment_amount,
+        auto_capture=config.razorpay_auto_capture,
+    )
+
+
+def webhook_processor(*, job: bool = False) -> WebhookProcessor:
+    from engine.logic.webhooks import WebhookProcessor  # noqa: PLC0415
+
+    return WebhookProcessor(payments(), settlement(), razorpay(job=job))
+
+
+def documents() -> DocumentStore:
+    from engine.clients.documents import DocumentStore  # noqa: PLC0415
+
+    bucket = settings.require("DOCUMENTS_BUCKET", settings.get().documents_bucket)
+    return DocumentStore(aws.client("s3"), bucket)
