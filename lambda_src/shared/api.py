@@ -9,6 +9,7 @@ here (`make bench`, handler_import_ratio), for features these functions do not u
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -61,6 +62,9 @@ class Request:
 
 @dataclass(frozen=True)
 class Reply:
+    """`body` is JSON, or bytes sent as they are (base64 for API Gateway, e.g. a PDF: the
+    headers then name the content type)."""
+
     status: int
     body: Any
     headers: dict[str, str] | None = None
@@ -106,6 +110,17 @@ def response(status: int, body: Any, headers: dict[str, str] | None = None) -> d
     }
 
 
+def binary_response(status: int, body: bytes, headers: dict[str, str] | None) -> dict[str, Any]:
+    """API Gateway turns the base64 back into bytes for a client that accepts the type
+    (the API's binary media types must include it)."""
+    return {
+        "statusCode": status,
+        "headers": dict(headers or {}),
+        "body": base64.b64encode(body).decode("ascii"),
+        "isBase64Encoded": True,
+    }
+
+
 class Router:
     def __init__(self, log: Log, errors: ErrorShape = DOCUMENTED_ERRORS) -> None:
         self._routes: dict[tuple[str, str], Handler] = {}
@@ -138,6 +153,8 @@ class Router:
                 extra={"error_type": type(exc).__name__, "trace_id": trace_id(event, context)},
             )
             return self.error(InternalError("the request could not be processed"), event, context)
+        if isinstance(reply.body, bytes):
+            return binary_response(reply.status, reply.body, reply.headers)
         return response(reply.status, reply.body, reply.headers)
 
     def error(self, exc: ApiError, event: dict[str, Any], context: Any) -> dict[str, Any]:
