@@ -7,6 +7,8 @@ its module, so `engine.wiring.reset()` forgets all of it.
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from engine import settings, wiring
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from engine.clients.documents import DocumentStore
     from engine.clients.razorpay import Credentials, RazorpayClient
     from engine.logic.payments import PaymentService
+    from engine.logic.sweep import Sweeper
     from engine.logic.webhooks import WebhookProcessor
 
 # Per call to RazorPay (retries included). An API call makes at most two (a fetch and a
@@ -119,6 +122,20 @@ def webhook_processor(*, job: bool = False) -> WebhookProcessor:
     from engine.logic.webhooks import WebhookProcessor  # noqa: PLC0415
 
     return WebhookProcessor(payments(), settlement(), razorpay(job=job))
+
+
+def sweeper() -> Sweeper:
+    """SWEEP_AFTER_SECONDS: how long a payment is left to its webhook before the sweep asks."""
+    from engine.logic.sweep import Sweeper  # noqa: PLC0415
+
+    after = int(os.environ.get("PAYMENT_SWEEP_AFTER_SECONDS", "300"))
+    return Sweeper(
+        payments(),
+        settlement(),
+        razorpay(job=True),
+        after=timedelta(seconds=after),
+        expiry=timedelta(minutes=settings.get().order_expiry_minutes),
+    )
 
 
 def documents() -> DocumentStore:

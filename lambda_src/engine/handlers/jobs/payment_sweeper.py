@@ -1,0 +1,20 @@
+"""The scheduled payment sweep (every 5 minutes, in the active Region only): engine.logic.sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import wiring_payments
+from engine.handlers.common import inject_context, logger
+from engine.logic.outcomes import count
+
+
+@inject_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
+    sweeper = wiring_payments.sweeper()
+    counts = sweeper.run(lambda: context.get_remaining_time_in_millis() / 1000)
+    moved = sum(v for k, v in counts.items() if k not in ("examined", "errors", "deferred"))
+    for _ in range(moved):
+        count("payments_swept")
+    logger.info("payment sweep", extra={"counts": counts})
+    return counts
