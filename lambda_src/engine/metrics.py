@@ -1,12 +1,11 @@
-"""The engine's business metrics (seed §10.2.2), with the functions that publish them.
+"""The engine's business metrics, with the functions that publish them.
 
-Every metric is published in NAMESPACE twice: with the seed's dimensions, and without any
+Every metric is published in NAMESPACE twice: with its declared dimensions, and without any
 (the aggregate series every alarm and graph reads, since the dimensions split a metric into
-series no single alarm can aggregate). `producers` lists the declared functions
-(engine.declarations) whose code emits the metric. None does yet: the payment, LMS and API
-functions come with the engine's business logic, and each declares itself here when it
-starts publishing. Until then the monitoring stacks graph these metrics but create no alarm
-on them (none may page for a metric nothing deployed emits).
+series no single alarm can aggregate); engine/telemetry.py does both. `producers` lists the
+declared functions (engine.declarations) whose code emits the metric: the monitoring stacks
+alarm on a metric only where one of its producers is deployed (none may page for a metric
+nothing deployed emits). A function that starts publishing a metric adds itself here.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ QUEUE_DEPTH = MetricSpec("queue_depth", "Count", dimensions=("queue_type",), sta
 API_RESPONSE_TIME = MetricSpec(
     "api_response_time",
     "Milliseconds",
-    producers=("PortalPayments", "PortalReceipts"),
+    producers=("PortalSessions", "PortalLoans", "PortalPayments", "PortalReceipts"),
     dimensions=("endpoint", "method", "status_code"),
     statistic="p90",
 )
@@ -48,9 +47,10 @@ ERROR_RATE = MetricSpec(
 DATABASE_CONNECTION_POOL = MetricSpec(
     "database_connection_pool", "Percent", dimensions=("database", "pool"), statistic="Maximum"
 )
-# Stream records the PostgreSQL sync handed back as failures (retried, then dead-lettered).
+# Records the PostgreSQL sync could not apply: stream records handed back as failures
+# (retried, then dead-lettered) and transactions the repair job could not re-sync.
 STREAM_SYNC_FAILED_RECORDS = MetricSpec(
-    "stream_sync_failed_records", "Count", producers=("TransactionsSync",)
+    "stream_sync_failed_records", "Count", producers=("TransactionsSync", "TransactionsRepair")
 )
 # Transactions the repair job found missing or stale in PostgreSQL and re-synced: each one
 # is a batch the stream lost or has not applied yet.
@@ -72,6 +72,9 @@ EVENT_PUBLISH_FAILED = MetricSpec(
     "Count",
     producers=("PortalPayments", "RazorpayWebhook", "RazorpayWebhookReplayer", "PaymentSweeper"),
 )
+# OTP SMS that SNS did not take. validate-loan answers as usual (an error would reveal that
+# the pair matched), so this is the only sign that customers are not getting their codes.
+OTP_SMS_FAILED = MetricSpec("otp_sms_failed", "Count", producers=("PortalSessions",))
 
 METRICS: tuple[MetricSpec, ...] = (
     PAYMENT_SUCCESS_RATE,
@@ -87,4 +90,5 @@ METRICS: tuple[MetricSpec, ...] = (
     WEBHOOK_DEAD_LETTERED,
     PAYMENTS_SWEPT,
     EVENT_PUBLISH_FAILED,
+    OTP_SMS_FAILED,
 )

@@ -9,17 +9,16 @@ inside their builder, so a function that never calls them does not pay on a cold
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine import settings
+from engine import metrics, settings, telemetry
+from engine.clients.sms import SmsSender
+from engine.dal.ddb.sessions import SessionStore
 from engine.dal.pg.db import Database, connect_engine
 from engine.dal.pg.loans import LoanStore
+from engine.logic.otp import Hasher
+from engine.logic.sessions import Limits, Sessions, SessionVerifier
 from shared import aws, secrets
-
-if TYPE_CHECKING:
-    from engine.clients.sms import SmsSender
-    from engine.dal.ddb.sessions import SessionStore
-    from engine.logic.otp import Hasher
 
 
 def dynamodb() -> Any:
@@ -38,22 +37,16 @@ def loans() -> LoanStore:
 
 @cache
 def hasher() -> Hasher:
-    from engine.logic.otp import Hasher  # noqa: PLC0415 - only the session functions hash
-
     arn = settings.require("OTP_HASH_KEY_ARN", settings.get().otp_hash_key_arn)
     return Hasher.from_secret(secrets.get_json_secret(arn))
 
 
 def sessions() -> SessionStore:
-    from engine.dal.ddb.sessions import SessionStore  # noqa: PLC0415
-
     table = settings.require("SESSIONS_TABLE", settings.get().sessions_table)
     return SessionStore(dynamodb(), table)
 
 
 def sms() -> SmsSender:
-    from engine.clients.sms import SmsSender  # noqa: PLC0415
-
     config = settings.get()
     return SmsSender(
         aws.client("sns"),
@@ -63,10 +56,42 @@ def sms() -> SmsSender:
     )
 
 
+def session_limits() -> Limits:
+    config = settings.get()
+    return Limits(
+        otp_ttl_seconds=config.otp_ttl_seconds,
+        session_ttl_seconds=config.session_ttl_seconds,
+        sends_per_pair=config.otp_sends_per_pair,
+        pair_window_seconds=config.otp_pair_window_seconds,
+        requests_per_ip=config.otp_requests_per_ip,
+        ip_window_seconds=config.otp_ip_window_seconds,
+        max_wrong_attempts=config.otp_max_wrong_attempts,
+        session_requests_per_ip=config.session_requests_per_ip,
+        response_floor_seconds=config.otp_response_floor_ms / 1000,
+    )
+
+
+def session_service() -> Sessions:
+    """Signing in (validate-loan, sessions)."""
+    return Sessions(
+        store=sessions(),
+        hasher=hasher(),
+        limits=session_limits(),
+        loans=loans(),
+        sms=sms(),
+        on_sms_failed=lambda: telemetry.publish(metrics.OTP_SMS_FAILED, 1),
+    )
+
+
+def session_verifier() -> SessionVerifier:
+    """What every portal handler checks `X-Session-Token` with (no SMS client, no loans)."""
+    return SessionVerifier(sessions(), hasher())
+
+
 def reset() -> None:
     """Forget cached settings, clients, secrets and the database connection."""
     if database.cache_info().currsize:
-        database().close()
+        database().close_all()
     for builder in (database, hasher):
         builder.cache_clear()
     settings.reset()

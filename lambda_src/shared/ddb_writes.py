@@ -84,12 +84,17 @@ def transact(client: Any, items: list[dict[str, Any]], retry: Retry = DEFAULT_RE
     raise Conflict(f"transaction still conflicting after {retry.attempts} attempts")
 
 
-def update(client: Any, request: dict[str, Any], retry: Retry = DEFAULT_RETRY) -> None:
-    """One UpdateItem; raises `ConditionFailed` (with the current item) or `Conflict`."""
+def update(
+    client: Any, request: dict[str, Any], retry: Retry = DEFAULT_RETRY
+) -> dict[str, Any] | None:
+    """One UpdateItem; raises `ConditionFailed` (with the current item) or `Conflict`.
+
+    Returns the item's attributes as `ReturnValues` asked for (None when it asked for none).
+    """
     for attempt in range(retry.attempts):
         try:
-            client.update_item(**request)
-            return
+            response = client.update_item(**request) or {}
+            return ddb.from_item(response.get("Attributes"))
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 current = ddb.from_item(exc.response.get("Item"))

@@ -36,3 +36,8 @@ class InsufficientBalance(ConditionFailed):
 
 class Conflict(StoreError):
     """Still conflicting or throttled after the bounded retries: nothing was written."""
+
+
+class Unavailable(StoreError):
+    """The store could not be reached or the connection broke (a database down, failing
+    over); subclasses say whether the work may have been applied."""

@@ -10,17 +10,18 @@ SERVICE_UNAVAILABLE 503) or a narrower one an instance sets (`Unprocessable(...,
 is API Gateway's request id, so a customer's screenshot finds the access-log line.
 
 Raise the classes of shared/http.py (`ValidationError`, `NotFound`, `RateLimited`, ...) and
-build routers with `Router(logger, ENGINE_ERRORS)`; the parser errors of engine.models.shapes
-and unreadable JSON become 400 VALIDATION_ERROR through `translate`.
+build routers with `Router(logger, ENGINE_ERRORS)`. Through `translate`, the parser errors of
+engine.models.shapes and unreadable JSON become 400 VALIDATION_ERROR, and a store still
+conflicting after its retries or unreachable (shared.store_errors) 503 SERVICE_UNAVAILABLE.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared import clock, jsonutil
+from shared import clock, jsonutil, store_errors
 from shared.api import ErrorShape
-from shared.http import ApiError, ValidationError
+from shared.http import ApiError, ServiceUnavailable, ValidationError
 
 
 class InvalidRequest(ValueError):
@@ -53,6 +54,9 @@ def _translate(exc: Exception) -> ApiError | None:
         return ValidationError(exc.message, details=exc.details)
     if isinstance(exc, jsonutil.InvalidJson):
         return ValidationError("the body is not valid JSON", details=[issue("body", "not JSON")])
+    if isinstance(exc, store_errors.Conflict | store_errors.Unavailable):
+        # Busy or unreachable after the stores' own retries: the client may try again.
+        return ServiceUnavailable("the service is busy: please try again shortly")
     return None
 
 

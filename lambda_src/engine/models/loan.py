@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+CENTS = Decimal("0.01")
 # Loans in these states take no payment (and show as such).
 CLOSED_STATUSES = frozenset({"CLOSED", "FORECLOSED", "WRITTEN_OFF"})
 
@@ -28,6 +29,20 @@ class Loan:
     @property
     def is_closed(self) -> bool:
         return self.status in CLOSED_STATUSES
+
+    def portal_view(self) -> dict[str, object]:
+        """GET /api/v1/customer/loans/{n} (models.portal.LOAN_RESPONSE): the name masked,
+        amounts as decimal strings (shared.jsonutil writes Decimals so)."""
+        return {
+            "loan_account_number": self.loan_account_number,
+            "customer_name": mask_name(self.customer_name),
+            "loan_type": self.loan_type,
+            "outstanding": self.outstanding_balance.quantize(CENTS),
+            "emi": None if self.emi is None else self.emi.quantize(CENTS),
+            "next_due_date": None if self.next_due_date is None else self.next_due_date.isoformat(),
+            "overdue_amount": self.overdue_amount.quantize(CENTS),
+            "status": self.status,
+        }
 
 
 def mask_name(full_name: str) -> str:

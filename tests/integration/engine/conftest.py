@@ -9,6 +9,8 @@ import razorpay
 import requests
 
 from simulators.razorpay import RazorpaySimulator
+from tests.engine_pg import engine_db, engine_pg_template  # noqa: F401 - fixtures
+from tests.integration.engine.portal_support import engine_portal  # noqa: F401 - fixture
 from tests.integration.engine.razorpay_support import KEY_ID, KEY_SECRET, WEBHOOK_SECRET
 from tests.sim_http import Receiver
 

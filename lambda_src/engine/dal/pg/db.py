@@ -21,6 +21,7 @@ in the proxy's initialisation query instead, with STATEMENT_TIMEOUT_MS=0, avoids
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from engine.db import connection
+from shared.store_errors import Unavailable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,7 +39,7 @@ Connect = Callable[[], psycopg.Connection[Any]]
 CONNECT_TIMEOUT_SECONDS = 5
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(Unavailable):
     """The database could not be reached, or the connection broke and was not retried."""
 
 
@@ -57,27 +59,51 @@ def connect_engine(application: str, statement_timeout_ms: int) -> psycopg.Conne
 
 
 class Database:
+    """The connection, per thread: Lambda runs one thread, so one per container; where one
+    process serves concurrent invocations (the local runner), two transactions never share
+    a connection (psycopg would nest the second as a savepoint of the first)."""
+
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
-        self._conn: psycopg.Connection[Any] | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[psycopg.Connection[Any]] = []
         self.connects = 0  # how many connections this container opened (tests, bench)
 
     def connection(self) -> psycopg.Connection[Any]:
         """The live connection, opened again if it is known to be closed or broken."""
-        conn = self._conn
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.broken:
             self.close()
             try:
                 conn = self._connect()
             except psycopg.OperationalError as exc:
                 raise DatabaseUnavailable(f"cannot connect: {type(exc).__name__}") from exc
-            self._conn = conn
-            self.connects += 1
+            self._local.conn = conn
+            with self._lock:
+                self._open.append(conn)
+                self.connects += 1
         return conn
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
+        """Close this thread's connection."""
+        conn, self._local.conn = getattr(self._local, "conn", None), None
+        if conn is not None:
+            self._discard(conn)
+
+    def close_all(self) -> None:
+        with self._lock:
+            conns, self._open = self._open, []
+        for conn in conns:
+            if not conn.closed:
+                conn.close()
+        self._local = threading.local()
+
+    def _discard(self, conn: psycopg.Connection[Any]) -> None:
+        with self._lock:
+            if conn in self._open:
+                self._open.remove(conn)
+        if not conn.closed:
             conn.close()
 
     @contextmanager

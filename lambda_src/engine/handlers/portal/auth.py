@@ -1,0 +1,26 @@
+"""The customer session every portal handler checks, from the `X-Session-Token` header.
+
+    session = customer_session(request)          # 401 UNAUTHORIZED without a live session
+    session.require_loan(loan_account_number)    # 404 NOT_FOUND for any other loan
+
+A handler that loads something by another id (a payment) calls `require_loan` with that
+thing's loan, and answers 404 for a payment that does not exist the same way.
+"""
+
+from __future__ import annotations
+
+from engine import wiring
+from engine.models.session import CustomerSession
+from shared.api import Request
+
+SESSION_HEADER = "X-Session-Token"
+
+
+def customer_session(request: Request) -> CustomerSession:
+    return wiring.session_verifier().verify(request.header(SESSION_HEADER))
+
+
+def source_ip(request: Request) -> str:
+    """The caller's address as API Gateway saw it (the edge's, not a forwarded header)."""
+    identity = (request.event.get("requestContext") or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
