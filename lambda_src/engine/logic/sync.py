@@ -124,10 +124,11 @@ class StreamSync:
         report.failed.sort(key=_stream_order)
         return report
 
-    def apply_rows(self, rows: Sequence[PaymentRow], report: SyncReport) -> None:
+    def apply_rows(self, rows: Sequence[PaymentRow]) -> SyncReport:
         """The same for rows read from the table (the repair job): failures by id."""
-        changes = [Change(row.transaction_id, row) for row in rows]
-        self._apply_isolating(changes, report)
+        report = SyncReport()
+        self._apply_isolating([Change(row.transaction_id, row) for row in rows], report)
+        return report
 
     def _apply_isolating(self, changes: list[Change], report: SyncReport) -> None:
         if not changes:
