@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.engine_pg import engine_db, engine_pg_template  # noqa: F401
-from tests.integration.engine.payments_support import Portal, portal  # noqa: F401
+from tests.integration.engine.payments.support import Portal
 from tests.integration.engine.razorpay_support import KEY_ID
 
 
@@ -29,7 +28,7 @@ def test_create_records_the_payment_and_one_order_in_paise(portal: Portal) -> No
     assert order["receipt"] == body["payment_id"]
     assert order["notes"]["loan_account_number"] == "LN0000000001"
     assert order["notes"]["payment_id"] == body["payment_id"]
-    sent = [r for r in portal.sim.received() if r["path"] == "/v1/orders"][0]
+    sent = next(r for r in portal.sim.received() if r["path"] == "/v1/orders")
     assert sent["body"]["unique_receipt"] is True
     stored = portal.payment(body["payment_id"])
     assert stored.status.value == "CREATED"

@@ -1,8 +1,7 @@
 """Harness for the portal payment tests: moto for AWS, a migrated PostgreSQL, the RazorPay
 simulator over HTTP delivering its webhooks to our webhook handler.
 
-Import the fixture into a test module: `from tests.integration.engine.payments_support
-import portal  # noqa: F401` (with `engine_db` and `engine_pg_template` from tests.engine_pg).
+The `portal` fixture is this folder's (conftest.py imports it with the PostgreSQL ones).
 """
 
 from __future__ import annotations
