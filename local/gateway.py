@@ -1,8 +1,9 @@
 """What API Gateway does in front of the functions, done locally from the same declarations.
 
-Route matching, the Cognito authorizer, request validation (required headers and the body
-model) and the error bodies of the gateway responses the stacks configure; then a REST proxy
-(v1) event for the function, whose answer goes back as the HTTP response.
+Route matching, the Cognito authorizer, the usage plan's API key, request validation (required
+headers and the body model) and the error bodies of the gateway responses the stacks configure
+(each API its own shape: `ErrorStyle`); then a REST proxy (v1) event for the function, whose
+answer goes back as the HTTP response.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import base64
 import importlib
 import json
 import re
+import sys
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -20,7 +23,7 @@ from urllib.parse import unquote
 
 import jsonschema
 
-from local import events
+from local import environ, events
 from local.auth import LocalIssuer, TokenRejected
 from shared import clock, jsonutil
 from shared.declarations import FunctionSpec, Route
@@ -42,19 +45,68 @@ class _CompiledRoute:
     handler: str
 
 
+# (status, error name as payouts' gateway responses call it, message) -> the answer.
+ErrorStyle = Callable[[int, str, str], HttpResponse]
+_JSON = {"Content-Type": "application/json"}
+
+
+def json_answer(
+    status: int, body: object, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
+    """A JSON answer as the runner gives it: ending in a newline, so a shell prompt does not
+    run into it."""
+    raw = (json.dumps(body) + "\n").encode()
+    return HttpResponse(status, {**_JSON, **(headers or {})}, raw)
+
+
 def gateway_error(status: int, error: str, message: str) -> HttpResponse:
-    """The body the stacks' gateway responses render: {error, message, timestamp}."""
-    body = {"error": error, "message": message, "timestamp": clock.iso(clock.now())}
-    return HttpResponse(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+    """The body payouts' gateway responses render: {error, message, timestamp}."""
+    return json_answer(status, {"error": error, "message": message, "timestamp": _now()})
+
+
+_ENGINE_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    429: "RATE_LIMITED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def engine_gateway_error(status: int, _error: str, message: str) -> HttpResponse:
+    """The engine's shape; traceId is what API Gateway's $context.requestId would be."""
+    body = {
+        "error": {
+            "code": _ENGINE_CODES.get(status, "INTERNAL_ERROR"),
+            "message": message,
+            "details": [],
+            "timestamp": _now(),
+            "traceId": str(uuid.uuid4()),
+        }
+    }
+    return json_answer(status, body)
+
+
+def _now() -> str:
+    return clock.iso(clock.now())
 
 
 class Functions:
     """Imports handlers by name and runs one invocation per function at a time, as one
-    Lambda container does (Powertools' logger and metrics are per-container state)."""
+    Lambda container does (Powertools' logger and metrics are per-container state), each
+    with its own environment variables (`environment(name)`), as each Lambda has."""
 
-    def __init__(self, specs: list[FunctionSpec]) -> None:
+    def __init__(
+        self,
+        specs: list[FunctionSpec],
+        environment: Callable[[str], Mapping[str, str]] = lambda _name: {},
+    ) -> None:
         self._specs = {spec.name: spec for spec in specs}
+        if len(self._specs) != len(specs):
+            raise ValueError("two systems declare a function of the same name")
         self._locks = {spec.name: threading.Lock() for spec in specs}
+        self._environment = environment
 
     def spec(self, name: str) -> FunctionSpec:
         return self._specs[name]
@@ -62,21 +114,33 @@ class Functions:
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         spec = self._specs[name]
         module_name, _, attribute = spec.handler.rpartition(".")
-        handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
         context = events.LambdaContext(
             function_name=name,
             memory_limit_in_mb=spec.memory_mb,
             timeout_seconds=spec.timeout_seconds,
         )
-        with self._locks[name]:
+        with self._locks[name], environ.scoped(self._environment(name)):
+            handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
             return handler(event, context)
 
 
 class LocalGateway:
-    def __init__(self, routes: list[Route], functions: Functions, issuer: LocalIssuer) -> None:
+    def __init__(
+        self,
+        routes: list[Route],
+        functions: Functions,
+        issuer: LocalIssuer,
+        *,
+        errors: ErrorStyle = gateway_error,
+        api_key: str | None = None,
+        keyless: frozenset[str] = frozenset(),
+    ) -> None:
         self._routes = [_compile(route, functions) for route in routes]
         self._functions = functions
         self._issuer = issuer
+        self.errors = errors
+        self._api_key = api_key
+        self._keyless = keyless
 
     def handle(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
@@ -84,7 +148,7 @@ class LocalGateway:
         match = self._match(method, path)
         if match is None:
             # What API Gateway answers for a method or path it does not have.
-            return gateway_error(403, "ClientError", "Missing Authentication Token")
+            return self.errors(403, "ClientError", "Missing Authentication Token")
         compiled, params = match
         route = compiled.route
         claims: dict[str, str] | None = None
@@ -92,10 +156,12 @@ class LocalGateway:
             try:
                 claims = self._issuer.verify(_header(headers, "Authorization"))
             except TokenRejected as exc:
-                return gateway_error(401, "Unauthorized", exc.message)
+                return self.errors(401, "Unauthorized", exc.message)
+        if self._needs_key(route) and _header(headers, "x-api-key") != self._api_key:
+            return self.errors(403, "Forbidden", "Forbidden")  # API Gateway's words
         problem = _validate(route, headers, body)
         if problem:
-            return gateway_error(400, "ValidationError", problem)
+            return self.errors(400, "ValidationError", problem)
         event = events.rest_event(
             method,
             path,
@@ -110,9 +176,13 @@ class LocalGateway:
         )
         try:
             result = self._functions.invoke(route.function, event)
-        except Exception:
-            return gateway_error(502, "InternalError", "Internal server error")
+        except Exception as exc:
+            print(f"{route.function} raised {type(exc).__name__}: {exc}", file=sys.stderr)
+            return self.errors(502, "InternalError", "Internal server error")
         return _to_http(result)
+
+    def _needs_key(self, route: Route) -> bool:
+        return self._api_key is not None and f"{route.method} {route.path}" not in self._keyless
 
     def _match(self, method: str, path: str) -> tuple[_CompiledRoute, dict[str, str]] | None:
         for compiled in self._routes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import os
 import pwd
 import shutil
@@ -160,8 +161,7 @@ def start_server(data_dir: Path | None = None, port: int | None = None) -> Serve
     if data_dir is None:
         base, keep = Path(tempfile.mkdtemp(prefix="engine-pg-")), False
     else:
-        base, keep = data_dir.resolve(), True
-        base.mkdir(parents=True, exist_ok=True)
+        base, keep = _kept_dir(data_dir.resolve()), True
     if _as_root():
         os.chown(base, owner.pw_uid, owner.pw_gid)
     port = port or free_port()
@@ -189,6 +189,23 @@ def start_server(data_dir: Path | None = None, port: int | None = None) -> Serve
         started.stop()
         raise RuntimeError(f"started PostgreSQL on port {port}, but it does not answer")
     return started
+
+
+def _kept_dir(wanted: Path) -> Path:
+    """`wanted`, or, when the server's user cannot reach it (root's 0700 directories), a
+    directory named after it in the temporary directory (gone after a reboot, like /tmp)."""
+    wanted.mkdir(parents=True, exist_ok=True)
+    if not _as_root() or _owner_can_enter(wanted.parent):
+        return wanted
+    digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:16]
+    fallback = Path(tempfile.gettempdir()) / f"local-postgres-{digest}"
+    fallback.mkdir(exist_ok=True)
+    (wanted / "WHERE.txt").write_text(f"the PostgreSQL cluster is kept in {fallback}\n")
+    return fallback
+
+
+def _owner_can_enter(path: Path) -> bool:
+    return _run_as_owner(["test", "-x", str(path)], cwd=Path("/"), check=False).returncode == 0
 
 
 def _initdb(pg_bin: Path, base: Path, user: str) -> None:

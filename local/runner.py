@@ -1,19 +1,22 @@
-"""`make local`: every API route of every system on one local port, no AWS and no Docker.
+"""`make local`: every API of every system, each on its own local port, no AWS and no Docker.
 
     python -m local.runner [--port 3000] [--data-dir .local-data] [--fast]
 
-AWS is moto, in this process; Monoova is the simulator on the next port, calling the webhook
-route back as Monoova would; tokens come from a local issuer (POST /local/token).
+The main port (--port) serves the payouts API and the runner's own routes (`POST /local/token`,
+`GET /_local/endpoints`, `/_local/...`); the engine's portal and internal APIs and the
+provider simulators (Monoova, RazorPay) listen on the ports after it. AWS is moto, in this
+process; PostgreSQL is DATABASE_URL or a private server started here; the simulators call
+the webhook routes back as the providers would.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,16 +24,13 @@ from urllib.parse import urlsplit
 
 from moto import mock_aws
 
-from local import moto_serial, state
+from local import environ, moto_serial, state
 from local.auth import LocalIssuer
-from local.gateway import Functions, LocalGateway, gateway_error
-from local.payouts_local import API_KEY, PayoutsLocal
+from local.gateway import Functions, LocalGateway
 from local.runner_routes import serve_safely
-from local.workers import Worker
-from payouts import wiring
-from simulators.monoova.server import MonoovaSimulator
+from local.systems import Api, Context, System
+from local.workers import REGION, Worker
 
-REGION = "ap-southeast-2"
 _FAKE_AWS = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
@@ -38,13 +38,18 @@ _FAKE_AWS = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
+# Each API's port, as an offset from --port when not given (0: every port picked free).
+PORT_OPTIONS = {"payouts": 0, "monoova": 1, "portal": 2, "internal": 3, "razorpay": 4}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make local", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
-    parser.add_argument("--simulator-port", type=int, help="default: --port + 1")
+    parser.add_argument("--simulator-port", type=int, help="Monoova's; default: --port + 1")
+    parser.add_argument("--portal-port", type=int, help="the portal API's; default: --port + 2")
+    parser.add_argument("--internal-port", type=int, help="the internal API's; default: --port + 3")
+    parser.add_argument("--razorpay-port", type=int, help="RazorPay's; default: --port + 4")
     parser.add_argument("--data-dir", type=Path, help="keep state here across restarts")
     parser.add_argument(
         "--webhook-delay", type=float, default=2.0, help="seconds before Monoova calls back"
@@ -59,19 +64,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds to wait for each Monoova answer (config: 4); tests use 1",
     )
     parser.add_argument(
-        "--fast", action="store_true", help="reconcile every 5 s; circuit open for 30 s"
+        "--sweep-every", type=float, help="seconds between payment sweeps (schedule: 300)"
+    )
+    parser.add_argument(
+        "--session-ttl", type=int, help="seconds a portal session lasts (setting: 900)"
+    )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="reconcile and sweep every 5 s; Monoova's circuit open for 30 s",
     )
     args = parser.parse_args(argv)
     if args.fast:
         args.reconcile_every = args.reconcile_every or 5.0
         args.breaker_open = args.breaker_open or 30.0
-    if args.simulator_port is None:
-        args.simulator_port = args.port + 1 if args.port else 0
+        args.sweep_every = args.sweep_every or 5.0
+    for name, offset in PORT_OPTIONS.items():
+        option = "simulator_port" if name == "monoova" else f"{name}_port"
+        if name != "payouts" and getattr(args, option) is None:
+            setattr(args, option, args.port + offset if args.port else 0)
     return args
 
 
+def default_systems() -> list[System]:
+    # Imported here: each system pulls in its handlers' packages and its config.
+    from local.systems.engine import EngineSystem  # noqa: PLC0415
+    from local.systems.payouts import PayoutsSystem  # noqa: PLC0415
+
+    return [PayoutsSystem(), EngineSystem()]
+
+
 class Runner:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, systems: Sequence[System] | None = None) -> None:
+        environ.install()
         # Fake credentials: nothing may ever reach a real AWS endpoint from here.
         os.environ.update(_FAKE_AWS)
         os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -80,16 +105,13 @@ class Runner:
         self._mock.start()
         moto_serial.install(all_services=True)
         self._stopped = threading.Event()
+        self.systems = list(systems) if systems is not None else default_systems()
+        self.apis = [api for system in self.systems for api in system.apis]
+        self.main = self.apis[0]  # the main port: this API and the runner's own routes
 
     def start(self) -> str:
         args = self.args
         saved = state.load(args.data_dir) if args.data_dir else None
-        token = saved["webhook_token"] if saved else "Basic " + secrets.token_urlsafe(24)
-        self.system = PayoutsLocal(
-            token, args.reconcile_every, args.breaker_open, args.monoova_timeout
-        )
-        self.server = _Server((args.host, args.port), _handler_class(self))
-        base = f"http://{args.host}:{self.server.server_address[1]}"
         # Fixed, like a user pool's issuer: tokens stay valid across restarts on any port.
         issuer_name = "https://cognito-idp.local/local-admins"
         self.issuer = (
@@ -97,34 +119,58 @@ class Runner:
             if saved
             else LocalIssuer.create(issuer_name)
         )
-        self.simulator = MonoovaSimulator(
-            api_key=API_KEY,
-            webhook_token=token,
-            webhook_delay=args.webhook_delay,
-            webhook_retry_delay=30.0,
-            host=args.host,
-            port=args.simulator_port,
+        self.servers = {api.name: self._bind(api) for api in self.apis}
+        self.urls = {
+            name: f"http://{args.host}:{server.server_address[1]}"
+            for name, server in self.servers.items()
+        }
+        seeded: list[str] = []
+        systems_saved = (saved or {}).get("systems", {})
+        for system in self.systems:
+            context = Context(args, self.issuer, self.urls, systems_saved.get(system.name))
+            system.start(context)
+            seeded += context.seeded
+        owners = {spec.name: system for system in self.systems for spec in system.functions}
+        self.functions = Functions(
+            [spec for system in self.systems for spec in system.functions],
+            environment=lambda name: owners[name].environment(name),
         )
-        simulator_url = self.simulator.start()
-        if saved:
-            self.system.restore(saved["payouts"])
-        else:
-            self.system.provision()
-        os.environ.update(self.system.environment(simulator_url, self.simulator.public_key_hex))
-        wiring.reset()
-        seeded = [] if saved else self.system.seed()
-        self.functions = Functions(list(self.system.functions))
-        self.gateway = LocalGateway(list(self.system.routes), self.functions, self.issuer)
-        self.simulator.set_webhook_url(f"{base}/webhooks/monoova")
+        self.gateways = {
+            api.name: LocalGateway(
+                list(api.routes),
+                self.functions,
+                self.issuer,
+                errors=api.errors,
+                api_key=api.api_key,
+                keyless=api.keyless,
+            )
+            for api in self.apis
+        }
+        self.local_routes = {
+            key: route for system in self.systems for key, route in system.local_routes().items()
+        }
         self.workers = [
-            *self.system.workers(self.functions),
+            *(w for system in self.systems for w in system.workers(self.functions)),
             Worker("moto housekeeping", 5.0, moto_serial.forget_model_instances),
         ]
         for worker in self.workers:
             worker.start()
-        threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()
-        self._print_banner(base, simulator_url, seeded, restored=saved is not None)
-        return base
+        for name, server in self.servers.items():
+            threading.Thread(target=server.serve_forever, name=f"http-{name}", daemon=True).start()
+        self._print_banner(seeded, restored=saved is not None)
+        return self.urls[self.main.name]
+
+    def endpoints(self) -> dict[str, str]:
+        """Every API's and simulator's base URL, by name (GET /_local/endpoints)."""
+        found = dict(self.urls)
+        for system in self.systems:
+            found |= system.endpoints()
+        return found
+
+    def _bind(self, api: Api) -> _Server:
+        args = self.args
+        port = args.port if api is self.main else getattr(args, f"{api.name}_port", 0)
+        return _Server((args.host, port), _handler_class(self, api))
 
     def stop(self) -> None:
         if self._stopped.is_set():
@@ -132,30 +178,48 @@ class Runner:
         self._stopped.set()
         for worker in self.workers:
             worker.stop()
-        self.server.shutdown()
-        self.simulator.stop()
+        for server in self.servers.values():
+            server.shutdown()
         if self.args.data_dir:
             extra = {
-                "webhook_token": self.system.webhook_token,
                 "issuer_pem": self.issuer.private_pem().decode(),
-                "payouts": self.system.saved(),
+                "systems": {system.name: system.saved() for system in self.systems},
             }
             path = state.save(self.args.data_dir, extra)
             print(f"state saved to {path}", flush=True)
+        for system in self.systems:
+            system.stop()
         self._mock.stop()
 
-    def _print_banner(self, base: str, simulator: str, seeded: list[str], restored: bool) -> None:
+    def _print_banner(self, seeded: list[str], restored: bool) -> None:
+        base = self.urls[self.main.name]
+        endpoints = self.endpoints()
         lines = [
             f"Local API:        {base}   (OpenAPI: {base}/openapi.json, docs: {base}/docs)",
-            f"Monoova simulator: {simulator}   (webhooks back to {base}/webhooks/monoova)",
+            f"Monoova simulator: {endpoints['monoova']}"
+            f"   (webhooks back to {base}/webhooks/monoova)",
+        ]
+        lines += [
+            f"{name.capitalize() + ' API:':<18}{url}   (docs: {url}/docs)"
+            for name, url in self.urls.items()
+            if name != self.main.name
+        ]
+        lines += [
+            f"{name.capitalize() + ' simulator:':<19}{url}"
+            for name, url in endpoints.items()
+            if name not in self.urls and name != "monoova"
+        ]
+        lines += [
+            f"All endpoints:    {base}/_local/endpoints",
             "State:            "
             + (f"restored from {self.args.data_dir}" if restored else "fresh")
             + (f", saved to {self.args.data_dir} on exit" if self.args.data_dir else ", not kept"),
-            f"Reconciler:       every {self.system.reconcile_every:g} s",
         ]
         if seeded:
             lines.append(f"Seeded:           {', '.join(seeded)}")
-        lines += ["", *self.system.banner(base, simulator), "", f"Listening on {base}"]
+        for system in self.systems:
+            lines += ["", *system.banner()]
+        lines += ["", f"Listening on {base}"]
         print("\n".join(lines), flush=True)
 
 
@@ -166,7 +230,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 1024
 
 
-def _handler_class(runner: Runner) -> type[BaseHTTPRequestHandler]:
+def _handler_class(runner: Runner, api: Api) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -176,13 +240,14 @@ def _handler_class(runner: Runner) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 length = -1
             if length < 0:
-                response = gateway_error(400, "BadRequest", "invalid Content-Length")
+                response = api.errors(400, "BadRequest", "invalid Content-Length")
                 self._send(response.status, response.headers, response.body)
                 return
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             status, headers, payload = serve_safely(
                 runner,
+                api,
                 self.command,
                 parts.path,
                 query=parts.query,
@@ -209,7 +274,8 @@ def _handler_class(runner: Runner) -> type[BaseHTTPRequestHandler]:
             raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
-            sys.stderr.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
+            status = args[1] if len(args) > 1 else ""
+            sys.stderr.write(f"[{api.name}] {self.command} {self.path} -> {status}\n")
 
     return Handler
 

@@ -6,6 +6,12 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+REGION = "ap-southeast-2"  # the runner's one moto region (every system's resources are there)
+Invoke = Callable[[dict[str, Any]], Any]
 
 
 @dataclass
@@ -31,3 +37,37 @@ class Worker:
                 self.run()
             except Exception as exc:
                 print(f"[{self.name}] {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+
+def consume_queue(queue_url: str, invoke: Invoke) -> None:
+    """One poll of an SQS event source: a batch to the function, then, as Lambda's poller
+    does, the messages it did not report in `batchItemFailures` deleted."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    messages = sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=30,
+        AttributeNames=["ApproximateReceiveCount"],
+    ).get("Messages", [])
+    if not messages:
+        return
+    arn = f"arn:aws:sqs:{REGION}:000000000000:{queue_url.rsplit('/', 1)[-1]}"
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": REGION,
+        }
+        for m in messages
+    ]
+    result = invoke({"Records": records})
+    failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+    for message in messages:
+        if message["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,4 +1,5 @@
-"""The payouts system on a laptop: its resources in moto, its demo data, its background work.
+"""The payouts system on a laptop: its API, its resources in moto, Monoova's simulator, its
+demo data and its background work.
 
 The function environment comes from the dev config through the same code the service stack
 uses (stacks/payouts/access.py), so a setting cannot differ between the runner and AWS; only
@@ -8,6 +9,7 @@ the Monoova URL and key (the simulator's) and the schedule's pace are the runner
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -16,15 +18,17 @@ import boto3
 from botocore.config import Config
 
 from config import load as load_config
-from local.gateway import Functions
+from local import environ, openapi
+from local.gateway import Functions, gateway_error
 from local.payouts_resources import PayoutsResources, provision
 from local.streams import StreamPump
-from local.workers import Worker
+from local.systems import Api, Context, LocalRoute
+from local.workers import REGION, Worker, consume_queue
 from payouts import declarations, wiring
 from payouts.models.payout import Destination
+from simulators.monoova.server import MonoovaSimulator
 from stacks.payouts import access
 
-REGION = "ap-southeast-2"
 API_KEY = "local-sandbox-api-key"
 DEMO_CUSTOMERS = (
     (
@@ -60,60 +64,106 @@ def client(name: str) -> Any:
     return boto3.client(name, region_name=REGION)
 
 
-class PayoutsLocal:
+class PayoutsSystem:
     name = "payouts"
-    routes = declarations.ROUTES
     functions = declarations.FUNCTIONS
+    apis = (
+        Api(
+            "payouts",
+            "Payouts API",
+            declarations.ROUTES,
+            gateway_error,
+            lambda base: openapi.build_document(server_url=base),
+        ),
+    )
 
-    def __init__(
-        self,
-        webhook_token: str,
-        reconcile_every: float | None,
-        breaker_open_seconds: float | None = None,
-        monoova_timeout_seconds: float | None = None,
-    ) -> None:
+    def __init__(self) -> None:
         self.cfg = load_config("dev")
-        self.webhook_token = webhook_token
-        self.reconcile_every = reconcile_every or self.cfg.reconcile_interval_minutes * 60
-        self.breaker_open_seconds = breaker_open_seconds
-        self.monoova_timeout_seconds = monoova_timeout_seconds
         self.resources: PayoutsResources | None = None
+        self.webhook_token = ""
+        self._env: dict[str, str] = {}
+        self.simulator: MonoovaSimulator | None = None
 
-    def provision(self) -> None:
-        self.resources = provision(
-            client, prefix="local", api_key=API_KEY, webhook_token=self.webhook_token
+    def start(self, context: Context) -> None:
+        args, saved = context.args, context.saved
+        self.reconcile_every = args.reconcile_every or self.cfg.reconcile_interval_minutes * 60
+        self.webhook_token = (
+            saved["webhook_token"] if saved else "Basic " + secrets.token_urlsafe(24)
         )
+        self.simulator = MonoovaSimulator(
+            api_key=API_KEY,
+            webhook_token=self.webhook_token,
+            webhook_delay=args.webhook_delay,
+            webhook_retry_delay=30.0,
+            host=args.host,
+            port=args.simulator_port,
+        )
+        self.simulator_url = self.simulator.start()
+        if saved:
+            self.resources = PayoutsResources(**saved["resources"])
+        else:
+            self.resources = provision(
+                client, prefix="local", api_key=API_KEY, webhook_token=self.webhook_token
+            )
+        self._env = self._environment(args)
+        self.simulator.set_webhook_url(f"{context.urls['payouts']}/webhooks/monoova")
+        self.base = context.urls["payouts"]
+        if not saved:
+            with environ.scoped(self._env):
+                wiring.reset()
+                context.seeded += self._seed()
 
-    def restore(self, saved: dict[str, Any]) -> None:
-        self.resources = PayoutsResources(**saved)
-
-    def saved(self) -> dict[str, Any]:
-        assert self.resources is not None
-        return asdict(self.resources)
-
-    def environment(self, monoova_url: str, monoova_public_key: str) -> dict[str, str]:
-        assert self.resources is not None
+    def _environment(self, args: Any) -> dict[str, str]:
+        assert self.resources is not None and self.simulator is not None
         env = access.common_env(self.cfg) | access.config_values(self.cfg)
         env |= self.resources.env()
         env |= {
             "ENVIRONMENT": "local",
-            "MONOOVA_BASE_URL": monoova_url,
-            "MONOOVA_WEBHOOK_PUBLIC_KEYS": monoova_public_key,
+            "MONOOVA_BASE_URL": self.simulator_url,
+            "MONOOVA_WEBHOOK_PUBLIC_KEYS": self.simulator.public_key_hex,
         }
-        if self.breaker_open_seconds:
-            env["BREAKER_OPEN_SECONDS"] = str(int(self.breaker_open_seconds))
-        if self.monoova_timeout_seconds:
-            env["MONOOVA_TIMEOUT_SECONDS"] = str(self.monoova_timeout_seconds)
+        if args.breaker_open:
+            env["BREAKER_OPEN_SECONDS"] = str(int(args.breaker_open))
+        if args.monoova_timeout:
+            env["MONOOVA_TIMEOUT_SECONDS"] = str(args.monoova_timeout)
         if self.reconcile_every < self.cfg.reconcile_interval_minutes * 60:
             # A sped-up schedule looks at payouts as soon as it runs.
             env["RECONCILE_THRESHOLD_SECONDS"] = str(int(self.reconcile_every))
         return env
 
-    def seed(self) -> list[str]:
+    def environment(self, function: str) -> dict[str, str]:
+        return self._env
+
+    def _seed(self) -> list[str]:
         customers = wiring.customers()
         for customer_id, balance, destinations in DEMO_CUSTOMERS:
             customers.create(customer_id, Decimal(balance), list(destinations))
         return [c[0] for c in DEMO_CUSTOMERS]
+
+    def saved(self) -> dict[str, Any]:
+        assert self.resources is not None
+        return {"webhook_token": self.webhook_token, "resources": asdict(self.resources)}
+
+    def endpoints(self) -> dict[str, str]:
+        return {"monoova": self.simulator_url}
+
+    def local_routes(self) -> dict[tuple[str, str], LocalRoute]:
+        return {("POST", "/_local/breaker/reset"): self._reset_breaker}
+
+    def _reset_breaker(self, _query: str, _body: bytes) -> tuple[int, Any]:
+        """Close Monoova's circuit and forget its failure counts: the state is every item of
+        the breaker table (the open marker and the per-minute buckets)."""
+        assert self.resources is not None
+        table = self.resources.tables["CircuitBreaker"]
+        dynamodb = client("dynamodb")
+        items = dynamodb.scan(TableName=table, ProjectionExpression="pk").get("Items", [])
+        for item in items:
+            dynamodb.delete_item(TableName=table, Key={"pk": item["pk"]})
+        return 200, {"breaker": "closed", "cleared": len(items)}
+
+    def stop(self) -> None:
+        if self.simulator is not None:
+            self.simulator.stop()
 
     def workers(self, functions: Functions) -> list[Worker]:
         assert self.resources is not None
@@ -133,7 +183,10 @@ class PayoutsLocal:
             pump.drain(lambda event: functions.invoke(declarations.BALANCE_RESTORER.name, event))
 
         def replay_webhooks() -> None:
-            _consume_queue(functions, resources.replay_queue_url, declarations.WEBHOOK_REPLAY.name)
+            consume_queue(
+                resources.replay_queue_url,
+                lambda event: functions.invoke(declarations.WEBHOOK_REPLAY.name, event),
+            )
 
         def reconcile() -> None:
             functions.invoke(declarations.RECONCILER.name, {"source": "local.schedule"})
@@ -158,7 +211,8 @@ class PayoutsLocal:
             ),
         ]
 
-    def banner(self, base: str, simulator: str) -> list[str]:
+    def banner(self) -> list[str]:
+        base, simulator = self.base, self.simulator_url
         token = (
             f"TOKEN=$(curl -s -X POST {base}/local/token"
             " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')"
@@ -182,34 +236,3 @@ class PayoutsLocal:
             f"  curl -s -X POST {simulator}/_simulator/mode"
             ' -d \'{"mode": "reject", "count": 1}\'',
         ]
-
-
-def _consume_queue(functions: Functions, queue_url: str, function_name: str) -> None:
-    sqs = client("sqs")
-    messages = sqs.receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=10,
-        VisibilityTimeout=30,
-        AttributeNames=["ApproximateReceiveCount"],
-    ).get("Messages", [])
-    if not messages:
-        return
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": f"arn:aws:sqs:{REGION}:000000000000:{queue_url.rsplit('/', 1)[-1]}",
-            "awsRegion": REGION,
-        }
-        for m in messages
-    ]
-    result = functions.invoke(function_name, {"Records": records})
-    failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-    for message in messages:
-        if message["MessageId"] not in failed:  # as Lambda's SQS poller deletes successes
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

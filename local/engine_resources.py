@@ -1,0 +1,111 @@
+"""Creates the payments engine's AWS resources in moto from the same declarations as the stacks:
+its tables (engine/tables.py), its queues (engine/queues.py), its secrets, the documents
+bucket and the event bus."""
+
+from __future__ import annotations
+
+import json
+import secrets as pysecrets
+from dataclasses import dataclass
+from typing import Any
+
+from engine.queues import QUEUES
+from engine.tables import ALL_TABLES
+from shared.declarations import QueueSpec
+
+
+@dataclass(frozen=True)
+class EngineResources:
+    tables: dict[str, str]  # logical name -> table name
+    queues: dict[str, str]  # QueueSpec name -> queue URL
+    razorpay_secret_arn: str
+    webhook_secret_arn: str
+    otp_hash_key_arn: str
+    documents_bucket: str
+    event_bus_name: str
+
+    def env(self) -> dict[str, str]:
+        """The variables the stacks give the functions that point at resources."""
+        env = {spec.env_var: self.tables[spec.logical_name] for spec in ALL_TABLES}
+        env |= {spec.env_var: self.queues[spec.name] for spec in QUEUES}
+        env |= {
+            "RAZORPAY_SECRET_ARN": self.razorpay_secret_arn,
+            "RAZORPAY_WEBHOOK_SECRET_ARN": self.webhook_secret_arn,
+            "OTP_HASH_KEY_ARN": self.otp_hash_key_arn,
+            "DOCUMENTS_BUCKET": self.documents_bucket,
+            "EVENT_BUS_NAME": self.event_bus_name,
+        }
+        return env
+
+
+def provision(
+    clients: Any, *, key_id: str, key_secret: str, webhook_secret: str, prefix: str = "local"
+) -> EngineResources:
+    """`clients(name)` returns a boto3 client; call inside a moto mock."""
+    dynamodb = clients("dynamodb")
+    tables = {}
+    for spec in ALL_TABLES:
+        name = f"{prefix}-engine-{spec.logical_name.lower()}"
+        dynamodb.create_table(**spec.create_table_kwargs(name))
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
+        tables[spec.logical_name] = name
+    sm = clients("secretsmanager")
+
+    def secret(name: str, value: dict[str, str]) -> str:
+        return str(
+            sm.create_secret(Name=f"{prefix}/engine/{name}", SecretString=json.dumps(value))["ARN"]
+        )
+
+    resources = EngineResources(
+        tables=tables,
+        queues=_queues(clients("sqs"), prefix),
+        razorpay_secret_arn=secret("razorpay", {"key_id": key_id, "key_secret": key_secret}),
+        webhook_secret_arn=secret("razorpay-webhook", {"current": webhook_secret}),
+        otp_hash_key_arn=secret("otp-hash-key", {"key": pysecrets.token_urlsafe(48)}),
+        documents_bucket=f"{prefix}-engine-documents",
+        event_bus_name=f"{prefix}-engine-bus",
+    )
+    ensure_unsaved(clients, resources)
+    return resources
+
+
+def ensure_unsaved(clients: Any, resources: EngineResources) -> None:
+    """The bucket and the bus, which --data-dir does not keep: created when missing."""
+    s3 = clients("s3")
+    buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if resources.documents_bucket not in buckets:
+        region = s3.meta.region_name
+        s3.create_bucket(
+            Bucket=resources.documents_bucket,
+            CreateBucketConfiguration={"LocationConstraint": region},
+        )
+    events = clients("events")
+    buses = {b["Name"] for b in events.list_event_buses().get("EventBuses", [])}
+    if resources.event_bus_name not in buses:
+        events.create_event_bus(Name=resources.event_bus_name)
+
+
+def _queues(sqs: Any, prefix: str) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    # Dead-letter queues first: a queue's redrive policy names its DLQ's ARN.
+    for spec in sorted(QUEUES, key=lambda q: q.dead_letter_queue is not None):
+        urls[spec.name] = sqs.create_queue(
+            QueueName=f"{prefix}-engine-{spec.name.lower()}",
+            Attributes=_attributes(sqs, spec, urls),
+        )["QueueUrl"]
+    return urls
+
+
+def _attributes(sqs: Any, spec: QueueSpec, urls: dict[str, str]) -> dict[str, str]:
+    attributes = {"VisibilityTimeout": str(spec.visibility_timeout_seconds)}
+    if spec.dead_letter_queue:
+        dlq = sqs.get_queue_attributes(
+            QueueUrl=urls[spec.dead_letter_queue], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        policy = {"deadLetterTargetArn": dlq, "maxReceiveCount": str(spec.max_receive_count)}
+        attributes["RedrivePolicy"] = json.dumps(policy)
+    return attributes
