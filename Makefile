@@ -141,9 +141,9 @@ diff: need-env deploy-check node_modules/.installed ## Show what a deploy would 
 	$(CDK) diff '$(STAGE_GLOB)' -c system=$(DEPLOY_SYSTEM) -c env=$(ENV)
 
 .PHONY: redrive-webhooks
-redrive-webhooks: $(VENV)/.installed ## Move Monoova webhook dead letters to the replay queue: make redrive-webhooks ENV=prod
-	@test -n "$(ENV)" || { echo "usage: make redrive-webhooks ENV=dev|staging|prod"; exit 2; }
-	$(PY) scripts/redrive_webhooks.py --env $(ENV)
+redrive-webhooks: $(VENV)/.installed ## Move webhook dead letters to their replay queue: make redrive-webhooks ENV=prod [SYSTEM=engine]
+	@test -n "$(ENV)" || { echo "usage: make redrive-webhooks ENV=<env> [SYSTEM=payouts|engine]"; exit 2; }
+	$(PY) scripts/redrive_webhooks.py --env $(ENV) $(if $(SYSTEM),--system $(SYSTEM))
 
 .PHONY: clean
 clean: ## Remove build output (cdk.out); keeps the virtualenv and the built layers (.build/)
