@@ -144,6 +144,9 @@ class EngineSystem:
         }
         if args.session_ttl:
             env["SESSION_TTL_SECONDS"] = str(args.session_ttl)
+        if args.sweep_every and args.sweep_every < SCHEDULE_SECONDS["sweep"]:
+            # A sped-up sweep looks at payments as soon as two of its runs have passed.
+            env["PAYMENT_SWEEP_AFTER_SECONDS"] = str(max(1, int(args.sweep_every * 2)))
         return env
 
     def environment(self, function: str) -> dict[str, str]:

@@ -224,14 +224,14 @@ class Client:
 class RunnerProcess:
     """`python -m local` in a subprocess; its output is collected as it comes."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.args = [sys.executable, "-m", "local", *args]
         self.lines: list[str] = []
         self._listening = threading.Event()
         self.process = subprocess.Popen(
             self.args,
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -224,8 +224,10 @@ class Engine:
         ]
 
 
-def start_engine_runner(*extra: str) -> tuple[RunnerProcess, Engine]:
-    process = RunnerProcess(*FAST_ARGS, *extra)
+def start_engine_runner(
+    *extra: str, env: dict[str, str] | None = None
+) -> tuple[RunnerProcess, Engine]:
+    process = RunnerProcess(*FAST_ARGS, *extra, env=env)
     main = process.client.base
     endpoints = http("GET", f"{main}/_local/endpoints").body
     demo = http("GET", f"{main}/_local/demo").body

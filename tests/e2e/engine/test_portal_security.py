@@ -1,18 +1,13 @@
 """What the portal refuses, through the local runner: forged signatures on the checkout
-notification and on webhooks, another loan's data, an expired session, guessing OTPs, a
-missing API key, a closed loan."""
+notification and on webhooks, another loan's data, guessing OTPs, a missing API key, a
+closed loan. (An expired session: test_runner_options.py.)"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Iterator
 
-import pytest
-
-from tests.e2e.conftest import RunnerProcess
 from tests.e2e.engine.conftest import (
     ACTIVE,
     CLOSED,
@@ -21,7 +16,6 @@ from tests.e2e.engine.conftest import (
     Engine,
     assert_engine_error,
     new_key,
-    start_engine_runner,
 )
 
 WEBHOOK = "/api/v1/webhooks/razorpay"
@@ -150,25 +144,3 @@ def test_a_closed_loan_takes_no_payment(engine: Engine) -> None:
     answer = engine.create(session, "100.00")
     error = assert_engine_error(answer, 422)
     assert "LOAN_CLOSED" in json.dumps(error), error
-
-
-@pytest.fixture(scope="module")
-def short_sessions() -> Iterator[Engine]:
-    """A runner of its own whose sessions last 3 s (`--session-ttl`, the SESSION_TTL_SECONDS
-    setting), so expiry is seen without waiting 15 minutes."""
-    process: RunnerProcess
-    process, engine = start_engine_runner("--session-ttl", "3")
-    try:
-        yield engine
-    finally:
-        process.stop()
-
-
-def test_an_expired_session_is_401(short_sessions: Engine) -> None:
-    session = short_sessions.open_session(ACTIVE)
-    assert short_sessions.loan(session)["loan_account_number"] == ACTIVE
-    time.sleep(4)
-    answer = short_sessions.call("GET", f"/api/v1/customer/loans/{ACTIVE}", session=session)
-    assert_engine_error(answer, 401, "UNAUTHORIZED")
-    payment = short_sessions.create(session, "1.00")
-    assert_engine_error(payment, 401, "UNAUTHORIZED")
