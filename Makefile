@@ -80,7 +80,7 @@ snapshot-update: $(VENV)/.installed ## Rewrite the infra snapshots (review the d
 	CDK_VALIDATION=false $(PY) -m pytest -q tests/infra --snapshot-update
 
 .PHONY: local
-local: $(VENV)/.installed ## Serve every API route locally on PORT (3000) with moto + simulators: make local ARGS="--fast --data-dir .local-data"
+local: $(VENV)/.installed ## Every API locally (payouts on PORT=3000, portal, internal and the simulators after it; docs/local.md): make local ARGS="--fast"
 	$(PY) -m local --port $(PORT) $(ARGS)
 
 .PHONY: openapi
