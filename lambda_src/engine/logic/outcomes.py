@@ -23,7 +23,7 @@ class OutcomeMetrics:
         )
 
 
-def count(spec_name: str) -> None:
-    """One occurrence of a dimensionless count metric declared in engine.metrics."""
+def count(spec_name: str, value: int = 1) -> None:
+    """Occurrences of a dimensionless count metric declared in engine.metrics."""
     spec = next(m for m in metrics.METRICS if m.name == spec_name)
-    telemetry.publish(spec, 1)
+    telemetry.publish(spec, value)

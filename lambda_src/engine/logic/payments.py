@@ -127,6 +127,9 @@ class PaymentService:
     def _refusal(position: LoanPosition, amount: Decimal) -> Unprocessable | None:
         if position.is_closed:
             return Unprocessable("this loan account takes no payments", code="LOAN_CLOSED")
+        if not position.branch_code:
+            # A receipt is numbered in its branch's sequence: without one none can be issued.
+            return Unprocessable("this loan cannot be paid online", code="LOAN_NOT_PAYABLE")
         if amount > position.outstanding:
             return _refuse(
                 "AMOUNT_EXCEEDS_OUTSTANDING",

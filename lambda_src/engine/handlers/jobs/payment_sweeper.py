@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import wiring_payments
+from engine import metrics, telemetry, wiring_payments
 from engine.handlers.common import inject_context, logger
-from engine.logic.outcomes import count
+
+NOT_MOVES = frozenset({"examined", "errors", "deferred"})
 
 
 @inject_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     sweeper = wiring_payments.sweeper()
     counts = sweeper.run(lambda: context.get_remaining_time_in_millis() / 1000)
-    moved = sum(v for k, v in counts.items() if k not in ("examined", "errors", "deferred"))
-    for _ in range(moved):
-        count("payments_swept")
+    moved = sum(v for k, v in counts.items() if k not in NOT_MOVES)
+    if moved:
+        telemetry.publish(metrics.PAYMENTS_SWEPT, moved)
     logger.info("payment sweep", extra={"counts": counts})
     return counts
