@@ -38,6 +38,7 @@ _FAKE_AWS = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
+_DISPLAY = {"razorpay": "RazorPay"}
 # Each API's port, as an offset from --port when not given (0: every port picked free).
 PORT_OPTIONS = {"payouts": 0, "monoova": 1, "portal": 2, "internal": 3, "razorpay": 4}
 
@@ -205,7 +206,7 @@ class Runner:
             if name != self.main.name
         ]
         lines += [
-            f"{name.capitalize() + ' simulator:':<19}{url}"
+            f"{_DISPLAY.get(name, name.capitalize())} simulator: {url}"
             for name, url in endpoints.items()
             if name not in self.urls and name != "monoova"
         ]
