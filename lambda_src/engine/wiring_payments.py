@@ -2,21 +2,22 @@
 
 Nothing here is cached on its own: boto3 clients, secrets and the database connection are
 cached by engine.wiring and shared.aws/secrets, and the RazorPay client's connection pool by
-its module, so `engine.wiring.reset()` forgets all of it.
+its module, so `engine.wiring.reset()` forgets all of it. engine.wiring (and with it psycopg)
+is imported only by the builder that needs PostgreSQL: the webhook, replay, receipt and sweep
+functions never read it and do not pay for the import on a cold start.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from engine import settings, wiring
+from engine import settings
 from engine.dal.ddb.counters import CounterStore
 from engine.dal.ddb.idempotency import IdempotencyStore
 from engine.dal.ddb.payments import PaymentStore
 from engine.dal.ddb.queue import QueueStore
-from engine.dal.pg.payable import PayableStore
 from engine.logic.outcomes import OutcomeMetrics, count
 from engine.logic.settlement import Settlement
 from shared import aws, secrets
@@ -34,25 +35,27 @@ API_BUDGET_SECONDS = 6.0
 JOB_BUDGET_SECONDS = 12.0
 
 
+def dynamodb() -> Any:
+    return aws.client("dynamodb")
+
+
 def _table(name: str, value: str) -> str:
     return settings.require(name, value)
 
 
 def counters() -> CounterStore:
-    return CounterStore(wiring.dynamodb(), _table("COUNTERS_TABLE", settings.get().counters_table))
+    return CounterStore(dynamodb(), _table("COUNTERS_TABLE", settings.get().counters_table))
 
 
 def idempotency() -> IdempotencyStore:
     config = settings.get()
-    return IdempotencyStore(
-        wiring.dynamodb(), _table("IDEMPOTENCY_TABLE", config.idempotency_table)
-    )
+    return IdempotencyStore(dynamodb(), _table("IDEMPOTENCY_TABLE", config.idempotency_table))
 
 
 def payments() -> PaymentStore:
     config = settings.get()
     return PaymentStore(
-        wiring.dynamodb(),
+        dynamodb(),
         _table("TRANSACTIONS_TABLE", config.transactions_table),
         idempotency_table=_table("IDEMPOTENCY_TABLE", config.idempotency_table),
         counters=counters(),
@@ -109,6 +112,8 @@ def settlement() -> Settlement:
 
 
 def payment_service() -> PaymentService:
+    from engine import wiring  # noqa: PLC0415 - see the module docstring
+    from engine.dal.pg.payable import PayableStore  # noqa: PLC0415
     from engine.logic.payments import PaymentService  # noqa: PLC0415
 
     config = settings.get()

@@ -8,21 +8,28 @@ request is broken".
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from engine.dal.pg.db import DatabaseUnavailable
 from shared.http import ServiceUnavailable
 from shared.store_errors import Conflict
 
 RETRY_AFTER = {"Retry-After": "2"}
 
 
+def _busy_errors() -> tuple[type[Exception], ...]:
+    """The database's error only where the database is used: importing psycopg just to name
+    an exception would cost the receipt function its cold-start budget."""
+    db = sys.modules.get("engine.dal.pg.db")
+    return (Conflict, db.DatabaseUnavailable) if db is not None else (Conflict,)
+
+
 @contextmanager
 def busy_as_503() -> Iterator[None]:
     try:
         yield
-    except (Conflict, DatabaseUnavailable) as exc:
+    except _busy_errors() as exc:
         raise ServiceUnavailable(
             "the service is busy; retry shortly (the same Idempotency-Key is safe)",
             headers=RETRY_AFTER,

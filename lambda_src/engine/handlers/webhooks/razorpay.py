@@ -20,7 +20,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from engine import settings, wiring_payments
 from engine.clients.razorpay import Unavailable, webhook_signature_ok
-from engine.dal.pg.db import DatabaseUnavailable
 from engine.handlers.common import inject_context, logger, router
 from engine.logic.dead_letters import DeadLetter, kept_headers
 from engine.logic.outcomes import count
@@ -31,7 +30,7 @@ from shared.ddb_writes import RETRYABLE_ERRORS
 from shared.http import ServiceUnavailable, Unauthorized
 from shared.store_errors import Conflict
 
-TRANSIENT = (Conflict, Unavailable, DatabaseUnavailable, BotoCoreError)
+TRANSIENT = (Conflict, Unavailable, BotoCoreError)
 
 routes = router()
 
