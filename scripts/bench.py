@@ -11,24 +11,32 @@
   while Monoova never answers (simulator modes `timeout`: the payment is taken and the
   answer lost, and `hang`), with the dev config's Monoova timeout and create budget; the
   slowest of the runs. Seconds, not a ratio: the bound is API Gateway's 29 s.
+- engine: the payments engine's figures (scripts/bench_engine.py).
+
+How imports are timed and AWS calls counted is shared with the engine (scripts/bench_common.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda_src")]
+
+from scripts import bench_engine  # noqa: E402 - the paths above first
+from scripts.bench_common import (  # noqa: E402
+    counting,
+    handler_output,
+    import_ratios,
+    news,
+    python,
+    row,
+)
 
 TARGETS = {
     "handler_import_ratio": 1.5,
@@ -43,98 +51,14 @@ TARGETS = {
 }
 LATENCY_RUNS = 2
 LATENCY_MODES = ("timeout", "hang")
-IMPORT_RUNS = 7
-# Handler log records at these levels (and metric documents) are the operations' normal output.
-QUIET_LEVELS = ("DEBUG", "INFO")
 SYNTH_RUNS = 3
-_TIMED_IMPORT = (
-    "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-)
 
 
-def _python(code: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    lines = result.stdout.strip().splitlines()
-    return lines[-1] if lines else ""
-
-
-def handler_import_ratios() -> dict[str, float]:
+def handler_import_ratios() -> dict[str, float | str]:
     from payouts.declarations import FUNCTIONS
 
-    env = {"PYTHONPATH": str(ROOT / "lambda_src")}
     modules = {f.name: f.handler.rsplit(".", 1)[0] for f in FUNCTIONS}
-    for module in modules.values():  # compile .pyc first: Lambda ships them warm on disk
-        _python(f"import {module}", env)
-    baseline: list[float] = []
-    samples: dict[str, list[float]] = {name: [] for name in modules}
-    for _ in range(IMPORT_RUNS):
-        baseline.append(float(_python(_TIMED_IMPORT.format(module="boto3"), env)))
-        for name, module in modules.items():
-            samples[name].append(float(_python(_TIMED_IMPORT.format(module=module), env)))
-    base = statistics.median(baseline)
-    return {name: round(statistics.median(s) / base, 3) for name, s in samples.items()}
-
-
-@contextmanager
-def _counting() -> Iterator[Counter[str]]:
-    import boto3
-
-    calls: Counter[str] = Counter()
-
-    def count(model: Any, **_: Any) -> None:
-        calls[f"{model.service_model.service_name}:{model.name}"] += 1
-
-    boto3.setup_default_session(region_name="ap-southeast-2")
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-call", count)
-    try:
-        yield calls
-    finally:
-        boto3.DEFAULT_SESSION.events.unregister("before-call", count)
-
-
-@contextmanager
-def _handler_output() -> Iterator[list[str]]:
-    """Collect what the handlers print (structured logs and metrics) instead of showing it.
-
-    Powertools writes to the stdout it found at import, so file descriptor 1 itself is
-    pointed at a file for the duration; the lines are handed back when it is restored.
-    """
-    lines: list[str] = []
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile(mode="w+") as capture:
-        os.dup2(capture.fileno(), 1)
-        try:
-            yield lines
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
-            capture.seek(0)
-            lines.extend(capture.read().splitlines())
-
-
-def news(lines: list[str]) -> list[str]:
-    """The handler lines worth showing: warnings, errors and anything not a structured log."""
-    found = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            found.append(line)
-            continue
-        if isinstance(record, dict) and ("_aws" in record or record.get("level") in QUIET_LEVELS):
-            continue
-        found.append(line)
-    return found
+    return import_ratios(modules, {"PYTHONPATH": str(ROOT / "lambda_src")})
 
 
 def aws_calls() -> tuple[dict[str, int], dict[str, int], dict[str, dict[str, int]], list[str]]:
@@ -142,8 +66,14 @@ def aws_calls() -> tuple[dict[str, int], dict[str, int], dict[str, dict[str, int
     from tests.bench_scenarios import payouts_scenario
 
     # moto resets boto3's default session when it starts: count on a session made after it.
-    with _handler_output() as output, payouts_scenario() as scenario, _counting() as calls:
-        cold, warm, detail = {}, {}, {}
+    with (
+        handler_output() as output,
+        payouts_scenario() as scenario,
+        counting("ap-southeast-2") as calls,
+    ):
+        cold: dict[str, int] = {}
+        warm: dict[str, int] = {}
+        detail: dict[str, dict[str, int]] = {}
         for name, operation in scenario.operations():
             for label, store in (("cold", cold), ("warm", warm)):
                 calls.clear()
@@ -188,7 +118,7 @@ app.synth()
 def _timed(code: str, env: dict[str, str]) -> float:
     wrapped = f"import time; t = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"
     with tempfile.TemporaryDirectory() as outdir:
-        return float(_python(wrapped, {**env, "CDK_OUTDIR": outdir}))
+        return float(python(wrapped, {**env, "CDK_OUTDIR": outdir}))
 
 
 def synth_ratio() -> tuple[float, float, float]:
@@ -208,15 +138,8 @@ def synth_ratio() -> tuple[float, float, float]:
     return round(all_s / min_s, 3), round(all_s, 2), round(min_s, 2)
 
 
-def _row(name: str, value: float, target: float | None = None) -> str:
-    if target is None:
-        return f"  {name:<44} {value:>8}"
-    verdict = "ok" if value <= target else "OVER"
-    return f"  {name:<44} {value:>8}   <= {target:<6} {verdict}"
-
-
 def table(
-    imports: dict[str, float],
+    imports: dict[str, float | str],
     warm: dict[str, int],
     cold: dict[str, int],
     synth: tuple[float, float, float],
@@ -225,13 +148,13 @@ def table(
     ratio, all_s, min_s = synth
     lines = [f"  {'benchmark':<44} {'value':>8}   target"]
     lines += [
-        _row(f"import ratio {n}", v, TARGETS["handler_import_ratio"]) for n, v in imports.items()
+        row(f"import ratio {n}", v, TARGETS["handler_import_ratio"]) for n, v in imports.items()
     ]
-    lines += [_row(f"aws calls {n} (warm)", v, TARGETS[f"aws_calls.{n}"]) for n, v in warm.items()]
-    lines += [_row(f"aws calls {n} (cold container)", v) for n, v in cold.items()]
-    lines.append(_row(f"synth ratio ({all_s}s / {min_s}s)", ratio, TARGETS["synth_ratio"]))
+    lines += [row(f"aws calls {n} (warm)", v, TARGETS[f"aws_calls.{n}"]) for n, v in warm.items()]
+    lines += [row(f"aws calls {n} (cold container)", v) for n, v in cold.items()]
+    lines.append(row(f"synth ratio ({all_s}s / {min_s}s)", ratio, TARGETS["synth_ratio"]))
     worst = TARGETS["create_worst_case_seconds"]
-    lines.append(_row("create worst case, s (Monoova not answering)", latency["worst"], worst))
+    lines.append(row("create worst case, s (Monoova not answering)", latency["worst"], worst))
     return lines
 
 
@@ -240,6 +163,7 @@ def main() -> int:
     warm, cold, detail, handler_news = aws_calls()
     ratio, all_s, min_s = synth_ratio()
     latency = create_latency()
+    engine = bench_engine.run()
     results: dict[str, Any] = {
         "handler_import_ratio": imports,
         "aws_calls": warm,
@@ -250,9 +174,12 @@ def main() -> int:
         "create_worst_case_seconds": latency["worst"],
         "create_seconds_by_monoova_mode": {m: latency[m] for m in LATENCY_MODES},
         "targets": TARGETS,
+        "engine": {k: v for k, v in engine.items() if k != "handler_output"},
     }
     (ROOT / "bench-results.json").write_text(json.dumps(results, indent=2) + "\n")
     print("\n".join(table(imports, warm, cold, (ratio, all_s, min_s), latency)))
+    print("\n".join(bench_engine.table(engine)))
+    handler_news += engine["handler_output"]
     if handler_news:
         print("handler output during the counted operations (warnings and errors):")
         print("\n".join(f"  {line}" for line in handler_news))

@@ -7,12 +7,13 @@ import os
 import re
 import sys
 
-from scripts.bench import _handler_output, news, table
+from scripts.bench import table
+from scripts.bench_common import handler_output, news
 
 
 def test_handler_output_is_collected_even_when_written_to_the_descriptor() -> None:
     # Powertools' logger keeps the stdout it found at import: the process's own, on fd 1.
-    with _handler_output() as lines:
+    with handler_output() as lines:
         print(
             '{"level":"INFO","message":"payout request handled"}', file=sys.__stdout__, flush=True
         )

@@ -5,6 +5,11 @@ the stream's 24-hour retention); an invocation may ask for another with
 `{"window_hours": N}` (at most MAX_WINDOW_HOURS), e.g. after an outage longer than that.
 A run that nears its timeout stops between pages and says so (`complete: false`); the next
 run starts over, and what this one repaired stays repaired.
+
+TransactionsSyncDLQ is not read here: it holds stream positions, not items, and the table
+already says what each payment is now. Its messages say when a batch was lost; one whose
+payments were created before the window (a late refund of an old payment) is repaired by a
+run with a window reaching back to them.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -375,6 +376,14 @@ def count(calls: list[str]) -> Counter[str]:
 
 @pytest.fixture
 def portal(engine_db: EngineDb, monkeypatch: pytest.MonkeyPatch) -> Iterator[Portal]:
+    with running_portal(engine_db, monkeypatch) as harness:
+        yield harness
+
+
+@contextmanager
+def running_portal(engine_db: EngineDb, monkeypatch: pytest.MonkeyPatch) -> Iterator[Portal]:
+    """The `portal` fixture's harness, for callers outside pytest too (`make bench`: pass
+    `pytest.MonkeyPatch.context()`); everything it sets is undone by `monkeypatch`."""
     from engine import wiring
     from engine.clients import razorpay as razorpay_client
     from shared import ddb_writes

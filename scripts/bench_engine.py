@@ -1,0 +1,125 @@
+"""The payments engine's figures for `make bench` (under "engine" in bench-results.json).
+
+- handler_import_ratio: each declared engine function's handler module (from
+  engine.declarations, so new functions appear by themselves), cold import / `import boto3`
+  as for payouts (psycopg and Powertools included). A module that does not import yet is
+  reported as "missing: <error>", not a failure of the bench.
+- stream: the TransactionsSync handler on one batch of STREAM_BATCH stream records (distinct
+  captured payments over 50 loans) into a real PostgreSQL (the one tests/postgres.py finds, or
+  one it starts), as records/s, and as a ratio to a bare `executemany` INSERT of the same rows
+  into the same table on the same server in the same run (medians of STREAM_RUNS each,
+  alternating, after one warm-up of each); and the SQL round trips of one batch, counted from
+  libpq's protocol trace.
+- operations: AWS calls and SQL round trips per operation on a warm container (create
+  payment, notification, webhook) against moto, PostgreSQL and the RazorPay simulator; an
+  operation whose handler is not there yet says "not measured: ...".
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from scripts.bench_common import ROOT, handler_output, import_ratios, news, row
+
+STREAM_BATCH = 1000
+STREAM_RUNS = 5
+TARGETS = {
+    "handler_import_ratio": 1.5,
+    "stream_throughput_ratio": 0.5,  # at least
+    "aws_calls.create_payment": 2,
+    "aws_calls.notification": 3,
+    "aws_calls.webhook": 2,
+}
+
+
+def handler_import_ratios() -> dict[str, float | str]:
+    from engine.declarations import FUNCTIONS
+
+    modules = {f.name: f.handler.rsplit(".", 1)[0] for f in FUNCTIONS}
+    return import_ratios(modules, {"PYTHONPATH": str(ROOT / "lambda_src")})
+
+
+def stream_throughput() -> dict[str, Any]:
+    from tests.bench_engine_scenarios import stream_scenario
+
+    with stream_scenario() as scenario:
+        scenario.consume(scenario.batch(STREAM_BATCH))  # warm: imports, connection
+        scenario.executemany(scenario.batch(STREAM_BATCH))
+        consumer, bare = [], []
+        for _ in range(STREAM_RUNS):
+            consumer.append(scenario.consume(scenario.batch(STREAM_BATCH)))
+            bare.append(scenario.executemany(scenario.batch(STREAM_BATCH)))
+        trips = scenario.round_trips(scenario.batch(STREAM_BATCH))
+        small = scenario.round_trips(scenario.batch(1))
+    consumer_s, bare_s = statistics.median(consumer), statistics.median(bare)
+    return {
+        "records": STREAM_BATCH,
+        "records_per_second": round(STREAM_BATCH / consumer_s),
+        "executemany_records_per_second": round(STREAM_BATCH / bare_s),
+        "throughput_ratio": round(bare_s / consumer_s, 3),
+        "sql_round_trips_per_batch": trips,
+        "sql_round_trips_per_batch_of_1": small,
+        "runs": STREAM_RUNS,
+    }
+
+
+def operations() -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Per operation: AWS calls and SQL round trips on a warm container, or why not measured."""
+    try:
+        from tests.bench_engine_scenarios import portal_scenario
+    except ImportError as missing:
+        reason = f"not measured: harness missing ({missing})"
+        return {name: {"not_measured": reason} for name in _OPERATIONS}, []
+    with handler_output() as output, portal_scenario() as scenario:
+        found = scenario.measure_all()
+    return found, news(output)
+
+
+_OPERATIONS = ("create_payment", "notification", "webhook")
+
+
+def run() -> dict[str, Any]:
+    with handler_output() as output:
+        imports = handler_import_ratios()
+        stream = stream_throughput()
+    ops, ops_news = operations()
+    return {
+        "handler_import_ratio": imports,
+        "stream": stream,
+        "operations": ops,
+        "targets": TARGETS,
+        "handler_output": news(output) + ops_news,
+    }
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    lines = [f"  {'engine':<44} {'value':>8}   target"]
+    for name, ratio in results["handler_import_ratio"].items():
+        if isinstance(ratio, str):
+            lines.append(row(f"import ratio {name}", "missing") + f"   ({ratio})")
+        else:
+            lines.append(row(f"import ratio {name}", ratio, TARGETS["handler_import_ratio"]))
+    stream = results["stream"]
+    lines.append(
+        row(f"stream records/s ({stream['records']} per batch)", stream["records_per_second"])
+    )
+    lines.append(row("bare executemany records/s", stream["executemany_records_per_second"]))
+    lines.append(
+        row(
+            "stream / executemany throughput",
+            stream["throughput_ratio"],
+            TARGETS["stream_throughput_ratio"],
+            at_least=True,
+        )
+    )
+    lines.append(row("stream SQL round trips per batch", stream["sql_round_trips_per_batch"]))
+    for name, figures in results["operations"].items():
+        if "not_measured" in figures:
+            lines.append(row(f"aws calls {name} (warm)", "-") + f"   {figures['not_measured']}")
+            continue
+        lines.append(
+            row(f"aws calls {name} (warm)", figures["aws_calls"], TARGETS[f"aws_calls.{name}"])
+        )
+        lines.append(row(f"sql round trips {name} (warm)", figures["sql_round_trips"]))
+    return lines
