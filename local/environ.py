@@ -81,6 +81,14 @@ def install() -> ScopedEnviron:
     return _installed
 
 
+def uninstall() -> None:
+    """Put the process's own mapping back (tests that installed it)."""
+    global _installed  # noqa: PLW0603
+    if _installed is not None:
+        os.environ = _installed.base  # type: ignore[assignment]  # noqa: B003
+        _installed = None
+
+
 @contextmanager
 def scoped(env: Mapping[str, str]) -> Iterator[None]:
     """Run the block with `env` over the process environment (this thread only)."""
