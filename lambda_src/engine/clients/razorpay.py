@@ -83,6 +83,9 @@ class GatewayPayment:
     amount_refunded: Decimal
     error_code: str | None
     error_description: str | None
+    # Whether the money was ever captured: "refunded" alone does not say (an authorization
+    # left uncaptured for days is refunded to the customer without ever being ours).
+    captured: bool = False
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> GatewayPayment:
@@ -96,6 +99,7 @@ class GatewayPayment:
             amount_refunded=rupees(_paise(body, "amount_refunded", default=0)),
             error_code=_optional_text(body.get("error_code")),
             error_description=_optional_text(body.get("error_description")),
+            captured=body.get("captured") is True or body.get("status") == "captured",
         )
 
 

@@ -161,19 +161,17 @@ class Settlement:
         """Move `payment` to what RazorPay's payment says (its order and amount checked by
         the caller). `capture_authorized`, when given, captures an authorized payment at
         RazorPay first (auto-capture is off and this path may call RazorPay)."""
-        status = gateway.status
-        if status == "authorized" and capture_authorized is not None:
+        if gateway.status == "authorized" and capture_authorized is not None:
             gateway = capture_authorized(gateway)
-            status = gateway.status
-        if status in ("captured", "refunded"):
+        if gateway.captured:  # captured, or captured and since refunded
             captured = self.capture(payment, gateway, claims)
-            if status == "refunded" and captured.status is S.CAPTURED:
+            if gateway.status == "refunded" and captured.status is S.CAPTURED:
                 return self.refund(captured, gateway.amount_refunded)
             return captured
-        if status == "authorized":
+        if gateway.status == "authorized":
             facts = {"razorpay_payment_id": gateway.id, "payment_method": method_of(gateway)}
             return self.move(payment, S.AUTHORIZED, facts, claims)
-        if status == "failed":
+        if gateway.status in ("failed", "refunded"):  # refunded uncaptured: never ours
             if payment.razorpay_payment_id not in (None, gateway.id):
                 return payment  # another attempt failed; the one we follow may still succeed
             return self.move(payment, S.FAILED, failure_facts(gateway), claims)

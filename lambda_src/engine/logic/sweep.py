@@ -38,7 +38,6 @@ S = PaymentStatus
 EPOCH = "2000-01-01T00:00:00.000Z"  # before any payment: the index's lower bound
 # Seconds an item needs at most (two RazorPay calls and three writes): stop before the end.
 _ITEM_SECONDS = 15.0
-_PREFERENCE = ("captured", "refunded", "authorized")
 
 
 @dataclass
@@ -102,7 +101,7 @@ class Sweeper:
             )
         if self._is_old(payment):
             return self._expire_if_old(payment)
-        failed = [a for a in attempts if a.status == "failed"]
+        failed = [a for a in attempts if a.status in ("failed", "refunded")]
         if failed and payment.status is S.CREATED:
             return self.settlement.move(payment, S.FAILED, failure_facts(failed[0]))
         return payment
@@ -127,8 +126,7 @@ class Sweeper:
 
 def _live_attempt(attempts: list[GatewayPayment]) -> GatewayPayment | None:
     """The attempt that decides the payment: a captured one, else an authorized one."""
-    for status in _PREFERENCE:
-        for attempt in attempts:
-            if attempt.status == status:
-                return attempt
-    return None
+    captured = [a for a in attempts if a.captured]
+    authorized = [a for a in attempts if a.status == "authorized"]
+    chosen = captured or authorized
+    return chosen[0] if chosen else None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from engine.clients.razorpay import GatewayPayment, RazorpayClient, RazorpayError
+from engine.clients.razorpay import GatewayPayment, RazorpayClient, RazorpayError, Refused
 from engine.dal.ddb.idempotency import Claim, webhook_claim
 from engine.dal.ddb.payments import PaymentStore
 from engine.logic.settlement import Settlement
@@ -124,7 +124,10 @@ class WebhookProcessor:
         if not isinstance(candidate, str) and gateway.order_id:
             # Notes on a payment are whatever checkout sent; the order is ours. This read of
             # RazorPay is the one transient failure a webhook can have besides our tables.
-            candidate = self.razorpay.order(gateway.order_id).receipt
+            try:
+                candidate = self.razorpay.order(gateway.order_id).receipt
+            except Refused as exc:
+                raise Unappliable("RazorPay does not know the event's order") from exc
         if not isinstance(candidate, str) or not re.fullmatch(PAYMENT_ID_PATTERN, candidate):
             raise Unappliable("the event names none of our payments")
         return candidate
@@ -132,8 +135,8 @@ class WebhookProcessor:
     def _refund(
         self, payment: Payment, gateway: GatewayPayment, claims: tuple[Claim, ...]
     ) -> Payment:
-        if gateway.status not in ("captured", "refunded"):
-            raise Unappliable("a refund of a payment RazorPay does not show captured")
+        if not gateway.captured:
+            raise Unappliable("a refund of a payment RazorPay never captured")
         # A lost capture webhook: the money was captured, so the receipt is issued first.
         captured = self.settlement.capture(payment, gateway)
         if not is_past(captured.status, PaymentStatus.CAPTURED):

@@ -166,3 +166,43 @@ def test_refunds_record_razorpays_running_total_and_only_raise_it() -> None:
     assert settle.refund(partial, Decimal("40.00")) is partial  # repeated: nothing written
     full = settle.refund(partial, Decimal("100.00"))
     assert full.status is S.REFUNDED
+
+
+def test_an_authorization_refunded_uncaptured_is_a_failure_not_a_receipt() -> None:
+    authorized = payment(S.AUTHORIZED, 3, razorpay_payment_id="pay_R1")
+    store = Store([], authorized)
+    settle, counters, seen = settlement(store)
+    refunded = GatewayPayment(
+        "pay_R1",
+        "order_A",
+        Decimal("100.00"),
+        "INR",
+        "refunded",
+        "upi",
+        Decimal("100.00"),
+        None,
+        None,
+        captured=False,
+    )
+    assert settle.apply(authorized, refunded).status is S.FAILED
+    assert counters.issued == 0 and seen.published == []
+
+
+def test_a_captured_then_refunded_payment_is_captured_first() -> None:
+    store = Store([], payment())
+    settle, counters, _ = settlement(store)
+    refunded = GatewayPayment(
+        "pay_R1",
+        "order_A",
+        Decimal("100.00"),
+        "INR",
+        "refunded",
+        "upi",
+        Decimal("100.00"),
+        None,
+        None,
+        captured=True,
+    )
+    after = settle.apply(payment(), refunded)
+    assert counters.issued == 1
+    assert after.status is S.REFUNDED
