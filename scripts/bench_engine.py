@@ -41,6 +41,7 @@ def handler_import_ratios() -> dict[str, float | str]:
 
 
 def stream_throughput() -> dict[str, Any]:
+    from tests import postgres
     from tests.bench_engine_scenarios import stream_scenario
 
     with stream_scenario() as scenario:
@@ -61,6 +62,7 @@ def stream_throughput() -> dict[str, Any]:
         "sql_round_trips_per_batch": trips,
         "sql_round_trips_per_batch_of_1": small,
         "runs": STREAM_RUNS,
+        "postgres": postgres.server().source,  # DATABASE_URL, local, or started
     }
 
 
