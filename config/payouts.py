@@ -1,8 +1,7 @@
 """The payouts system: one frozen config per environment (dev, staging, prod).
 
-Values come from the seed design unless a comment says otherwise. Every number
-the stacks or the Lambda runtime depend on is a field here, so an environment's
-behaviour can be read off this file.
+Every number the stacks or the Lambda runtime depend on is a field here, so an
+environment's behaviour can be read off this file.
 """
 
 from __future__ import annotations
@@ -97,7 +96,7 @@ class PayoutsConfig(EnvironmentConfig):
     waf_rate_limit_per_5min_per_ip: int
     api_execution_logging_level: ApiLoggingLevel
 
-    # Concurrency: the seed reserves 5 for CreatePayout; one reconciler at a time
+    # Concurrency: 5 reserved for CreatePayout; one reconciler at a time
     # keeps the status sweeps from overlapping. Every function has a limit
     # (NIST 800-53 R5 SC-6, cdk-nag LambdaConcurrency), so that no one of them can
     # starve the account's pool.
@@ -141,15 +140,15 @@ class PayoutsConfig(EnvironmentConfig):
     # Retention
     lambda_log_retention: logs.RetentionDays
     api_log_retention: logs.RetentionDays
-    # The seed asks for both "transaction records: 7 years (financial compliance)"
-    # and "TTL: 90 days" on the same table; the seven-year line wins where the
-    # records are real (2557 days), and only dev, which holds test data, uses 90.
+    # Transaction records are kept 7 years (financial compliance), not the 90-day TTL
+    # first asked for on the same table: 2557 days where the records are real, and 90
+    # only in dev, which holds test data.
     transaction_retention_days: int = 2557
     idempotency_ttl_hours: int = 24
     dlq_retention_days: int = 14
     webhook_replay_max_receive_count: int = 3
 
-    # Alarms (the seed's five, plus DLQ age and stuck UNKNOWN payouts)
+    # Alarms (error rates, DLQ depth, API 5xx and throttles, plus DLQ age and stuck UNKNOWN)
     create_payout_error_rate_percent: float = 5.0
     create_payout_error_window_minutes: int = 5
     webhook_error_count: int = 3
@@ -326,7 +325,7 @@ STAGING = PayoutsConfig(
 # and the payout trail is what an auditor asks for first.
 PROD = PayoutsConfig(
     env_name="prod",
-    # The seed's volume: 100-200 payouts a day.
+    # The expected volume: 100-200 payouts a day.
     cost=CostConfig(operations_per_day=200, monthly_budget_usd=Decimal(50), active_staff_users=10),
     account="333333333333",
     retain_data=True,

@@ -1,6 +1,6 @@
 """An HTTP simulator of the Monoova Payments API (NPP payouts), for tests and local runs.
 
-It listens on localhost and speaks the published contract (spec v5.29, providers.md section 1):
+It listens on localhost and speaks Monoova's published contract (Payments API spec v5.29):
 
 * ``POST /financial/v2/transaction/execute`` and ``/validate`` with Basic auth
   (username = API key, empty password); bodies are validated against the spec

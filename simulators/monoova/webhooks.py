@@ -6,7 +6,8 @@ Delivery (POST, retry, records) is :mod:`simulators.common.webhooks`.
   ``event.NppReturnWebhook``.
 * ``Verification-Signature`` is base64 of an RSA PKCS#1 v1.5 SHA-256 signature over the exact
   body bytes. Monoova documents "SHA256" and an RSA public key, not the padding or the bytes
-  signed; PKCS#1 v1.5 over the raw body is the assumption recorded in providers.md 1.7.
+  signed; PKCS#1 v1.5 over the raw body is our assumption (.NET's default), to confirm with
+  Monoova in the sandbox.
 * The public key is published as the hex of a DER PKCS#1 ``RSAPublicKey`` (it starts
   ``3082010A0282010100`` for RSA-2048), like ``/public/v1/certificate/public-key``.
 * Timestamps are UTC written without an offset (``2019-07-22T00:00:00``): Monoova's examples

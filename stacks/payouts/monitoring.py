@@ -1,7 +1,7 @@
 """Alarms and dashboards of one environment, all through cdk-monitoring-constructs.
 
 Critical alarms page (critical topic); warnings open a ticket (warning topic).
-Thresholds come from config. The seed's five alarms:
+Thresholds come from config. The five base alarms:
   1. CreatePayout error rate above 5% over 5 minutes
   2. MonoovaWebhook errors above 3 in 10 minutes
   3. WebhookDlq depth above 0

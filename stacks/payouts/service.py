@@ -39,7 +39,7 @@ LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 RUNTIME_PACKAGES = ("payouts", "shared")
 
 NO_VPC_REASON = (
-    "The seed design runs the payouts functions outside a VPC to avoid NAT gateway "
+    "The payouts functions run outside a VPC by design, to avoid NAT gateway "
     "cost: they call only AWS public endpoints (DynamoDB, KMS, Secrets Manager, SQS) "
     "with IAM auth over TLS and Monoova's public API over TLS, and there is no private "
     "network resource (database, cache) for a VPC to protect."

@@ -31,7 +31,8 @@ STATUS_PATH = "/financial/v2/status/"
 ACCEPTED_STATUSES = frozenset({"Ok", "Pending"})
 DUPLICATE_STATUS = "UniqueReferenceExists"
 # Monoova does not document the answer for an unknown reference; these are the names seen in
-# its legacy error list and the simulator's choice (see providers.md §10, open questions).
+# its legacy (Moneytech v1) error list and the simulator's choice. An open question for
+# Monoova, to confirm in the sandbox before go-live (docs/providers.md).
 NOT_FOUND_STATUSES = frozenset({"TransactionNotFound", "UniqueReferenceNotFound", "NotFound"})
 _RETRYABLE_4XX = frozenset({408, 429})
 _AUTH_STATUSES = frozenset({401, 403})

@@ -1,4 +1,5 @@
-"""The Monoova v2 `execute` body for one NPP payout (providers.md §1.3).
+"""The body of Monoova's `POST /financial/v2/transaction/execute` for one NPP payout: one
+`NppCreditPayId` or `NppCreditBankAccount` disbursement paid from our mAccount.
 
 Built only here, at the client edge: amounts stay Decimal and are written as exact JSON numbers.
 """

@@ -1,4 +1,6 @@
-"""Input rules for payouts and destination formats (providers.md §1.10-1.12)."""
+"""Input rules for payouts and destination formats: Monoova's PayID types (PhoneNumber,
+Email, ABN and ACN with their check digits, OrganisationId), `999-999` BSBs, NPP account
+numbers (up to 28 letters and digits) and account names (at least 2 characters)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""payouts.logic.monoova_body: the v2 execute body (providers.md §1.3)."""
+"""payouts.logic.monoova_body: the body of `POST /financial/v2/transaction/execute`."""
 
 from __future__ import annotations
 

@@ -204,7 +204,7 @@ def test_fingerprint_normalises_the_amount() -> None:
     assert a.request_fingerprint() != c.request_fingerprint()
 
 
-# --- PayID formats (providers.md §1.10) ----------------------------------------------------
+# --- PayID formats (Monoova's PayID format rules) -------------------------------------------
 
 VALID_PAY_IDS = [
     ("+61-412345678", "PhoneNumber"),
@@ -316,7 +316,7 @@ def test_abn_in_non_ascii_digits_is_rejected() -> None:
         validate_pay_id(arabic_indic, "ABN")
 
 
-# --- BSB, account number and account name (providers.md §1.12) -----------------------------
+# --- BSB ('999-999'), NPP account number (<= 28) and account name (>= 2) -------------------
 
 
 @pytest.mark.parametrize("bsb", ["062-205", "802-985", "000-000"])

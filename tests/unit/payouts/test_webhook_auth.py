@@ -67,7 +67,7 @@ def test_empty_expected_token_fails_closed() -> None:
 def test_sample_key_format_loads(keys: tuple[rsa.RSAPrivateKey, ...]) -> None:
     text = public_hex(keys[0])
 
-    assert text.startswith("3082010a0282010100")  # the shape providers.md describes
+    assert text.startswith("3082010a0282010100")  # DER PKCS#1 RSAPublicKey, RSA-2048
     assert len(public_keys(text)) == 1
 
 

@@ -1,4 +1,4 @@
-"""payouts.logic.webhooks.parse_event: NppPaymentStatus and NppReturn bodies (providers §1.7)."""
+"""payouts.logic.webhooks.parse_event: NppPaymentStatus and NppReturn bodies (PascalCase)."""
 
 from __future__ import annotations
 
