@@ -36,8 +36,9 @@ from shared.store_errors import StoreError
 logger = logging.getLogger(__name__)
 S = PaymentStatus
 EPOCH = "2000-01-01T00:00:00.000Z"  # before any payment: the index's lower bound
-# Seconds an item needs at most (two RazorPay calls and three writes): stop before the end.
-_ITEM_SECONDS = 15.0
+# Seconds to keep in hand per payment (RazorPay calls of up to 12 s each, then the writes):
+# the sweep stops starting new ones before the function runs out of time.
+_ITEM_SECONDS = 30.0
 
 
 @dataclass
