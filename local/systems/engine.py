@@ -105,6 +105,7 @@ class EngineSystem:
         args, saved = context.args, context.saved
         self._secrets = dict(saved["razorpay"]) if saved else _new_secrets()
         self.portal = context.urls["portal"]
+        self.main = next(iter(context.urls.values()))  # the main port: the runner's routes
         self.simulator = RazorpaySimulator(
             RAZORPAY_KEY_ID,
             self._secrets["key_secret"],
@@ -238,7 +239,8 @@ class EngineSystem:
         portal, key = self.portal, PORTAL_API_KEY
         body = json.dumps({"loan_account_number": "LN0000000001", "mobile_number": "9876543210"})
         return [
-            f"Engine: portal API key {key}; demo loans: GET <main>/_local/demo; SMS: /_local/sms",
+            f"Engine: portal API key {key}; demo loans {self.main}/_local/demo,"
+            f" SMS sent {self.main}/_local/sms",
             "Try it (docs/local.md walks through a whole repayment):",
             f"  curl -s -X POST {portal}/api/v1/customer/validate-loan -H 'x-api-key: {key}'"
             f" -H 'Content-Type: application/json' -d '{body}'",
