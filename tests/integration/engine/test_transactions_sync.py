@@ -39,6 +39,7 @@ LOAN = "LNREPAIR0001"
 @dataclass
 class Sync:
     dynamodb: Any
+    streams: Any
     pump: StreamPump
     admin: psycopg.Connection[Any]
     app_url: str
@@ -73,6 +74,7 @@ def sync(engine_db: EngineDb, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sync]
         wiring.reset()
         transactions_stream.syncer.cache_clear()
         transactions_repair.repairer.cache_clear()
+        transactions_repair.dead_letters.cache_clear()
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(**TRANSACTIONS.create_table_kwargs(TABLE))
         # moto routes only the classic streams endpoint, not the account-based one.
@@ -81,7 +83,8 @@ def sync(engine_db: EngineDb, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sync]
         lost: list[dict[str, Any]] = []
         pump = StreamPump(dynamodb, streams, TABLE, batch_size=100, on_failure=lost.extend)
         add_loan(admin, LOAN, "1000.00")
-        yield Sync(dynamodb, pump, admin, engine_db.app_url, lost)
+        yield Sync(dynamodb, streams, pump, admin, engine_db.app_url, lost)
+        transactions_repair.dead_letters.cache_clear()
         transactions_repair.repairer.cache_clear()
         transactions_stream.syncer.cache_clear()
         wiring.reset()
@@ -216,3 +219,124 @@ def test_money_from_the_table_stays_decimal(sync: Sync) -> None:
         "SELECT outstanding_balance FROM loan_accounts WHERE loan_account_number = %s", (LOAN,)
     ).fetchone()
     assert found is not None and found[0] == Decimal("999.70")
+
+
+# --- the DLQ: lost batches named by their stream positions --------------------------------
+
+
+@pytest.fixture
+def dlq(sync: Sync, monkeypatch: pytest.MonkeyPatch) -> str:
+    url: str = boto3.client("sqs", region_name=REGION).create_queue(QueueName="sync-dlq")[
+        "QueueUrl"
+    ]
+    monkeypatch.setenv("TRANSACTIONS_SYNC_DLQ_URL", url)
+    transactions_repair.dead_letters.cache_clear()
+    return url
+
+
+def stream_records(sync: Sync) -> tuple[str, str, list[dict[str, Any]]]:
+    """(stream ARN, shard id, every record in the shard) straight from moto's stream."""
+    arn = sync.dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    (shard,) = sync.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = sync.streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    return arn, shard["ShardId"], sync.streams.get_records(ShardIterator=iterator)["Records"]
+
+
+def batch_info(arn: str, shard: str, first: dict[str, Any], last: dict[str, Any]) -> str:
+    """The message Lambda's on-failure destination receives for a stream batch."""
+    return json.dumps(
+        {
+            "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 6},
+            "version": "1.0",
+            "DDBStreamBatchInfo": {
+                "shardId": shard,
+                "startSequenceNumber": first["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": last["dynamodb"]["SequenceNumber"],
+                "batchSize": 2,
+                "streamArn": arn,
+            },
+        }
+    )
+
+
+def queued(url: str) -> int:
+    """Messages still in the queue, visible or in flight (not deleted)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    found = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+        QueueUrl=url, AttributeNames=names
+    )["Attributes"]
+    return sum(int(found[n]) for n in names)
+
+
+def old(transaction_id: str, amount: str, status: str, version: int, **kw: Any) -> Any:
+    """A payment created long before any repair window (its late refund was lost)."""
+    values = item(transaction_id, LOAN, amount, status, version, created_date=ago(days=40), **kw)
+    values["updated_at"] = ago(minutes=1)
+    return values
+
+
+def test_a_dead_lettered_batch_is_read_back_from_the_stream_and_applied(
+    sync: Sync, dlq: str
+) -> None:
+    sync.put(old("pay_q1", "400.00", "CAPTURED", 2))
+    sync.put(old("pay_q2", "100.00", "CAPTURED", 2))
+    sync.deliver()
+    assert balances(sync.admin, LOAN) == ("500.00", "0.00")
+    sync.put(old("pay_q2", "100.00", "REFUNDED", 3, refunded="100.00"))  # this batch is lost
+    sync.put(old("pay_q1", "400.00", "CAPTURED", 3, refunded="150.00"))
+    arn, shard, records = stream_records(sync)  # never delivered: the batch went to the DLQ
+    boto3.client("sqs", region_name=REGION).send_message(
+        QueueUrl=dlq, MessageBody=batch_info(arn, shard, records[-2], records[-1])
+    )
+
+    summary = sync.repair()
+
+    assert (summary["dead_letters"], summary["repaired"], summary["failed"]) == (1, 2, [])
+    assert balances(sync.admin, LOAN) == ("750.00", "0.00")
+    assert queued(dlq) == 0
+
+
+def test_the_local_runners_dead_letters_name_their_keys(sync: Sync, dlq: str) -> None:
+    sync.put(old("pay_k1", "100.00", "CAPTURED", 2))
+    sync.pump.drain(lambda event: {"batchItemFailures": []})
+    body = {"records": [{"keys": ddb.to_item({"transaction_id": "pay_k1"}), "sequence": "1"}]}
+    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=dlq, MessageBody=json.dumps(body))
+
+    assert sync.repair()["dead_letters"] == 1
+    assert balances(sync.admin, LOAN) == ("900.00", "0.00")
+
+
+def test_a_dead_letter_that_still_fails_is_kept_for_the_next_run(sync: Sync, dlq: str) -> None:
+    orphan = old("pay_o1", "100.00", "CAPTURED", 2)
+    orphan["loan_account_number"] = "LNNOSUCHLOAN"
+    sync.put(orphan)
+    sync.pump.drain(lambda event: {"batchItemFailures": []})
+    body = {"records": [{"keys": ddb.to_item({"transaction_id": "pay_o1"})}]}
+    boto3.client("sqs", region_name=REGION).send_message(QueueUrl=dlq, MessageBody=json.dumps(body))
+
+    summary = sync.repair()
+
+    assert (summary["dead_letters"], summary["failed"]) == (0, ["pay_o1"])
+    assert queued(dlq) == 1  # in flight until its visibility timeout, then back
+
+
+def test_positions_the_stream_no_longer_has_are_reported_and_dropped(sync: Sync, dlq: str) -> None:
+    shard = "shardId-00000001573689847184-864758bb"
+    gone = batch_info(
+        "arn:aws:dynamodb:ap-south-1:123456789012:table/gone/stream/2026-01-01T00:00:00.000",
+        shard,
+        {"dynamodb": {"SequenceNumber": "800000000003126276362"}},
+        {"dynamodb": {"SequenceNumber": "800000000003126276363"}},
+    )
+    sqs = boto3.client("sqs", region_name=REGION)
+    sqs.send_message(QueueUrl=dlq, MessageBody=gone)
+    sqs.send_message(QueueUrl=dlq, MessageBody='{"DDBStreamBatchInfo": {"shardId": "x"}}')
+    sqs.send_message(QueueUrl=dlq, MessageBody="not json")
+
+    summary = sync.repair()
+
+    reasons = sorted(f.split(" ")[0] for f in summary["failed"])
+    assert reasons == ["positions-gone:no", "positions-gone:no", f"positions-gone:{shard}"]
+    assert queued(dlq) == 0

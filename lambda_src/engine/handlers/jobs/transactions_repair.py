@@ -6,27 +6,39 @@ the stream's 24-hour retention); an invocation may ask for another with
 A run that nears its timeout stops between pages and says so (`complete: false`); the next
 run starts over, and what this one repaired stays repaired.
 
-TransactionsSyncDLQ is not read here: it holds stream positions, not items, and the table
-already says what each payment is now. Its messages say when a batch was lost; one whose
-payments were created before the window (a late refund of an old payment) is repaired by a
-run with a window reaching back to them.
+First it drains TransactionsSyncDLQ (TRANSACTIONS_SYNC_DLQ_URL): each message names a lost
+batch's stream positions, read back from the stream (24 hours) to re-sync exactly those
+transactions, however old; then it compares the window. Without the queue's URL (a
+deployment that has no DLQ) only the window is compared.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import cache
 from typing import Any
 
+from botocore.config import Config
+
 from engine import metrics, settings, telemetry, wiring
 from engine.dal.ddb import recent_transactions
+from engine.dal.ddb.sync_dead_letters import SyncDeadLetters
 from engine.dal.pg.payments import stored_versions
 from engine.handlers.common import inject_context, logger
 from engine.handlers.consumers.transactions_stream import syncer
-from engine.logic.repair import SETTLE_SECONDS, Repairer, Window
-from shared import clock
+from engine.logic.repair import SETTLE_SECONDS, Repairer, RepairReport, Window
+from engine.queues import TRANSACTIONS_SYNC_DLQ
+from shared import aws, clock
 
 WINDOW_HOURS = 72
+# The streams API's regional endpoint (moto serves only that one; AWS serves it too).
+_STREAMS = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    account_id_endpoint_mode="disabled",
+)
 MAX_WINDOW_HOURS = 24 * 90
 
 
@@ -44,6 +56,16 @@ def repairer() -> Repairer:
     return Repairer(pages, versions, syncer())
 
 
+@cache
+def dead_letters() -> SyncDeadLetters | None:
+    url = os.environ.get(TRANSACTIONS_SYNC_DLQ.env_var, "")
+    if not url:
+        return None
+    table = settings.require("TRANSACTIONS_TABLE", settings.get().transactions_table)
+    streams = aws.client_with("dynamodbstreams", _STREAMS)
+    return SyncDeadLetters(aws.client("sqs"), streams, wiring.dynamodb(), url, table)
+
+
 def window(event: dict[str, Any]) -> Window:
     hours = event.get("window_hours", WINDOW_HOURS) if isinstance(event, dict) else WINDOW_HOURS
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_WINDOW_HOURS:
@@ -59,7 +81,16 @@ def window(event: dict[str, Any]) -> Window:
 @inject_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     span = window(event)
-    report = repairer().run(span, lambda: context.get_remaining_time_in_millis() / 1000)
+
+    def seconds_left() -> float:
+        return float(context.get_remaining_time_in_millis()) / 1000
+
+    report = RepairReport()
+    letters = dead_letters()
+    if letters is not None:
+        repairer().drain(letters, report, seconds_left)
+    if report.complete:
+        repairer().run(span, seconds_left, report)
     # Published on every run, zeros included: the alarm reads a steady series.
     telemetry.publish(metrics.TRANSACTIONS_REPAIRED, report.repaired)
     if report.failed:
@@ -69,6 +100,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "examined": report.examined,
         "repaired": report.repaired,
         "failed": report.failed,
+        "dead_letters": report.dead_letters,
         "complete": report.complete,
     }
     logger.info("transactions repair finished", extra=summary)
