@@ -99,7 +99,7 @@ bench: $(VENV)/.installed ## Benchmarks: import ratios, AWS calls per operation,
 .PHONY: preflight
 preflight: $(VENV)/.installed ## Before a first deploy: the account's quotas against ENV's stacks (Lambda concurrency, VPC, API Gateway, SMS/SES): make preflight ENV=prod [SYSTEM=engine]
 	@test -n "$(ENV)" || { echo "usage: make preflight ENV=<env> [SYSTEM=payouts|engine]"; exit 2; }
-	$(PY) -m scripts.preflight --env $(ENV) --system $(SYSTEM)
+	$(PY) -m scripts.preflight --env $(ENV) $(if $(SYSTEM),--system $(SYSTEM))
 
 # Payouts stages are named after the environment (dev/**), the engine's engine-<env>/**.
 DEPLOY_SYSTEM = $(or $(SYSTEM),payouts)

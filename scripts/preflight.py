@@ -39,8 +39,9 @@ if str(ROOT / "lambda_src") not in sys.path:
 os.environ.setdefault("CDK_VALIDATION", "false")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from config import load, load_engine  # noqa: E402
+from config import ConfigError, load, load_engine  # noqa: E402
 from config.base import EnvironmentConfig  # noqa: E402
+from config.selection import chosen  # noqa: E402
 from cost_model import assembly  # noqa: E402
 from scripts import quotas  # noqa: E402
 from scripts.preflight_checks import CHECK, OK, REQUEST, Clients, Finding, check_region  # noqa: E402
@@ -66,6 +67,11 @@ def boto3_clients(session: boto3.Session) -> Clients:
 
 def main(argv: Sequence[str] | None = None, clients: Clients | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        chosen(args.env, args.system)
+    except ConfigError as unknown:
+        print(f"preflight: {unknown}", file=sys.stderr)
+        return 2
     session = boto3.Session()
     if clients is None and session.get_credentials() is None:
         print(NO_CREDENTIALS, file=sys.stderr)

@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 
 def redrive(sqs: Any, dlq_url: str, replay_url: str, limit: int = 1000) -> int:
@@ -71,6 +72,14 @@ def stack_outputs(env: str, region: str) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except (BotoCoreError, ClientError) as error:  # no credentials, no such stack, no access
+        print(f"redrive-webhooks: {error}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", help="the environment whose queues to use")
     parser.add_argument("--system", choices=sorted(DEFAULT_REGIONS), default="payouts")

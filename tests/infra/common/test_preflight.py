@@ -339,3 +339,35 @@ def test_make_preflight_needs_an_environment() -> None:
         timeout=60,
     )
     assert "-m scripts.preflight --env prod --system engine" in dry_run.stdout
+
+
+def test_make_preflight_without_system_checks_payouts() -> None:
+    dry_run = subprocess.run(
+        ["make", "--no-print-directory", "-n", "preflight", "ENV=dev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    (line,) = [text for text in dry_run.stdout.splitlines() if "-m scripts.preflight" in text]
+    assert line.split("-m scripts.preflight", 1)[1].split() == ["--env", "dev"]
+    assert preflight._parser().parse_args(["--env", "dev"]).system == "payouts"
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["--env", "qa"],
+            "unknown environment 'qa'; valid environments: payouts: dev, staging, prod",
+        ),
+        (["--env", "uat", "--system", "engine"], "unknown environment 'uat'; valid environments: "),
+    ],
+)
+def test_an_unknown_environment_is_one_line_before_any_aws_call(
+    argv: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert preflight.main(argv, clients=None) == 2
+    (printed,) = capsys.readouterr().err.splitlines()
+    assert printed.startswith(f"preflight: {line}")
