@@ -131,7 +131,9 @@ dr-env-check: $(VENV)/.installed
 	@$(PY) -c 'import sys; from config.engine import ENVIRONMENTS as e; c = e.get("$(ENV)"); sys.exit(0 if c and c.dr_enabled else "engine $(ENV) has no DR stacks: deploy-dr is for the engine environments with DR")'
 
 .PHONY: deploy-dr
-deploy-dr: dr-env-check $(VENV)/.installed node_modules/.installed ## DR failover: deploy only the engine's Singapore stacks, nothing in Mumbai: make deploy-dr ENV=prod
+deploy-dr: ACTION := deploy-dr
+deploy-dr: DEPLOY_SYSTEM := engine
+deploy-dr: dr-env-check deploy-check node_modules/.installed ## DR failover: deploy only the engine's Singapore stacks, nothing in Mumbai: make deploy-dr ENV=prod
 	rm -rf cdk.out
 	$(CDK) deploy '$(DR_STACK_GLOB)' --exclusively -c system=engine -c env=$(ENV) -c strict=true --require-approval broadening
 

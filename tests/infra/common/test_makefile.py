@@ -117,6 +117,15 @@ def test_missing_credentials_name_the_variables_that_set_the_account(
     assert "(the placeholder)" in line
 
 
+def test_deploy_dr_checks_credentials_and_the_account_before_touching_anything() -> None:
+    result = make("deploy-dr", "ENV=prod", **NO_CREDENTIALS)
+    assert result.returncode == 2
+    (line, *_) = result.stderr.splitlines()
+    assert line.startswith("make deploy-dr: no AWS credentials found")
+    assert "CDK_ACCOUNT_ENGINE_PROD" in line and "CDK_ACCOUNT_PROD" in line
+    assert "cdk" not in result.stdout  # nothing removed, synthesized or deployed
+
+
 CREDENTIALS = NO_CREDENTIALS | {"AWS_ACCESS_KEY_ID": "AKIA0", "AWS_SECRET_ACCESS_KEY": "x"}
 
 
