@@ -1,9 +1,9 @@
 """The DR failover runbook: an SSM Automation document that promotes the DR Region's
-cross-Region read replica, moves DNS to the DR Region and makes the promoted instance
-Multi-AZ (seed §12.4).
+cross-Region read replica, switches on the jobs and consumers that run only in the active
+Region, moves DNS to the DR Region and makes the promoted instance Multi-AZ.
 
-Started by an operator on purpose (seed: "cross-region replica promotion
-(manual)"), never by an alarm: promotion is one-way and splits the database from
+Started by an operator on purpose (the platform's rule: cross-Region replica promotion
+is manual), never by an alarm: promotion is one-way and splits the database from
 the primary for good. So no `aws:approve` step; instead the `Confirm` parameter
 must equal the environment name. Its `allowedPattern` makes SSM refuse any other
 value before the execution starts, and the first step checks it again, so an
@@ -14,13 +14,20 @@ publishes one datapoint to the switch's metric, in its own Region, and Route 53 
 answering with the primary whatever the primary's own health checks say. No Route 53 call
 and nothing in the primary Region is needed.
 
+The standby's jobs and consumers are deployed switched off (their schedules disabled, their
+stream mappings disabled); once the promoted database takes writes, the runbook enables each
+named rule (EnableRule) and each named function's event source mapping (found with
+ListEventSourceMappings, enabled with UpdateEventSourceMapping).
+
 The document runs as a role created here that can promote and modify that one replica,
-publish to the switch's namespace and to the named topic, nothing else.
+enable those rules and those functions' mappings, publish to the switch's namespace and to
+the named topic, nothing else.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +65,10 @@ class FailoverRunbookProps:
     notification_topic_arn: str | None = None
     # The CMK of an encrypted topic (publishing needs GenerateDataKey and Decrypt).
     notification_key_arn: str | None = None
+    # EventBridge rules (by name, in this Region) the failover switches on.
+    rules_to_enable: Sequence[str] = ()
+    # Functions (by name) whose one event source mapping the failover switches on.
+    mappings_to_enable: Sequence[str] = ()
 
 
 class FailoverRunbook(Construct):
@@ -97,14 +108,31 @@ class FailoverRunbook(Construct):
         )
         self.document.node.add_dependency(self.policy)
         self.document_name = props.document_name
+        self._acknowledge(props, stack)
+
+    def _acknowledge(self, props: FailoverRunbookProps, stack: cdk.Stack) -> None:
+        star = []
         if props.traffic_switch is not None:
-            nag.acknowledge(
-                self.policy,
-                "AwsSolutions-IAM5[Resource::*]",
+            star.append(
                 "cloudwatch:PutMetricData supports no resource-level permissions; the "
                 "statement is limited by the cloudwatch:namespace condition to the failover "
-                "switch's own namespace.",
+                "switch's own namespace."
             )
+        if props.mappings_to_enable:
+            star.append(
+                "lambda:ListEventSourceMappings supports no resource-level permissions; it "
+                "only lists mappings (their ids), and enabling one is allowed for the named "
+                "functions only."
+            )
+            nag.acknowledge(
+                self.policy,
+                f"AwsSolutions-IAM5[Resource::{_mapping_arns(stack)}]",
+                "An event source mapping's ARN ends in an id Lambda assigns when it creates "
+                "the mapping; the statement is limited by the lambda:FunctionArn condition to "
+                "the mappings of the named functions.",
+            )
+        if star:
+            nag.acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", " ".join(star))
 
     def _statements(self, props: FailoverRunbookProps) -> list[iam.PolicyStatement]:
         statements = [
@@ -122,6 +150,7 @@ class FailoverRunbook(Construct):
                     resources=[self.replica_arn],
                 )
             )
+        statements += self._job_statements(props)
         if props.traffic_switch is not None:
             # PutMetricData has no resource-level permissions; the namespace condition
             # limits the role to the switch's own namespace.
@@ -153,6 +182,44 @@ class FailoverRunbook(Construct):
             )
         return statements
 
+    def _job_statements(self, props: FailoverRunbookProps) -> list[iam.PolicyStatement]:
+        stack = cdk.Stack.of(self)
+        statements = []
+        if props.rules_to_enable:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="EnableTheStandbysSchedules",
+                    actions=["events:EnableRule"],
+                    resources=[
+                        f"arn:aws:events:{stack.region}:{stack.account}:rule/{name}"
+                        for name in props.rules_to_enable
+                    ],
+                )
+            )
+        if props.mappings_to_enable:
+            functions = [
+                f"arn:aws:lambda:{stack.region}:{stack.account}:function:{name}"
+                for name in props.mappings_to_enable
+            ]
+            statements += [
+                iam.PolicyStatement(
+                    sid="FindTheStandbysMappings",
+                    actions=["lambda:ListEventSourceMappings"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="EnableTheStandbysMappings",
+                    actions=["lambda:UpdateEventSourceMapping"],
+                    resources=[_mapping_arns(stack)],
+                    conditions={"StringEquals": {"lambda:FunctionArn": functions}},
+                ),
+            ]
+        return statements
+
+
+def _mapping_arns(stack: cdk.Stack) -> str:
+    return f"arn:aws:lambda:{stack.region}:{stack.account}:event-source-mapping:*"
+
 
 def runbook_content(props: FailoverRunbookProps, role_arn: str) -> dict[str, Any]:
     """The Automation document (schema 0.3) as a dict; CloudFormation stores it as JSON."""
@@ -166,6 +233,8 @@ def runbook_content(props: FailoverRunbookProps, role_arn: str) -> dict[str, Any
             "inputs": {"Duration": PROMOTION_START_DELAY},
         },
         _wait_until_available(props),
+        *(_enable_rule(name) for name in props.rules_to_enable),
+        *(step for name in props.mappings_to_enable for step in _enable_mapping(name)),
     ]
     if props.traffic_switch is not None:
         steps.append(_throw_switch(props.traffic_switch))
@@ -176,6 +245,8 @@ def runbook_content(props: FailoverRunbookProps, role_arn: str) -> dict[str, Any
     steps[-1]["isEnd"] = True
     steps.append(_refuse(props))
     actions = [f"promote the read replica {props.replica_identifier} to a standalone primary"]
+    if props.rules_to_enable or props.mappings_to_enable:
+        actions.append("switch on the jobs and consumers that run only in the active Region")
     if props.traffic_switch is not None:
         actions.append("move DNS to this Region (throw the failover switch)")
     if props.multi_az:
@@ -258,6 +329,47 @@ def _wait_until_available(props: FailoverRunbookProps) -> dict[str, Any]:
     }
 
 
+def _step_id(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def _enable_rule(name: str) -> dict[str, Any]:
+    return {
+        "name": f"Enable{_step_id(name)}",
+        "action": "aws:executeAwsApi",
+        "inputs": {"Service": "events", "Api": "EnableRule", "Name": name},
+    }
+
+
+def _enable_mapping(function: str) -> list[dict[str, Any]]:
+    """The function's one mapping, found by function name (its id is Lambda's)."""
+    find = f"Find{_step_id(function)}Mapping"
+    return [
+        {
+            "name": find,
+            "action": "aws:executeAwsApi",
+            "inputs": {
+                "Service": "lambda",
+                "Api": "ListEventSourceMappings",
+                "FunctionName": function,
+            },
+            "outputs": [
+                {"Name": "Uuid", "Selector": "$.EventSourceMappings[0].UUID", "Type": "String"}
+            ],
+        },
+        {
+            "name": f"Enable{_step_id(function)}Mapping",
+            "action": "aws:executeAwsApi",
+            "inputs": {
+                "Service": "lambda",
+                "Api": "UpdateEventSourceMapping",
+                "UUID": f"{{{{ {find}.Uuid }}}}",
+                "Enabled": True,
+            },
+        },
+    ]
+
+
 def _throw_switch(switch: SwitchMetric) -> dict[str, Any]:
     """One datapoint: the switch's alarm goes to ALARM and stays there (missing data keeps
     its state), so Route 53 answers every failover name with this Region."""
@@ -309,7 +421,14 @@ def _notify(props: FailoverRunbookProps) -> dict[str, Any]:
                     if props.traffic_switch is not None
                     else ". Move traffic to the DR Region by hand."
                 )
-                + " Next: set active_region to this Region in config and run make deploy-dr."
+                + (
+                    " The jobs and consumers that run only in the active Region are switched "
+                    "on here."
+                    if props.rules_to_enable or props.mappings_to_enable
+                    else ""
+                )
+                + " Next: set active_region to this Region in config and run make deploy-dr "
+                "(deploys then keep those jobs on here)."
             ),
         },
     }

@@ -72,6 +72,8 @@ class SecureFunctionProps:
     function_name: str | None = None
     application_log_level: str = "INFO"
     reserved_concurrency: int | None = None
+    # A customer-managed key for the environment variables (None: Lambda's AWS managed key).
+    environment_encryption: kms.IKey | None = None
     # Asynchronous-invocation DLQ; without one, say why none is needed.
     dead_letter_queue: sqs.IQueue | None = None
     no_dlq_reason: str | None = None
@@ -124,6 +126,7 @@ class SecureFunction(Construct):
             timeout=cdk.Duration.seconds(spec.timeout_seconds),
             role=self.role,
             environment=dict(props.environment),
+            environment_encryption=props.environment_encryption,
             layers=list(props.layers),
             reserved_concurrent_executions=props.reserved_concurrency,
             dead_letter_queue=props.dead_letter_queue,

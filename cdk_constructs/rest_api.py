@@ -7,9 +7,12 @@ a WAF web ACL on the stage. Routes are Cognito-authorized unless a route is
 declared `auth="none"`, which needs a written reason.
 
 Optional, off unless asked for: API keys on every method with a usage plan (a
-route without a key needs a written reason too), CORS for named HTTPS origins,
-extra WAF managed rule groups, a per-minute WAF window, and one API Gateway
-account role shared by several APIs of a stack.
+route without a key needs a written reason too), CORS for named HTTPS origins (the
+gateway's own error responses name the origin too when there is one), binary media
+types, another error shape (cdk_constructs/gateway_responses.py), extra WAF managed
+rule groups, a per-minute WAF window, routes the per-IP rate rule leaves alone (a
+provider's webhooks: their sender's few addresses carry every customer's events), and
+one API Gateway account role shared by several APIs of a stack.
 """
 
 from __future__ import annotations
@@ -28,24 +31,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs import nag
+from cdk_constructs.gateway_responses import DOCUMENTED, GatewayErrorShape
 from cdk_constructs.json_schema import to_json_schema
 from cdk_constructs.log_group import EncryptedLogGroup, EncryptedLogGroupProps
 from cdk_constructs.waf import RegionalWebAcl, RegionalWebAclProps
 from shared.declarations import Route
 
-_VALIDATION_MESSAGE = '"$context.error.validationErrorString"'
-# $context.error.messageString is already a quoted JSON string.
-_PLAIN_MESSAGE = "$context.error.messageString"
-_GATEWAY_RESPONSES = (
-    (apigateway.ResponseType.BAD_REQUEST_BODY, "400", "ValidationError", _VALIDATION_MESSAGE),
-    (apigateway.ResponseType.BAD_REQUEST_PARAMETERS, "400", "ValidationError", _VALIDATION_MESSAGE),
-    (apigateway.ResponseType.UNAUTHORIZED, "401", "Unauthorized", _PLAIN_MESSAGE),
-    (apigateway.ResponseType.ACCESS_DENIED, "403", "Forbidden", _PLAIN_MESSAGE),
-    (apigateway.ResponseType.WAF_FILTERED, "403", "Forbidden", _PLAIN_MESSAGE),
-    (apigateway.ResponseType.THROTTLED, "429", "Throttled", _PLAIN_MESSAGE),
-    (apigateway.ResponseType.DEFAULT_4_XX, None, "ClientError", _PLAIN_MESSAGE),
-    (apigateway.ResponseType.DEFAULT_5_XX, None, "InternalError", _PLAIN_MESSAGE),
-)
 _EXECUTION_LOG_ACTIONS = [
     "logs:CreateLogGroup",
     "logs:CreateLogStream",
@@ -121,6 +112,12 @@ class SecureRestApiProps:
     api_keys: ApiKeyPlan | None = None
     # HTTPS origins a browser may call the API from; empty: no CORS at all.
     cors_origins: Sequence[str] = ()
+    # Content types answered as binary (a Lambda's base64 body decoded), e.g. application/pdf.
+    binary_media_types: Sequence[str] = ()
+    # The body of the gateway's own error responses.
+    gateway_errors: GatewayErrorShape = DOCUMENTED
+    # "METHOD /path" of routes the per-IP rate rule does not count (each needs a reason).
+    rate_limit_exempt_route_reasons: Mapping[str, str] = field(default_factory=dict)
     # The account-wide execution-log role; None: this API creates its own. Several
     # APIs in one stack share one, since the setting is one per account and Region.
     api_gateway_account: ApiGatewayAccount | None = None
@@ -148,7 +145,7 @@ class SecureRestApi(Construct):
         )
         self.authorizer = self._authorizer(props)
         self.methods = {route_key(r): self._method(r, props) for r in props.routes}
-        self._gateway_responses()
+        self._gateway_responses(props)
         self.usage_plan, self.api_key = self._api_keys(props)
         self.web_acl = self._web_acl(props)
         self._acknowledge(props)
@@ -200,6 +197,7 @@ class SecureRestApi(Construct):
                 },
             ),
             default_cors_preflight_options=_cors_options(props),
+            binary_media_types=list(props.binary_media_types) or None,
         )
 
     def _authorizer(self, props: SecureRestApiProps) -> apigateway.IAuthorizer | None:
@@ -250,17 +248,22 @@ class SecureRestApi(Construct):
         )
         return {"application/json": model}
 
-    def _gateway_responses(self) -> None:
-        for response_type, status, error, message in _GATEWAY_RESPONSES:
-            template = (
-                f'{{"error": "{error}", "message": {message}, "timestamp": "$context.requestTime"}}'
-            )
+    def _gateway_responses(self, props: SecureRestApiProps) -> None:
+        shape = props.gateway_errors
+        # One origin only: a gateway response cannot choose among several per request.
+        cors = (
+            {"Access-Control-Allow-Origin": f"'{props.cors_origins[0]}'"}
+            if len(props.cors_origins) == 1
+            else {}
+        )
+        for error in shape.errors:
+            headers = {"Content-Type": "application/json", **error.headers}
             self.api.add_gateway_response(
-                f"{error}{response_type.response_type}",
-                type=response_type,
-                status_code=status,
-                response_headers={"Content-Type": "'application/json'"},
-                templates={"application/json": template},
+                shape.construct_id(error),
+                type=error.response_type,
+                status_code=error.status,
+                response_headers={name: f"'{value}'" for name, value in headers.items()} | cors,
+                templates={"application/json": shape.render(error)},
             )
 
     def _api_keys(
@@ -287,6 +290,12 @@ class SecureRestApi(Construct):
         return plan, key
 
     def _web_acl(self, props: SecureRestApiProps) -> RegionalWebAcl:
+        exempt = [
+            path
+            for key in props.rate_limit_exempt_route_reasons
+            # As the stage's own URL has it (/v1/...) and as a custom domain's (/...).
+            for path in (f"/{props.stage_name}{key.split(' ', 1)[1]}", key.split(" ", 1)[1])
+        ]
         web_acl = RegionalWebAcl(
             self,
             "Waf",
@@ -295,6 +304,7 @@ class SecureRestApi(Construct):
                 rate_limit_per_5min_per_ip=props.waf_rate_limit_per_5min_per_ip,
                 rate_limit_per_minute_per_ip=props.waf_rate_limit_per_minute_per_ip,
                 extra_managed_rule_groups=props.waf_extra_managed_rule_groups,
+                rate_limit_exempt_paths=tuple(exempt),
                 log_encryption_key=props.log_encryption_key,
                 log_retention=props.log_retention,
                 log_removal_policy=props.log_removal_policy,
@@ -356,6 +366,7 @@ def _check_routes(props: SecureRestApiProps) -> None:
         )
     _check_api_keys(props)
     _check_cors(props)
+    _check_rate_exemptions(props)
 
 
 def _check_api_keys(props: SecureRestApiProps) -> None:
@@ -370,6 +381,18 @@ def _check_api_keys(props: SecureRestApiProps) -> None:
     blank = [key for key, reason in keys.keyless_route_reasons.items() if not reason.strip()]
     if blank:
         raise ValueError(f"keyless routes {blank} need a reason")
+
+
+def _check_rate_exemptions(props: SecureRestApiProps) -> None:
+    reasons = props.rate_limit_exempt_route_reasons
+    unknown = set(reasons) - {route_key(r) for r in props.routes}
+    if unknown:
+        raise ValueError(f"rate-limit exempt routes {sorted(unknown)} are not routes of this API")
+    if any("{" in key for key in reasons):
+        raise ValueError("rate-limit exempt routes must be literal paths (no {parameters})")
+    blank = [key for key, reason in reasons.items() if not reason.strip()]
+    if blank:
+        raise ValueError(f"rate-limit exempt routes {blank} need a reason")
 
 
 def _check_cors(props: SecureRestApiProps) -> None:

@@ -5,6 +5,12 @@ The rate limit counts requests per IP over a 5-minute window (WAF's default) or 
 "per minute" is enforced over 60 seconds, not rescaled to 5 minutes, where one
 burst could otherwise use five minutes' allowance at once.
 
+The rate rule can leave exact paths alone (a provider's webhook: the provider sends every
+customer's events from a few addresses, and a webhook refused for a day is switched off):
+those requests are still inspected by the managed rules, and their handler authenticates
+each one by its signature. Matching is on the exact path bytes, so a variant (another case,
+a suffix) is rate-limited like any other request.
+
 Logs go to a CMK-encrypted log group (WAF requires the `aws-waf-logs-` prefix),
 with the Authorization header redacted: it carries Cognito tokens and Monoova's
 webhook credential.
@@ -47,6 +53,8 @@ class RegionalWebAclProps:
     rate_limit_per_minute_per_ip: int | None = None
     # Managed rule groups added after the base three, e.g. AWSManagedRulesSQLiRuleSet.
     extra_managed_rule_groups: Sequence[str] = ()
+    # Exact URI paths the per-IP rate rule does not count.
+    rate_limit_exempt_paths: Sequence[str] = ()
 
     def rate_limit(self) -> tuple[int, int]:
         """(limit, evaluation window in seconds), checked."""
@@ -94,7 +102,7 @@ class RegionalWebAcl(Construct):
             visibility_config=_visibility(props.name),
             rules=[
                 *(_managed_rule(group, priority) for priority, group in enumerate(groups)),
-                _rate_rule(limit, window, len(groups)),
+                _rate_rule(limit, window, len(groups), props.rate_limit_exempt_paths),
             ],
         )
         self.log_group = EncryptedLogGroup(
@@ -163,15 +171,50 @@ def _managed_rule(group: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
     )
 
 
-def _rate_rule(limit: int, window_seconds: int, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+def _rate_rule(
+    limit: int, window_seconds: int, priority: int, exempt_paths: Sequence[str] = ()
+) -> wafv2.CfnWebACL.RuleProperty:
     return wafv2.CfnWebACL.RuleProperty(
         name="RateLimitPerIp",
         priority=priority,
         action=wafv2.CfnWebACL.RuleActionProperty(block={}),
         statement=wafv2.CfnWebACL.StatementProperty(
             rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                limit=limit, aggregate_key_type="IP", evaluation_window_sec=window_seconds
+                limit=limit,
+                aggregate_key_type="IP",
+                evaluation_window_sec=window_seconds,
+                scope_down_statement=_not_these_paths(exempt_paths),
             )
         ),
         visibility_config=_visibility("RateLimitPerIp"),
+    )
+
+
+def _not_these_paths(paths: Sequence[str]) -> wafv2.CfnWebACL.StatementProperty | None:
+    """Only requests to none of `paths` count towards the rate (None: every request)."""
+    if not paths:
+        return None
+    matches = [_path_is(path) for path in dict.fromkeys(paths)]
+    any_path = (
+        matches[0]
+        if len(matches) == 1
+        else wafv2.CfnWebACL.StatementProperty(
+            or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=matches)
+        )
+    )
+    return wafv2.CfnWebACL.StatementProperty(
+        not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=any_path)
+    )
+
+
+def _path_is(path: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="EXACTLY",
+            search_string=path,
+            text_transformations=[
+                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+            ],
+        )
     )

@@ -10,7 +10,8 @@ environment they are building.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import aws_cdk as cdk
@@ -45,6 +46,29 @@ PORTAL_RATE_LIMIT_PER_MINUTE_PER_IP = 100
 # "Internal PE: 500 requests/minute per user"; WAF counts per IP, so the per-IP
 # ceiling is the per-user figure (one branch user per device).
 INTERNAL_RATE_LIMIT_PER_MINUTE_PER_IP = 500
+
+# Reserved concurrency per service function (engine.declarations names). Each caps what one
+# function can take from the account (and from PostgreSQL's connections: one per container)
+# and is what `make preflight` adds up. Production: seed §11.2.2's year-one 50,000 repayments
+# a day peak at a few a second, each call a second or less, so 10-20 containers absorb a
+# burst; RazorPay retries a throttled webhook. The jobs run one at a time (a second sweep or
+# repair while one runs would only repeat its work); the replay queue's mapping keeps to 2
+# (its minimum maximum concurrency), so it is never throttled into redriving its messages.
+PRODUCTION_CONCURRENCY: Mapping[str, int] = {
+    "PortalSessions": 10,
+    "PortalLoans": 10,
+    "PortalPayments": 20,
+    "PortalReceipts": 5,
+    "RazorpayWebhook": 20,
+    "RazorpayWebhookReplayer": 2,
+    "PaymentSweeper": 1,
+    "TransactionsSync": 5,
+    "TransactionsRepair": 1,
+}
+# Dev and qa: test traffic only; small, so a new account's quota is exceeded by little.
+SMALL_CONCURRENCY: Mapping[str, int] = {
+    name: min(count, 2) for name, count in PRODUCTION_CONCURRENCY.items()
+}
 
 
 def subnet_cidrs(vpc_cidr: str, third_octets: tuple[int, ...], count: int) -> tuple[str, ...]:
@@ -218,8 +242,33 @@ class EngineConfig(EnvironmentConfig):
     internal_rate_limit_per_minute_per_ip: int = INTERNAL_RATE_LIMIT_PER_MINUTE_PER_IP
     # The portal's API-key usage plan: a daily quota per key (one key per client app).
     portal_usage_plan_quota_per_day: int = 200_000
-    # Origins the portal API answers CORS for (the static site's own name by default).
+    # The one origin the portal API (and its gateway error responses) answers CORS for;
+    # empty: the site's name under `domain` where there is one, else no CORS at all (set it
+    # to the CloudFront name once the edge stack has one).
     portal_cors_origins: tuple[str, ...] = ()
+
+    # The engine functions' settings (engine/settings.py reads them; stacks/engine/access.py
+    # gives each function the ones it reads).
+    razorpay_base_url: str = "https://api.razorpay.com"
+    # RazorPay captures authorised payments itself (the account's setting); False: we capture.
+    razorpay_auto_capture: bool = True
+    razorpay_timeout_seconds: int = 3
+    max_payment_amount: Decimal = Decimal("500000.00")
+    order_expiry_minutes: int = 30
+    # How long a payment is left to its webhook before the sweeper asks RazorPay.
+    payment_sweep_after_seconds: int = 300
+    otp_ttl_seconds: int = 300
+    session_ttl_seconds: int = 900  # seed §11.4.1: 15 minutes
+    statement_timeout_ms: int = 5000
+    # India's TRAI DLT rules: every SMS names the registered sender (header), principal
+    # entity and content template. These are examples in the registered ids' shape; each
+    # environment's real ids come from its DLT registration.
+    sms_sender_id: str = "FIVSTR"
+    sms_dlt_entity_id: str = "1101000000000000001"
+    sms_otp_template_id: str = "1107000000000000001"
+    reserved_concurrency: Mapping[str, int] = field(
+        default_factory=lambda: dict(PRODUCTION_CONCURRENCY)
+    )
 
     # S3 lifecycle: documents (receipts, mandate forms) are kept 8 years (RBI record
     # keeping for NBFCs), moved to cheaper storage as they age; old versions expire.
@@ -247,6 +296,19 @@ class EngineConfig(EnvironmentConfig):
         return (self.region, self.dr_region) if self.dr_enabled else (self.region,)
 
     @property
+    def portal_origin(self) -> str | None:
+        """The one origin the portal API answers CORS for, if any."""
+        if self.portal_cors_origins:
+            return self.portal_cors_origins[0]
+        if self.domain is not None:
+            return f"https://{self.domain.fqdn(self.domain.site_host)}"
+        return None
+
+    def standby_regions(self) -> tuple[str, ...]:
+        """Where functions are deployed but the active-Region-only ones stay switched off."""
+        return tuple(r for r in self.runtime_regions if r != self.active_region)
+
+    @property
     def dr_cdk_environment(self) -> cdk.Environment:
         return cdk.Environment(account=self.account, region=self.dr_region)
 
@@ -266,6 +328,7 @@ class EngineConfig(EnvironmentConfig):
             check_positive("api_throttle_rate_limit", self.api_throttle_rate_limit),
             check_positive("api_throttle_burst_limit", self.api_throttle_burst_limit),
             check_positive("portal_usage_plan_quota_per_day", self.portal_usage_plan_quota_per_day),
+            *self._runtime_problems(),
         ]
         # WAF rate-based rules count at least 10 requests per window.
         rate_limits = {
@@ -316,6 +379,36 @@ class EngineConfig(EnvironmentConfig):
             if value == logs.RetentionDays.INFINITE
         ]
         return [problem for problem in found if problem]
+
+    def _runtime_problems(self) -> list[str]:
+        found = [
+            f"{name} must be positive"
+            for name in (
+                "razorpay_timeout_seconds",
+                "order_expiry_minutes",
+                "payment_sweep_after_seconds",
+                "otp_ttl_seconds",
+                "session_ttl_seconds",
+                "statement_timeout_ms",
+            )
+            if getattr(self, name) <= 0
+        ]
+        if self.max_payment_amount < 1 or self.max_payment_amount != round(
+            self.max_payment_amount, 2
+        ):
+            found.append("max_payment_amount must be at least 1 with at most 2 decimals")
+        if len(self.portal_cors_origins) > 1:
+            found.append(
+                "portal_cors_origins: give one origin (gateway error responses name exactly one)"
+            )
+        found += [
+            f"reserved_concurrency[{name!r}] must be at least 1"
+            for name, count in self.reserved_concurrency.items()
+            if count < 1
+        ]
+        if not self.razorpay_base_url.startswith("https://"):
+            found.append("razorpay_base_url must be https://")
+        return found
 
 
 def _overlap(first: str, second: str) -> bool:
@@ -370,6 +463,7 @@ DEV = EngineConfig(
     network=_network(az_count=2, nat_gateways=1),
     dr_network=_dr_network(az_count=2, nat_gateways=1),
     backup_retention_days=1,
+    reserved_concurrency=SMALL_CONCURRENCY,
     database=DatabaseConfig(
         instance_type="t4g.medium",
         multi_az=False,
@@ -393,6 +487,7 @@ QA = EngineConfig(
     network=_network(az_count=2, nat_gateways=1),
     dr_network=_dr_network(az_count=2, nat_gateways=1),
     backup_retention_days=7,
+    reserved_concurrency=SMALL_CONCURRENCY,
     database=DatabaseConfig(
         instance_type="r6g.large",
         multi_az=True,

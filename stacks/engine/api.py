@@ -1,14 +1,22 @@
 """The engine's two REST APIs in one Region: Mumbai ("api") or the Singapore standby ("dr-api").
 
 * Customer portal API: public (no Cognito); an API key on every method but
-  `GET /health`, metered by a usage plan (seed §4.3.2 "API Keys: Required for all
-  endpoints"), and a WAF web ACL with the AWS managed rule groups plus 100 requests
-  per minute per IP. `GET /health` takes no key because Route 53 health checkers
-  cannot send one (a keyed check would always read 403, i.e. "down").
+  `GET /health` and RazorPay's webhook, metered by a usage plan (the platform's rule:
+  API keys are required for all customer endpoints), and a WAF web ACL with the AWS
+  managed rule groups plus 100 requests per minute per IP. `GET /health` takes no key
+  because Route 53 health checkers cannot send one (a keyed check would always read
+  403, i.e. "down"); the webhook takes none because RazorPay cannot send one, and is
+  outside the per-IP rate rule (RazorPay sends every customer's events from a few
+  addresses and disables a webhook that fails for a day). Every route but /health is
+  served by a function of the Region's service stack (stacks/engine/service.py),
+  named by its fixed name. CORS answers the configured portal origin only, gateway
+  error responses included; receipts are answered as PDF (a binary media type).
 * Internal engine API: Cognito-authorized against the staff user pool (one group
-  per seed role), WAF at 500 requests per minute per IP.
+  per staff role), WAF at 500 requests per minute per IP.
 * Both: stage "v1", throttling 2000 burst / 1000 rate, JSON access logs, execution
-  logs at ERROR, X-Ray, no cache, and a real `GET /health` Lambda per API that reads
+  logs at ERROR, X-Ray, no cache, the engine's error shape for the gateway's own
+  refusals (cdk_constructs/gateway_responses.py), and a real `GET /health` Lambda per
+  API that reads
   DynamoDB and runs `SELECT 1` through the database endpoint it is given (RDS Proxy
   in Mumbai, the read replica in Singapore), answering 503 when either is down.
   That is what the Route 53 failover health checks call.
@@ -29,10 +37,12 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cdk_constructs import nag
 from cdk_constructs.function import SecureFunction
+from cdk_constructs.gateway_responses import ENGINE as ENGINE_GATEWAY_ERRORS
 from cdk_constructs.keys import grant_via_service
 from cdk_constructs.network import ThreeTierVpc
 from cdk_constructs.rest_api import (
@@ -47,16 +57,24 @@ from cdk_constructs.user_pool import AdminUserPool, AdminUserPoolProps, StaffGro
 from cdk_constructs.waf import RegionalWebAcl
 from config.engine import EngineConfig
 from engine.declarations import (
+    FUNCTIONS,
     INTERNAL_HEALTH,
     INTERNAL_ROUTES,
     PORTAL_HEALTH,
     PORTAL_ROUTES,
+    RAZORPAY_WEBHOOK,
     STAFF_ROLES,
 )
-from shared.declarations import FunctionSpec, Route
 from engine.tables import TRANSACTIONS
+from shared.declarations import FunctionSpec, Route
 from stacks.engine.database import HEALTH_USER as HEALTH_DB_USER
-from stacks.engine.functions import EngineFunctionProps, EngineRuntime, engine_function, nist
+from stacks.engine.functions import (
+    EngineFunctionProps,
+    EngineRuntime,
+    engine_function,
+    function_name,
+    nist,
+)
 
 REGION_ROLES = ("api", "dr-api")
 STAGE_NAME = "v1"
@@ -85,10 +103,26 @@ PORTAL_ROUTE_REASON = (
     "handler authenticates the customer's session itself, and WAF managed rules and "
     "the 100-per-minute per-IP rate limit apply before either."
 )
+WEBHOOK_ROUTE = f"POST {next(r.path for r in PORTAL_ROUTES if r.function == RAZORPAY_WEBHOOK.name)}"
+WEBHOOK_ROUTE_REASON = (
+    "RazorPay's webhooks carry no API key and no Cognito token: RazorPay cannot send either. "
+    "The handler authenticates every call itself: an HMAC-SHA256 of the raw body with the "
+    "webhook secret (current or previous), compared in constant time, before anything is "
+    "read or written; a forged call is a 401 that changes nothing. WAF's managed rules and "
+    "stage throttling still apply."
+)
+WEBHOOK_RATE_REASON = (
+    "RazorPay delivers every customer's webhooks from a few addresses, so a per-IP limit "
+    "sized for one customer would refuse them at volume, and RazorPay disables a webhook "
+    "that keeps failing for 24 hours. Each call is authenticated by its signature; stage "
+    "throttling and the function's reserved concurrency bound it."
+)
 # Routes of the portal reachable without the API key. Route 53 health checks cannot
 # send the x-api-key header; a keyed /health would always read 403, i.e. "down".
-PORTAL_KEYLESS_ROUTES = {"GET /health": HEALTH_ROUTE_REASON}
-NO_DLQ_REASON = (
+PORTAL_KEYLESS_ROUTES = {"GET /health": HEALTH_ROUTE_REASON, WEBHOOK_ROUTE: WEBHOOK_ROUTE_REASON}
+# Receipts answer as PDF for `Accept: application/pdf` (a base64 body API Gateway decodes).
+BINARY_MEDIA_TYPES = ("application/pdf",)
+HEALTH_NO_DLQ_REASON = (
     "Only API Gateway invokes the health functions, synchronously (Lambda proxy "
     "integration): a failure is returned to the caller as the 5xx that makes the "
     "health check fail, which is the point. There is no asynchronous invocation whose "
@@ -146,7 +180,7 @@ class DatabaseEndpoint:
 class EngineApiStack(ConfiguredStack):
     """Both APIs of one Region, their health functions and the staff user pool.
 
-    MFA is stricter than the seed: the seed (§7, "TOTP for privileged users") asks
+    MFA is stricter than the platform's rule ("TOTP for privileged users"), which asks
     MFA of the privileged roles (SuperAdmin, Admin, FinanceTeam, BranchManager), but
     Cognito sets MFA per pool, not per group. The staff pool therefore requires TOTP
     MFA (no SMS) of every member; a per-group rule would also leave a user who is
@@ -226,7 +260,8 @@ class EngineApiStack(ConfiguredStack):
                 log_encryption_key=self.logs_key,
                 log_retention=retention,
                 reserved_concurrency=HEALTH_RESERVED_CONCURRENCY,
-                no_dlq_reason=NO_DLQ_REASON,
+                environment_key=self.data_key,
+                no_dlq_reason=HEALTH_NO_DLQ_REASON,
                 environment=self._health_environment(api),
             ),
         )
@@ -293,7 +328,7 @@ class EngineApiStack(ConfiguredStack):
         api: str,
         description: str,
         routes: tuple[Route, ...],
-        function: SecureFunction,
+        functions: dict[str, lambda_.IFunction],
         rate_limit_per_minute: int,
         public_route_reasons: dict[str, str],
         **extra: Any,
@@ -303,7 +338,7 @@ class EngineApiStack(ConfiguredStack):
             api_name=cfg.resource_name(f"{api}-api"),
             description=description,
             routes=routes,
-            functions={function.spec.name: function.function},
+            functions=functions,
             throttle_rate_limit=cfg.api_throttle_rate_limit,
             throttle_burst_limit=cfg.api_throttle_burst_limit,
             execution_logging_level=EXECUTION_LOGGING_LEVEL,
@@ -316,17 +351,20 @@ class EngineApiStack(ConfiguredStack):
             public_route_reasons=public_route_reasons,
             stage_name=STAGE_NAME,
             api_gateway_account=self.api_gateway_account,
+            gateway_errors=ENGINE_GATEWAY_ERRORS,
             **extra,
         )
 
     def _portal_api(self) -> SecureRestApi:
         cfg = self.cfg
         routes = PORTAL_ROUTES
+        reasons = {"GET /health": HEALTH_ROUTE_REASON, WEBHOOK_ROUTE: WEBHOOK_ROUTE_REASON}
         public = {
-            route_key(r): HEALTH_ROUTE_REASON if r.path == "/health" else PORTAL_ROUTE_REASON
+            route_key(r): reasons.get(route_key(r), PORTAL_ROUTE_REASON)
             for r in routes
             if r.auth == "none"
         }
+        origin = cfg.portal_origin
         api = SecureRestApi(
             self,
             "PortalApi",
@@ -334,14 +372,20 @@ class EngineApiStack(ConfiguredStack):
                 api="portal",
                 description=f"Payments engine {cfg.env_name} customer portal API",
                 routes=routes,
-                function=self.portal_health,
+                functions=self._route_functions(routes, self.portal_health),
                 rate_limit_per_minute=cfg.portal_rate_limit_per_minute_per_ip,
                 public_route_reasons=public,
                 api_keys=ApiKeyPlan(
                     quota_per_day=cfg.portal_usage_plan_quota_per_day,
-                    keyless_route_reasons=PORTAL_KEYLESS_ROUTES,
+                    keyless_route_reasons={
+                        k: v for k, v in PORTAL_KEYLESS_ROUTES.items() if k in public
+                    },
                 ),
-                cors_origins=cfg.portal_cors_origins,
+                cors_origins=(origin,) if origin else (),
+                binary_media_types=BINARY_MEDIA_TYPES,
+                rate_limit_exempt_route_reasons=(
+                    {WEBHOOK_ROUTE: WEBHOOK_RATE_REASON} if WEBHOOK_ROUTE in public else {}
+                ),
             ),
         )
         self._acknowledge_stage(api)
@@ -364,7 +408,7 @@ class EngineApiStack(ConfiguredStack):
                 api="internal",
                 description=f"Payments engine {cfg.env_name} internal engine API (staff)",
                 routes=routes,
-                function=self.internal_health,
+                functions=self._route_functions(routes, self.internal_health),
                 rate_limit_per_minute=cfg.internal_rate_limit_per_minute_per_ip,
                 public_route_reasons=public,
                 user_pool=self.user_pool.user_pool,
@@ -372,6 +416,28 @@ class EngineApiStack(ConfiguredStack):
         )
         self._acknowledge_stage(api)
         return api
+
+    def _route_functions(
+        self, routes: tuple[Route, ...], health: SecureFunction
+    ) -> dict[str, lambda_.IFunction]:
+        """The health function built here, and the service stack's by their fixed names (its
+        stack deploys first; the invoke permissions are created here, beside each route)."""
+        specs = {spec.name: spec for spec in FUNCTIONS}
+        found: dict[str, lambda_.IFunction] = {health.spec.name: health.function}
+        for name in dict.fromkeys(r.function for r in routes if r.function != health.spec.name):
+            found[name] = lambda_.Function.from_function_attributes(
+                self,
+                f"{name}Ref",
+                function_arn=self.format_arn(
+                    partition="aws",
+                    service="lambda",
+                    resource="function",
+                    resource_name=function_name(self.cfg, specs[name]),
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                ),
+                same_environment=True,
+            )
+        return found
 
     def _acknowledge_stage(self, api: SecureRestApi) -> None:
         """The two findings SecureRestApi acknowledges for PCI DSS, restated for NIST."""

@@ -1,8 +1,10 @@
-"""The engine's primary data in Mumbai: global tables, the event bus, queues, topics.
+"""The engine's data: Mumbai's global tables, secrets, bus, queues and topics; Singapore's own.
 
 Stateful: termination protection and retention (RetainExceptOnCreate) from config;
 construct ids never change (a new id is a new, empty table). Where DR is enabled every
-table has a Singapore replica under the Singapore replica of the data key.
+global table has a Singapore replica under the Singapore replica of the data key, and so do
+the secrets; the regional tables and the queues exist in each Region on their own
+(stacks/engine/regional.py).
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from config.engine import EngineConfig
 from engine.tables import GLOBAL_TABLES
 from stacks.engine.functions import kebab
 from stacks.engine.keys import EngineKeysStack, event_bus_name
+from stacks.engine.regional import add_regional_data, queue_name, table_name
+from stacks.engine.secrets import EngineSecrets
 
-# Queue id -> what it carries. Each has its own DLQ.
-QUEUES = {
+# Work queue id -> what it carries (for the later LMS poster and notifier). Each has its own
+# DLQ. The queues the functions use are declared in engine/queues.py (regional.py).
+WORK_QUEUES = {
     "LmsPosting": "repayments waiting to be posted to the LMS (FinnOne via MuleSoft)",
     "Notifications": "customer notifications waiting to be sent",
 }
@@ -58,14 +63,7 @@ class Messaging:
             cdk.CfnOutput(scope, key, value=value)
 
 
-def table_name(cfg: EngineConfig, logical_name: str) -> str:
-    """e.g. engine-prod-transaction-queue: the same in Mumbai and in the Singapore replica."""
-    return cfg.resource_name(kebab(logical_name))
-
-
-def queue_name(cfg: EngineConfig, name: str) -> str:
-    """e.g. engine-prod-lms-posting: fixed, so alarms find it by name in either region."""
-    return cfg.resource_name(kebab(name))
+__all__ = ["EngineDataStack", "EngineDrDataStack", "queue_name", "table_name"]
 
 
 def dlq_name(cfg: EngineConfig, name: str) -> str:
@@ -105,7 +103,7 @@ def add_messaging(stack: cdk.Stack, cfg: EngineConfig, key: kms.IKey) -> Messagi
     archive.apply_removal_policy(cfg.removal_policy)
     dlqs: dict[str, DeadLetterQueue] = {}
     queues: dict[str, WorkQueue] = {}
-    for name in QUEUES:
+    for name in WORK_QUEUES:
         dlqs[name] = DeadLetterQueue(
             stack,
             f"{name}Dlq",
@@ -182,7 +180,7 @@ class EngineDataStack(ConfiguredStack):
             scope,
             construct_id,
             stack_name=cfg.stack_name("data"),
-            description=f"Payments engine {cfg.env_name}: tables, event bus, queues, topics",
+            description=f"Payments engine {cfg.env_name}: tables, secrets, bus, queues, topics",
             env=cfg.cdk_environment,
             availability_zones=cfg.network.availability_zones,
             termination_protection=cfg.termination_protection,
@@ -211,6 +209,10 @@ class EngineDataStack(ConfiguredStack):
             )
             for spec in GLOBAL_TABLES
         }
+        self.regional = add_regional_data(self, cfg, self.data_key)
+        self.secrets = EngineSecrets(
+            self, "Secrets", cfg=cfg, key=self.data_key, replica_key_arns=replica_key_arns
+        ).secrets
         self.messaging = add_messaging(self, cfg, self.data_key)
         self.event_bus = self.messaging.event_bus
         self.archive = self.messaging.archive
@@ -220,14 +222,29 @@ class EngineDataStack(ConfiguredStack):
         self.schedule_group = self.messaging.schedule_group
         for name, t in self.tables.items():
             cdk.CfnOutput(self, f"{name}TableName", value=t.table.table_name)
+        for name, secret in self.secrets.items():
+            cdk.CfnOutput(self, f"{_pascal(name)}SecretArn", value=secret.secret_arn)
+        self.regional.outputs(self)
         self.messaging.outputs(self)
+
+    @property
+    def stateful_table_arns(self) -> list[str]:
+        """Every table here, global and regional (for the backup plan)."""
+        tables = [t.table for t in self.tables.values()]
+        tables += [t.table for t in self.regional.tables.values()]
+        return [t.table_arn for t in tables]
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.title() for part in name.split("-"))
 
 
 class EngineDrDataStack(ConfiguredStack):
-    """Singapore (DR environments): the standby bus, queues, topics and schedule group.
+    """Singapore (DR environments): the regional tables, the standby bus, queues, topics and
+    schedule group, under the Singapore replica of the Data key.
 
-    The tables need nothing here (their Singapore replicas belong to the global tables in
-    the Mumbai data stack). Encrypted with the Singapore replica of the Data key.
+    The global tables and the secrets need nothing here: their Singapore replicas belong to
+    the global tables and secrets of the Mumbai data stack.
     """
 
     def __init__(
@@ -243,7 +260,7 @@ class EngineDrDataStack(ConfiguredStack):
             scope,
             construct_id,
             stack_name=cfg.stack_name("dr-data"),
-            description=f"Payments engine {cfg.env_name}: standby bus, queues, topics (DR)",
+            description=f"Payments engine {cfg.env_name}: regional tables, standby bus (DR)",
             env=cfg.dr_cdk_environment,
             availability_zones=cfg.dr_network.availability_zones,
             termination_protection=cfg.termination_protection,
@@ -251,8 +268,10 @@ class EngineDrDataStack(ConfiguredStack):
         )
         self.cfg = cfg
         self.data_key = kms.Key.from_key_arn(self, "DataKeyRef", data_key_arn)
+        self.regional = add_regional_data(self, cfg, self.data_key)
         self.messaging = add_messaging(self, cfg, self.data_key)
         self.topics = self.messaging.topics
         self.queues = self.messaging.queues
         self.dlqs = self.messaging.dlqs
+        self.regional.outputs(self)
         self.messaging.outputs(self)

@@ -171,6 +171,8 @@ class EngineDatabaseStack(ConfiguredStack):
                 log_retention=cfg.internal_log_retention,
                 # One deployment migrates at a time (and the runner takes an advisory lock).
                 reserved_concurrency=1,
+                # The database's own key: the variables say where the database is.
+                environment_key=self.database_key,
                 no_dlq_reason=MIGRATOR_NO_DLQ_REASON,
                 environment={
                     "DB_PROXY_ENDPOINT": self.database.proxy.endpoint,

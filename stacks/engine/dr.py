@@ -1,4 +1,4 @@
-"""DR for the engine (seed §12.4): health-checked failover DNS for the APIs, and the
+"""DR for the engine: health-checked failover DNS for the APIs, and the
 runbook that promotes the Singapore replica and moves traffic there.
 
 * `api_domain` gives an API stack (either Region) its regional custom domain under
@@ -38,9 +38,29 @@ from cdk_constructs.failover_dns import (
 )
 from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import DomainConfig, EngineConfig
+from engine.declarations import EVENT_SOURCES, FUNCTIONS, SCHEDULES
+from stacks.engine.functions import function_name
+from stacks.engine.regional import rule_name
 
 HEALTH_PATH = "/health"
 SWITCH_NAMESPACE = "FivestarPaymentsEngine/Failover"
+
+
+def _active_region_only() -> set[str]:
+    return {spec.name for spec in FUNCTIONS if spec.active_region_only}
+
+
+def standby_rules(cfg: EngineConfig) -> tuple[str, ...]:
+    """The schedules of the jobs that run only in the active Region, by rule name."""
+    only = _active_region_only()
+    return tuple(rule_name(cfg, s) for s in SCHEDULES if s.function in only)
+
+
+def standby_stream_consumers(cfg: EngineConfig) -> tuple[str, ...]:
+    """The functions whose event source mapping runs only in the active Region."""
+    only = _active_region_only()
+    specs = {spec.name: spec for spec in FUNCTIONS}
+    return tuple(function_name(cfg, specs[s.function]) for s in EVENT_SOURCES if s.function in only)
 
 
 def traffic_switch(cfg: EngineConfig) -> tuple[SwitchMetric, SwitchAlarm]:
@@ -231,6 +251,8 @@ class EngineDrRunbookStack(ConfiguredStack):
                 multi_az=cfg.database.multi_az,
                 notification_topic_arn=notification_topic_arn,
                 notification_key_arn=notification_key_arn,
+                rules_to_enable=standby_rules(cfg),
+                mappings_to_enable=standby_stream_consumers(cfg),
             ),
         )
         self.document_name = self.runbook.document_name

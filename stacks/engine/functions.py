@@ -2,11 +2,14 @@
 
 The engine's functions all run in the private-app subnets behind `lambda_sg` (they reach
 PostgreSQL through the proxy and AWS through endpoints), with their dependencies (Powertools,
-psycopg for aarch64 manylinux_2_28, pitfalls P12) in one layer built locally without Docker.
+and psycopg's binary wheel for aarch64 manylinux_2_28, the platform Lambda's arm64 Python
+runs on) in one layer built locally without Docker. Their environment variables are
+encrypted with a customer-managed key.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_constructs import nag
@@ -59,9 +63,12 @@ class EngineFunctionProps:
     log_encryption_key: kms.IKey
     log_retention: logs.RetentionDays
     reserved_concurrency: int
-    # Every engine function so far is invoked synchronously (API Gateway, CloudFormation).
-    no_dlq_reason: str
+    # The customer-managed key Lambda encrypts the environment variables with.
+    environment_key: kms.IKey
     environment: Mapping[str, str] = field(default_factory=dict)
+    # Asynchronously invoked functions (schedules) have a DLQ; the others say why not.
+    dead_letter_queue: sqs.IQueue | None = None
+    no_dlq_reason: str | None = None
 
 
 def function_name(cfg: EngineConfig, spec: FunctionSpec) -> str:
@@ -69,8 +76,13 @@ def function_name(cfg: EngineConfig, spec: FunctionSpec) -> str:
     return cfg.resource_name(kebab(spec.name))
 
 
+_WORD_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
 def kebab(name: str) -> str:
-    return "".join(f"-{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+    """PortalHealth -> portal-health; an acronym stays one word: RazorpayWebhookDLQ ->
+    razorpay-webhook-dlq."""
+    return _WORD_BREAK.sub("-", name).lower()
 
 
 def engine_function(scope: Construct, props: EngineFunctionProps) -> SecureFunction:
@@ -94,15 +106,18 @@ def engine_function(scope: Construct, props: EngineFunctionProps) -> SecureFunct
             log_removal_policy=props.cfg.removal_policy,
             function_name=function_name(props.cfg, props.spec),
             reserved_concurrency=props.reserved_concurrency,
+            environment_encryption=props.environment_key,
+            dead_letter_queue=props.dead_letter_queue,
             no_dlq_reason=props.no_dlq_reason,
             vpc=network.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_group_name=APP),
             security_groups=[network.lambda_sg],
         ),
     )
-    nag.acknowledge(
-        function.function,
-        "NIST.800.53.R5-LambdaDLQ",
-        nist("SI-2a, SC-36(1)(a), CA-7", props.no_dlq_reason),
-    )
+    if props.dead_letter_queue is None and props.no_dlq_reason:
+        nag.acknowledge(
+            function.function,
+            "NIST.800.53.R5-LambdaDLQ",
+            nist("SI-2a, SC-36(1)(a), CA-7", props.no_dlq_reason),
+        )
     return function

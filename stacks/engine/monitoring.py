@@ -137,6 +137,8 @@ API_LATENCY_P99_MS = 2000
 WAF_BLOCKED_SPIKE = 1000  # blocked requests per 5 minutes: an attack, or a rule blocking users
 LAMBDA_ERROR_RATE = 0.05
 LAMBDA_THROTTLES = 5  # per 5 minutes
+STREAM_AGE_WARNING_MS = 5 * 60_000
+STREAM_AGE_CRITICAL_MS = 30 * 60_000
 FIVE_MINUTES = cdk.Duration.minutes(5)
 
 # PostgreSQL's default max_connections on RDS is LEAST(DBInstanceClassMemory/9531392, 5000).
@@ -209,7 +211,8 @@ class MonitoringTargets:
 
     metric_namespace: str = ENGINE_METRIC_NAMESPACE
     table_names: Sequence[str] = ()  # global tables: the same name in every Region
-    replica_regions: Sequence[str] = ()  # the Regions this one replicates to
+    regional_table_names: Sequence[str] = ()  # this Region's own tables (never replicated)
+    replica_regions: Sequence[str] = ()  # the Regions the global tables replicate to
     db_instance_identifiers: Sequence[str] = ()  # the primary, or the DR replica
     replica_instance_identifiers: Sequence[str] = ()  # read replicas: ReplicaLag
     rest_api_names: Sequence[str] = ()
@@ -218,6 +221,11 @@ class MonitoringTargets:
     queue_names: Sequence[str] = ()
     dlq_names: Sequence[str] = ()
     function_names: Sequence[str] = ()
+    # Functions deployed here that do not run here (jobs and consumers of the active Region
+    # only, in the standby): graphed, never alarmed, until the Region becomes the active one.
+    standby_function_names: Sequence[str] = ()
+    # Functions fed by a stream mapping: their iterator age says how far behind they are.
+    stream_function_names: Sequence[str] = ()
     # The business metrics declared in metric_namespace, and the declared names
     # (FunctionSpec.name) of the functions deployed AND running in this Region (a job that
     # runs only in the active Region is not running in the standby): a business alarm
@@ -234,6 +242,7 @@ class MonitoringTargets:
             found.append(f"metric_namespace {self.metric_namespace!r}: AWS/ is reserved")
         for label in (
             "table_names",
+            "regional_table_names",
             "replica_regions",
             "db_instance_identifiers",
             "replica_instance_identifiers",
@@ -242,6 +251,8 @@ class MonitoringTargets:
             "queue_names",
             "dlq_names",
             "function_names",
+            "standby_function_names",
+            "stream_function_names",
             "running_functions",
         ):
             found += _name_problems(label, getattr(self, label))
@@ -252,6 +263,13 @@ class MonitoringTargets:
         overlap = set(self.queue_names) & set(self.dlq_names)
         if overlap:
             found.append(f"{sorted(overlap)} named as both a work queue and a DLQ")
+        unknown = (set(self.standby_function_names) | set(self.stream_function_names)) - set(
+            self.function_names
+        )
+        if unknown:
+            found.append(f"{sorted(unknown)} are not among function_names")
+        if set(self.table_names) & set(self.regional_table_names):
+            found.append("a table is named both global and regional")
         return found
 
 
@@ -569,7 +587,8 @@ class EngineMonitoringStack(ConfiguredStack):
     # --- DynamoDB ------------------------------------------------------------------
 
     def _tables(self) -> None:
-        for name in self.targets.table_names:
+        targets = self.targets
+        for name in (*targets.table_names, *targets.regional_table_names):
             table = dynamodb.Table.from_table_name(self, f"Table{_id(name)}", name)
             throttled = cmc.ThrottledEventsThreshold(
                 max_throttled_events_threshold=DYNAMO_THROTTLED_EVENTS
@@ -585,7 +604,8 @@ class EngineMonitoringStack(ConfiguredStack):
                     "Warning": cmc.ErrorCountThreshold(max_error_count=0)
                 },
             )
-            if self.targets.replica_regions:
+            # Only a global table replicates (and so reports ReplicationLatency).
+            if targets.replica_regions and name in targets.table_names:
                 self._replication_latency(name)
 
     def _replication_latency(self, table_name: str) -> None:
@@ -773,25 +793,53 @@ class EngineMonitoringStack(ConfiguredStack):
             )
 
     def _functions(self) -> None:
-        for name in self.targets.function_names:
+        targets = self.targets
+        for name in targets.function_names:
             function = lambda_.Function.from_function_attributes(
                 self,
                 f"Function{_id(name)}",
                 function_arn=self._arn("lambda", f"function:{name}"),
                 same_environment=True,
             )
+            alarms = {} if name in targets.standby_function_names else self._function_alarms(name)
             self.facade.monitor_lambda_function(
                 lambda_function=function,
                 human_readable_name=f"Function {name}",
                 alarm_friendly_name=self._short(name),
-                add_fault_rate_alarm={
-                    # Lambda's Errors metric averaged over invocations is a 0..1 ratio.
-                    "Warning": cmc.ErrorRateThreshold(max_error_rate=LAMBDA_ERROR_RATE)
-                },
-                add_throttles_count_alarm={
-                    "Warning": cmc.ErrorCountThreshold(max_error_count=LAMBDA_THROTTLES)
-                },
+                is_iterator=name in targets.stream_function_names,
+                **alarms,
             )
+
+    def _function_alarms(self, name: str) -> dict[str, Any]:
+        alarms: dict[str, Any] = {
+            # Lambda's Errors metric averaged over invocations is a 0..1 ratio.
+            "add_fault_rate_alarm": {
+                "Warning": cmc.ErrorRateThreshold(max_error_rate=LAMBDA_ERROR_RATE)
+            },
+            "add_throttles_count_alarm": {
+                "Warning": cmc.ErrorCountThreshold(max_error_count=LAMBDA_THROTTLES)
+            },
+        }
+        if name in self.targets.stream_function_names:
+            # PostgreSQL's balances lag the payments by this much: warn after 5 minutes,
+            # page after 30 (customers see stale outstanding amounts, the repair job is
+            # hourly). No records, no datapoints: an idle stream is not a late one.
+            alarms["add_max_iterator_age_alarm"] = {
+                "Warning": cmc.MaxAgeThreshold(
+                    max_age_in_millis=STREAM_AGE_WARNING_MS,
+                    datapoints_to_alarm=3,
+                    evaluation_periods=3,
+                    treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                ),
+                "Critical": cmc.MaxAgeThreshold(
+                    max_age_in_millis=STREAM_AGE_CRITICAL_MS,
+                    datapoints_to_alarm=3,
+                    evaluation_periods=3,
+                    action_override=self.hub.critical,
+                    treat_missing_data_override=cw.TreatMissingData.NOT_BREACHING,
+                ),
+            }
+        return alarms
 
 
 def max_connections(instance_type: str) -> int:

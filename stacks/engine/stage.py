@@ -3,8 +3,10 @@
 Deploy order (architecture §4), stated with explicit stack dependencies:
 
     keys -> dr-keys                                  multi-region keys, then their replicas
-    network, dr-network, dr-data                     both VPCs; the standby bus/queues/topics
-    data -> database -> dr-database                  global tables, PostgreSQL, its replica
+    network, dr-network, dr-data                     both VPCs; the standby's own data
+    data -> database -> dr-database                  tables and secrets, PostgreSQL, replica
+    data, database, storage -> service -> api        the functions, then the routes to them
+    dr-data, dr-database, dr-storage -> dr-service -> dr-api
     dr-database, dr-data -> dr-runbook               the failover runbook and switch
     api, dr-api, dr-runbook -> dns                   failover records (with a domain)
 
@@ -26,12 +28,15 @@ from cdk_constructs.postgres import PORT
 from cdk_constructs.tags import tag_every_resource
 from config.engine import EngineConfig
 from engine import metrics as engine_metrics
+from engine.declarations import EVENT_SOURCES
+from engine.queues import QUEUES
+from engine.tables import GLOBAL_TABLES, REGIONAL_TABLES
 from shared.declarations import FunctionSpec
-from engine.tables import GLOBAL_TABLES
+from stacks.engine import access
 from stacks.engine.api import DatabaseEndpoint, EngineApiStack
 from stacks.engine.backup import EngineBackupStack, EngineDrBackupVaultStack
 from stacks.engine.data import (
-    QUEUES,
+    WORK_QUEUES,
     EngineDataStack,
     EngineDrDataStack,
     dlq_name,
@@ -58,10 +63,14 @@ from stacks.engine.dr import (
 )
 from stacks.engine.edge import EngineEdgeStack, EngineEdgeWafStack
 from stacks.engine.functions import function_name
-from stacks.engine.keys import EngineDrKeysStack, EngineKeysStack
+from stacks.engine.grants import Database, SecretRef
+from stacks.engine.keys import EngineDrKeysStack, EngineKeysStack, event_bus_name
 from stacks.engine.monitoring import EngineMonitoringStack, MonitoringTargets
 from stacks.engine.network import EngineNetworkStack
-from stacks.engine.storage import EngineDrStorageStack, EngineStorageStack
+from stacks.engine.regional import SCHEDULED_JOBS_DLQ
+from stacks.engine.secrets import SECRETS, secret_arn_pattern, secret_name
+from stacks.engine.service import EngineServiceStack, ServiceInputs
+from stacks.engine.storage import EngineDrStorageStack, EngineStorageStack, bucket_name
 
 S = TypeVar("S", bound=cdk.Stack)
 
@@ -76,6 +85,7 @@ class EngineStage(cdk.Stage):
         self._data()
         self._databases()
         self._storage_and_edge()
+        self._services()
         self._apis()
         self._backup()
         self._dr_runbook()
@@ -229,6 +239,84 @@ class EngineStage(cdk.Stage):
             self.dr_storage,
         )
 
+    def _services(self) -> None:
+        cfg = self.cfg
+        database = self.database.database
+        self.service = self._add(
+            EngineServiceStack(
+                self,
+                "Service",
+                cfg=cfg,
+                region_role="service",
+                env=cfg.cdk_environment,
+                network=self.network.network,
+                inputs=ServiceInputs(
+                    logs_key_arn=self.key_arn("Logs"),
+                    data_key_arn=self.key_arn("Data"),
+                    transactions_stream_arn=self.data.tables["Transactions"].table.table_stream_arn,
+                    secrets={
+                        spec.env_var: SecretRef(secret.secret_arn, secret.secret_arn)
+                        for spec in SECRETS
+                        for secret in (self.data.secrets[spec.name],)
+                    },
+                    documents_bucket=bucket_name(cfg, "documents", cfg.region),
+                    event_bus_name=event_bus_name(cfg),
+                    database=Database(
+                        host=database.proxy.endpoint,
+                        port=PORT,
+                        name=DATABASE_NAME,
+                        connect_arn=database.user_connect_arn(access.DATABASE_USER),
+                    ),
+                ),
+            ),
+            self.network,
+            self.data,
+            self.database,
+            self.storage,
+        )
+        self.dr_service: EngineServiceStack | None = None
+        if self.dr_keys is None or self.dr_network is None or self.dr_database is None:
+            return
+        replica = self.dr_database.replica
+        self.dr_service = self._add(
+            EngineServiceStack(
+                self,
+                "DrService",
+                cfg=cfg,
+                region_role="dr-service",
+                env=cfg.dr_cdk_environment,
+                network=self.dr_network.network,
+                inputs=ServiceInputs(
+                    logs_key_arn=self.dr_keys.keys["Logs"].key_arn,
+                    data_key_arn=self.dr_keys.keys["Data"].key_arn,
+                    # The Singapore replica's own stream, read from DynamoDB at deploy time.
+                    transactions_stream_arn=None,
+                    # The secrets' replicas, by name (same name, Singapore's random suffix).
+                    secrets={
+                        spec.env_var: SecretRef(
+                            secret_name(cfg, spec), secret_arn_pattern(cfg, spec, cfg.dr_region)
+                        )
+                        for spec in SECRETS
+                    },
+                    documents_bucket=bucket_name(cfg, "documents", cfg.dr_region),
+                    event_bus_name=event_bus_name(cfg),
+                    # No proxy before promotion: the replica itself (the promoted primary later).
+                    database=Database(
+                        host=replica.instance.db_instance_endpoint_address,
+                        port=PORT,
+                        name=DATABASE_NAME,
+                        connect_arn=replica.user_connect_arn(access.DATABASE_USER),
+                    ),
+                ),
+            ),
+            self.dr_network,
+            self.dr_data,
+            self.dr_database,
+            self.dr_storage,
+            # The Transactions table's Singapore replica (its stream) and the secrets' replicas.
+            self.data,
+        )
+
     def _apis(self) -> None:
         cfg = self.cfg
         health_table = table_name(cfg, "Transactions")
@@ -254,6 +342,7 @@ class EngineStage(cdk.Stage):
             self.network,
             self.data,
             self.database,
+            self.service,
         )
         self.dr_api: EngineApiStack | None = None
         if self.dr_keys is not None and self.dr_network and self.dr_database:
@@ -280,19 +369,11 @@ class EngineStage(cdk.Stage):
                 self.dr_network,
                 self.dr_database,
                 self.data,
+                self.dr_service,
             )
 
     def _monitoring(self) -> None:
         cfg = self.cfg
-        tables = tuple(table_name(cfg, spec.logical_name) for spec in GLOBAL_TABLES)
-        queues = tuple(queue_name(cfg, name) for name in QUEUES)
-        dlqs = tuple(dlq_name(cfg, name) for name in QUEUES)
-        apis = (cfg.resource_name("portal-api"), cfg.resource_name("internal-api"))
-
-        def topic(region: str, name: str) -> str:
-            return f"arn:aws:sns:{region}:{cfg.account}:{topic_name(cfg, name)}"
-
-        replicas = tuple(f"{primary_identifier(cfg)}-{name}" for name in cfg.database.read_replicas)
         self.monitoring = self._add(
             EngineMonitoringStack(
                 self,
@@ -300,21 +381,7 @@ class EngineStage(cdk.Stage):
                 cfg=cfg,
                 region_role="monitoring",
                 env=cfg.cdk_environment,
-                targets=MonitoringTargets(
-                    table_names=tables,
-                    replica_regions=(cfg.dr_region,) if cfg.dr_enabled else (),
-                    db_instance_identifiers=(primary_identifier(cfg), *replicas),
-                    replica_instance_identifiers=replicas,
-                    rest_api_names=apis,
-                    web_acl_names=apis,
-                    queue_names=queues,
-                    dlq_names=dlqs,
-                    function_names=self._function_names(cfg.region),
-                    metrics=engine_metrics.METRICS,
-                    running_functions=self._running_functions(cfg.region),
-                    critical_topic_arn=topic(cfg.region, "Critical"),
-                    warning_topic_arn=topic(cfg.region, "Warning"),
-                ),
+                targets=self._monitoring_targets(cfg.region),
             ),
             self.data,
             self.database,
@@ -322,7 +389,6 @@ class EngineStage(cdk.Stage):
         )
         self.dr_monitoring: EngineMonitoringStack | None = None
         if self.dr_api is not None and self.dr_data is not None:
-            replica = dr_replica_identifier(cfg)
             self.dr_monitoring = self._add(
                 EngineMonitoringStack(
                     self,
@@ -330,26 +396,56 @@ class EngineStage(cdk.Stage):
                     cfg=cfg,
                     region_role="dr-monitoring",
                     env=cfg.dr_cdk_environment,
-                    targets=MonitoringTargets(
-                        table_names=tables,
-                        replica_regions=(cfg.region,),
-                        db_instance_identifiers=(replica,),
-                        replica_instance_identifiers=(replica,),
-                        rest_api_names=apis,
-                        web_acl_names=apis,
-                        queue_names=queues,
-                        dlq_names=dlqs,
-                        function_names=self._function_names(cfg.dr_region),
-                        metrics=engine_metrics.METRICS,
-                        running_functions=self._running_functions(cfg.dr_region),
-                        critical_topic_arn=topic(cfg.dr_region, "Critical"),
-                        warning_topic_arn=topic(cfg.dr_region, "Warning"),
-                    ),
+                    targets=self._monitoring_targets(cfg.dr_region),
                 ),
                 self.dr_data,
                 self.dr_database,
                 self.dr_api,
             )
+
+    def _monitoring_targets(self, region: str) -> MonitoringTargets:
+        cfg = self.cfg
+        primary = region == cfg.region
+        apis = (cfg.resource_name("portal-api"), cfg.resource_name("internal-api"))
+        queues, dlqs = _queue_names(cfg)
+        if primary:
+            replicas = tuple(
+                f"{primary_identifier(cfg)}-{name}" for name in cfg.database.read_replicas
+            )
+            instances = (primary_identifier(cfg), *replicas)
+        else:
+            replicas = instances = (dr_replica_identifier(cfg),)
+        others = tuple(r for r in cfg.runtime_regions if r != region)
+        specs = self._functions_in(region)
+        running = set(self._running_functions(region))
+        streams = {source.function for source in EVENT_SOURCES if source.kind == "dynamodb-stream"}
+        return MonitoringTargets(
+            table_names=tuple(table_name(cfg, spec.logical_name) for spec in GLOBAL_TABLES),
+            regional_table_names=tuple(
+                table_name(cfg, spec.logical_name) for spec in REGIONAL_TABLES
+            ),
+            replica_regions=others,
+            db_instance_identifiers=instances,
+            replica_instance_identifiers=replicas,
+            rest_api_names=apis,
+            web_acl_names=apis,
+            queue_names=queues,
+            dlq_names=dlqs,
+            function_names=tuple(function_name(cfg, spec) for spec in specs),
+            standby_function_names=tuple(
+                function_name(cfg, spec) for spec in specs if spec.name not in running
+            ),
+            stream_function_names=tuple(
+                function_name(cfg, spec) for spec in specs if spec.name in streams
+            ),
+            metrics=engine_metrics.METRICS,
+            running_functions=tuple(sorted(running)),
+            critical_topic_arn=self._topic_arn(region, "Critical"),
+            warning_topic_arn=self._topic_arn(region, "Warning"),
+        )
+
+    def _topic_arn(self, region: str, name: str) -> str:
+        return f"arn:aws:sns:{region}:{self.cfg.account}:{topic_name(self.cfg, name)}"
 
     def _functions_in(self, region: str) -> list[FunctionSpec]:
         """Every declared function the stacks built so far deploy in `region`."""
@@ -389,7 +485,7 @@ class EngineStage(cdk.Stage):
                 backup_key_arn=self.key_arn("Backup"),
                 resource_arns=[
                     primary_arn(cfg),
-                    *(t.table.table_arn for t in self.data.tables.values()),
+                    *self.data.stateful_table_arns,
                     *(b.bucket_arn for b in self.storage.buckets.values()),
                 ],
             ),
@@ -466,3 +562,14 @@ class EngineStage(cdk.Stage):
         """Stack role (the suffix of its name) -> stack."""
         prefix = f"{self.cfg.system}-{self.cfg.env_name}-"
         return {stack.stack_name.removeprefix(prefix): stack for stack in self.stacks}
+
+
+def _queue_names(cfg: EngineConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(work queues, DLQs) by name: the later LMS and notification queues, and the queues
+    engine/queues.py declares (a declared queue without a DLQ of its own is one)."""
+    work = [queue_name(cfg, name) for name in WORK_QUEUES]
+    work += [queue_name(cfg, q.name) for q in QUEUES if q.dead_letter_queue]
+    dlqs = [dlq_name(cfg, name) for name in WORK_QUEUES]
+    dlqs += [queue_name(cfg, q.name) for q in QUEUES if not q.dead_letter_queue]
+    dlqs.append(queue_name(cfg, SCHEDULED_JOBS_DLQ))
+    return tuple(work), tuple(dlqs)

@@ -1,0 +1,1 @@
+"""Handlers of the constructs' own custom resources (inline code: each file is one handler)."""

@@ -1,0 +1,265 @@
+"""What each engine service function may touch, and the environment it is given: declared once.
+
+One entry per function the service stack deploys (every engine.declarations FunctionSpec but
+the health functions and the schema migrator, which their own stacks grant). The service
+stacks turn an entry into IAM statements and environment variables in both Regions;
+tests/integration/engine/test_function_access.py runs each handler on moto, records every AWS
+call it makes and fails when a call is not covered here; the infra tests read the result off
+the synthesized templates.
+
+DynamoDB actions are IAM's, not the API's: a TransactWriteItems needs PutItem, UpdateItem or
+ConditionCheckItem on each item's table, a TransactGetItems GetItem. No function may delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from config.engine import EngineConfig
+from engine import declarations as fn
+from engine.queues import RAZORPAY_WEBHOOK_DLQ, TRANSACTIONS_SYNC_DLQ
+from engine.tables import COUNTERS, IDEMPOTENCY, SESSIONS, TRANSACTION_QUEUE, TRANSACTIONS
+from shared.declarations import FunctionSpec, QueueSpec
+from shared.tables import TableSpec
+from stacks.engine.secrets import OTP_HASH_KEY, RAZORPAY_KEY, RAZORPAY_WEBHOOK, SecretSpec
+
+GET = "dynamodb:GetItem"
+BATCH_GET = "dynamodb:BatchGetItem"
+PUT = "dynamodb:PutItem"
+UPDATE = "dynamodb:UpdateItem"
+QUERY = "dynamodb:Query"
+CONDITION_CHECK = "dynamodb:ConditionCheckItem"
+SEND = "sqs:SendMessage"
+RECEIVE = "sqs:ReceiveMessage"
+DELETE_MESSAGE = "sqs:DeleteMessage"
+# The receipts' prefix in the documents bucket (engine.logic.receipts).
+RECEIPTS_PREFIX = "receipts/"
+# The database login role of the business logic (migration 0007: reads and writes, never
+# deletes); IAM authentication through RDS Proxy in the primary Region.
+DATABASE_USER = "engine_app"
+
+Invoker = Literal["api", "schedule", "stream", "queue"]
+LogKind = Literal["portal", "internal", "scheduler"]
+
+
+@dataclass(frozen=True)
+class TableGrant:
+    table: TableSpec
+    actions: tuple[str, ...]
+    query_indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueGrant:
+    queue: QueueSpec
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FunctionAccess:
+    invoked_by: Invoker
+    # Which log-retention rule its log group follows (stacks/engine/monitoring.py).
+    log_kind: LogKind
+    tables: tuple[TableGrant, ...] = ()
+    # Tables whose names the function is given but never calls on any path (a store it
+    # builds whole uses them only for writes this function does not make): no permission.
+    named_tables: tuple[TableSpec, ...] = ()
+    # Reads the table's stream itself (GetShardIterator, GetRecords), beside any mapping.
+    reads_stream: TableSpec | None = None
+    queues: tuple[QueueGrant, ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+    # s3 actions on the documents bucket's receipts/ prefix.
+    documents: tuple[str, ...] = ()
+    publishes_events: bool = False
+    # Sends SMS straight to phone numbers (SNS Publish with PhoneNumber, no topic).
+    sends_sms: bool = False
+    database: bool = False
+    # Settings from config (see config_values), by variable name.
+    settings: tuple[str, ...] = ()
+    no_dlq_reason: str | None = None
+
+
+_SYNC = (
+    "Invoked only synchronously, by API Gateway's Lambda proxy integration: an error is the "
+    "caller's answer, and a DLQ receives only failed asynchronous invocations."
+)
+_RAZORPAY = ("RAZORPAY_BASE_URL", "RAZORPAY_TIMEOUT_SECONDS")
+# The payment store writes a payment, its idempotency claim, the loan's counter and the LMS
+# outbox item in one transaction; the counters' ADD gives receipt numbers.
+_SETTLES = (
+    TableGrant(TRANSACTIONS, (GET, PUT, UPDATE, CONDITION_CHECK)),
+    TableGrant(COUNTERS, (GET, UPDATE, CONDITION_CHECK)),
+    TableGrant(TRANSACTION_QUEUE, (PUT,)),
+)
+_SESSION_READ = TableGrant(SESSIONS, (GET,))
+
+ACCESS: dict[str, FunctionAccess] = {
+    fn.PORTAL_SESSIONS.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="portal",
+        # Challenges, sessions and the attempt counters (UpdateItem ADD), one table.
+        tables=(TableGrant(SESSIONS, (GET, PUT, UPDATE)),),
+        secrets=(OTP_HASH_KEY,),
+        sends_sms=True,
+        database=True,
+        settings=(
+            "OTP_TTL_SECONDS",
+            "SESSION_TTL_SECONDS",
+            "SMS_SENDER_ID",
+            "SMS_DLT_ENTITY_ID",
+            "SMS_OTP_TEMPLATE_ID",
+        ),
+        no_dlq_reason=_SYNC,
+    ),
+    fn.PORTAL_LOANS.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="portal",
+        tables=(
+            _SESSION_READ,
+            TableGrant(TRANSACTIONS, (QUERY,), query_indexes=("LoanAccountIndex",)),
+        ),
+        secrets=(OTP_HASH_KEY,),
+        database=True,
+        no_dlq_reason=_SYNC,
+    ),
+    fn.PORTAL_PAYMENTS.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="portal",
+        tables=(_SESSION_READ, TableGrant(IDEMPOTENCY, (GET, PUT)), *_SETTLES),
+        secrets=(OTP_HASH_KEY, RAZORPAY_KEY),
+        publishes_events=True,
+        database=True,
+        settings=(*_RAZORPAY, "RAZORPAY_AUTO_CAPTURE", "MAX_PAYMENT_AMOUNT"),
+        no_dlq_reason=_SYNC,
+    ),
+    fn.PORTAL_RECEIPTS.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="portal",
+        tables=(_SESSION_READ, TableGrant(TRANSACTIONS, (GET,))),
+        named_tables=(IDEMPOTENCY, COUNTERS, TRANSACTION_QUEUE),
+        secrets=(OTP_HASH_KEY,),
+        # ListBucket only makes a missing receipt a 404 rather than a 403 (S3's rule): the
+        # first download must learn that the PDF is not there yet.
+        documents=("s3:GetObject", "s3:PutObject", "s3:ListBucket"),
+        no_dlq_reason=_SYNC,
+    ),
+    fn.RAZORPAY_WEBHOOK.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="portal",
+        tables=(TableGrant(IDEMPOTENCY, (GET, PUT)), *_SETTLES),
+        queues=(QueueGrant(RAZORPAY_WEBHOOK_DLQ, (SEND,)),),
+        secrets=(RAZORPAY_WEBHOOK, RAZORPAY_KEY),
+        publishes_events=True,
+        settings=_RAZORPAY,
+        no_dlq_reason=_SYNC
+        + " The handler itself writes a webhook it cannot apply to RazorpayWebhookDLQ.",
+    ),
+    fn.RAZORPAY_WEBHOOK_REPLAYER.name: FunctionAccess(
+        invoked_by="queue",
+        log_kind="internal",
+        tables=(TableGrant(IDEMPOTENCY, (GET, PUT)), *_SETTLES),
+        secrets=(RAZORPAY_WEBHOOK, RAZORPAY_KEY),
+        publishes_events=True,
+        settings=_RAZORPAY,
+        no_dlq_reason=(
+            "Invoked by an SQS event source mapping, not asynchronously: a message that "
+            "fails returns to RazorpayWebhookReplay, whose redrive policy moves it back to "
+            "RazorpayWebhookDLQ."
+        ),
+    ),
+    fn.PAYMENT_SWEEPER.name: FunctionAccess(
+        invoked_by="schedule",
+        log_kind="scheduler",
+        tables=(
+            TableGrant(
+                TRANSACTIONS,
+                (GET, PUT, UPDATE, CONDITION_CHECK, QUERY),
+                query_indexes=("StatusIndex",),
+            ),
+            *_SETTLES[1:],
+        ),
+        named_tables=(IDEMPOTENCY,),
+        secrets=(RAZORPAY_KEY,),
+        publishes_events=True,
+        settings=(*_RAZORPAY, "ORDER_EXPIRY_MINUTES", "PAYMENT_SWEEP_AFTER_SECONDS"),
+    ),
+    fn.TRANSACTIONS_SYNC.name: FunctionAccess(
+        invoked_by="stream",
+        log_kind="internal",
+        database=True,
+        no_dlq_reason=(
+            "Invoked by the Transactions stream's event source mapping, not asynchronously: "
+            "a batch that still fails after bisecting goes to the mapping's on-failure "
+            "destination TransactionsSyncDLQ."
+        ),
+    ),
+    fn.TRANSACTIONS_REPAIR.name: FunctionAccess(
+        invoked_by="schedule",
+        log_kind="scheduler",
+        tables=(TableGrant(TRANSACTIONS, (BATCH_GET, QUERY), query_indexes=("StatusIndex",)),),
+        # Drains the stream's lost batches: each names positions read back from the stream.
+        reads_stream=TRANSACTIONS,
+        queues=(QueueGrant(TRANSACTIONS_SYNC_DLQ, (RECEIVE, DELETE_MESSAGE)),),
+        database=True,
+    ),
+}
+
+DATABASE_ENV = ("DB_PROXY_ENDPOINT", "DB_PORT", "DB_NAME", "DB_USER", "STATEMENT_TIMEOUT_MS")
+DOCUMENTS_ENV = "DOCUMENTS_BUCKET"
+EVENT_BUS_ENV = "EVENT_BUS_NAME"
+
+
+def config_values(cfg: EngineConfig) -> dict[str, str]:
+    """Settings that come straight from config (no resource behind them)."""
+    return {
+        "RAZORPAY_BASE_URL": cfg.razorpay_base_url,
+        "RAZORPAY_AUTO_CAPTURE": "true" if cfg.razorpay_auto_capture else "false",
+        "RAZORPAY_TIMEOUT_SECONDS": str(cfg.razorpay_timeout_seconds),
+        "MAX_PAYMENT_AMOUNT": f"{cfg.max_payment_amount:.2f}",
+        "ORDER_EXPIRY_MINUTES": str(cfg.order_expiry_minutes),
+        "PAYMENT_SWEEP_AFTER_SECONDS": str(cfg.payment_sweep_after_seconds),
+        "OTP_TTL_SECONDS": str(cfg.otp_ttl_seconds),
+        "SESSION_TTL_SECONDS": str(cfg.session_ttl_seconds),
+        "STATEMENT_TIMEOUT_MS": str(cfg.statement_timeout_ms),
+        "SMS_SENDER_ID": cfg.sms_sender_id,
+        "SMS_DLT_ENTITY_ID": cfg.sms_dlt_entity_id,
+        "SMS_OTP_TEMPLATE_ID": cfg.sms_otp_template_id,
+    }
+
+
+def env_names(access: FunctionAccess) -> tuple[str, ...]:
+    """The function's own variables (beyond the Powertools ones), in a stable order."""
+    names = [g.table.env_var for g in access.tables]
+    names += [t.env_var for t in access.named_tables]
+    names += [g.queue.env_var for g in access.queues]
+    names += [s.env_var for s in access.secrets]
+    if access.documents:
+        names.append(DOCUMENTS_ENV)
+    if access.publishes_events:
+        names.append(EVENT_BUS_ENV)
+    if access.database:
+        names += DATABASE_ENV
+    names += access.settings
+    return tuple(dict.fromkeys(names))
+
+
+def environment(access: FunctionAccess, values: dict[str, str]) -> dict[str, str]:
+    """The function's variables from `values` (config values and resources, by name)."""
+    missing = [name for name in env_names(access) if name not in values]
+    if missing:
+        raise KeyError(f"no value for {missing}")
+    return {name: values[name] for name in env_names(access)}
+
+
+def service_functions() -> tuple[FunctionSpec, ...]:
+    """The declared functions the service stacks deploy, each with its ACCESS entry."""
+    elsewhere = {fn.PORTAL_HEALTH.name, fn.INTERNAL_HEALTH.name, fn.SCHEMA_MIGRATOR.name}
+    specs = tuple(spec for spec in fn.FUNCTIONS if spec.name not in elsewhere)
+    undeclared = sorted({s.name for s in specs} - set(ACCESS))
+    stale = sorted(set(ACCESS) - {s.name for s in specs})
+    if undeclared or stale:
+        raise ValueError(
+            f"stacks/engine/access.py: declare access for {undeclared}; remove {stale}"
+        )
+    return specs
