@@ -102,7 +102,7 @@ def get() -> Settings:
         db_name=_text("DB_NAME"),
         db_user=_text("DB_USER", "engine_app"),
         database_url=_text("DATABASE_URL"),
-        statement_timeout_ms=_int("STATEMENT_TIMEOUT_MS", 5000),
+        statement_timeout_ms=_int("STATEMENT_TIMEOUT_MS", 0),
         service_name=_text("POWERTOOLS_SERVICE_NAME", "engine"),
         otp_response_floor_ms=_int("OTP_RESPONSE_FLOOR_MS", 800),
         otp_sends_per_pair=_int("OTP_SENDS_PER_PAIR", 3),

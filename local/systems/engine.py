@@ -46,7 +46,7 @@ CONFIG = {
     "ORDER_EXPIRY_MINUTES": "30",
     "OTP_TTL_SECONDS": "300",
     "SESSION_TTL_SECONDS": "900",
-    "STATEMENT_TIMEOUT_MS": "5000",
+    "STATEMENT_TIMEOUT_MS": "0",  # the role carries the timeouts (migration 0009)
     "POWERTOOLS_SERVICE_NAME": "engine",
     "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
     "ENVIRONMENT": "local",

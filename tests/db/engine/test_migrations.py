@@ -25,7 +25,7 @@ from engine.handlers import migrate as handler
 from local.events import LambdaContext
 from tests import postgres
 
-ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
 
 NOW = "now()"
 UUID = "gen_random_uuid()"

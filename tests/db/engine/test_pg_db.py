@@ -47,6 +47,28 @@ def test_connects_as_the_engine_role_with_the_statement_timeout(db: Database) ->
     assert (user, timeout) == ("engine_app", "5s")
 
 
+def test_the_role_carries_the_timeouts_so_no_session_set_pins_the_proxy(
+    engine_db: EngineDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", engine_db.app_url)
+    database = Database(lambda: connect_engine("engine-test", 0))  # the deployed setting
+    try:
+        timeouts = database.run(
+            lambda cur: cur.execute(
+                "SELECT current_setting('statement_timeout'),"
+                " current_setting('idle_in_transaction_session_timeout'),"
+                " (SELECT setting FROM pg_settings WHERE name = 'statement_timeout') AS s,"
+                " (SELECT source FROM pg_settings WHERE name = 'statement_timeout')"
+            ).fetchone()
+        )
+    finally:
+        database.close()
+
+    assert timeouts[:2] == ("5s", "30s")
+    # From the role's setting, not from a SET the session sent ("session").
+    assert timeouts[3] == "user"
+
+
 def test_named_prepared_statements_are_never_created(db: Database) -> None:
     for _ in range(10):  # psycopg would prepare from the 5th run with its default threshold
         db.run(lambda cur: cur.execute("SELECT %s::int + 1", (1,)).fetchone())

@@ -11,11 +11,10 @@ broken (the proxy dropped an idle client, the database failed over) is replaced 
 retries its work on the new connection only when the break came before COMMIT was sent; a
 break during COMMIT leaves the outcome unknown, and that is raised, never retried blind.
 
-`statement_timeout` is set once at connect (STATEMENT_TIMEOUT_MS; 0 leaves the role's or
-server's default). Through RDS Proxy a session-level SET pins the client connection to one
-backend for its life: with one connection per warm container that costs one backend per
-container, which the proxy's idle-client timeout bounds. Setting the timeout on the role or
-in the proxy's initialisation query instead, with STATEMENT_TIMEOUT_MS=0, avoids the pin.
+The timeouts (statement, idle in transaction) are settings of the `engine_app` role
+(migration 0009), applied when the backend session starts: a session-level SET through RDS
+Proxy would pin the client connection to one backend for its life. STATEMENT_TIMEOUT_MS > 0
+still sends a SET at connect, for a server without the migration (a test, a one-off).
 """
 
 from __future__ import annotations
