@@ -85,21 +85,25 @@ _SYNC = (
     "caller's answer, and a DLQ receives only failed asynchronous invocations."
 )
 _RAZORPAY = ("RAZORPAY_BASE_URL", "RAZORPAY_TIMEOUT_SECONDS")
-# The payment store writes a payment, its idempotency claim, the loan's counter and the LMS
-# outbox item in one transaction; the counters' ADD gives receipt numbers.
+# Settling a payment (capture, failure, refund) reads it, then moves it in one transaction
+# with the loan's captured counter (ADD) and the LMS outbox item; the receipt number is an
+# ADD on its counter before that transaction.
 _SETTLES = (
-    TableGrant(TRANSACTIONS, (GET, PUT, UPDATE, CONDITION_CHECK)),
-    TableGrant(COUNTERS, (GET, UPDATE, CONDITION_CHECK)),
+    TableGrant(TRANSACTIONS, (GET, UPDATE)),
+    TableGrant(COUNTERS, (UPDATE,)),
     TableGrant(TRANSACTION_QUEUE, (PUT,)),
 )
+# A webhook event id is deduplicated by a conditional put, never read back.
+_WEBHOOK_DEDUPE = TableGrant(IDEMPOTENCY, (PUT,))
 _SESSION_READ = TableGrant(SESSIONS, (GET,))
 
 ACCESS: dict[str, FunctionAccess] = {
     fn.PORTAL_SESSIONS.name: FunctionAccess(
         invoked_by="api",
         log_kind="portal",
-        # Challenges, sessions and the attempt counters (UpdateItem ADD), one table.
-        tables=(TableGrant(SESSIONS, (GET, PUT, UPDATE)),),
+        # Challenges, sessions and the attempt counters (UpdateItem ADD), one table; it
+        # never reads a session back (the other portal functions verify them).
+        tables=(TableGrant(SESSIONS, (PUT, UPDATE)),),
         secrets=(OTP_HASH_KEY,),
         sends_sms=True,
         database=True,
@@ -119,6 +123,7 @@ ACCESS: dict[str, FunctionAccess] = {
             _SESSION_READ,
             TableGrant(TRANSACTIONS, (QUERY,), query_indexes=("LoanAccountIndex",)),
         ),
+        named_tables=(IDEMPOTENCY, COUNTERS, TRANSACTION_QUEUE),
         secrets=(OTP_HASH_KEY,),
         database=True,
         no_dlq_reason=_SYNC,
@@ -126,7 +131,15 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.PORTAL_PAYMENTS.name: FunctionAccess(
         invoked_by="api",
         log_kind="portal",
-        tables=(_SESSION_READ, TableGrant(IDEMPOTENCY, (GET, PUT)), *_SETTLES),
+        # The create is one transaction: the idempotency claim, the CREATED payment and the
+        # loan's payable check (a ConditionCheck on its counter); a replay reads the claim.
+        tables=(
+            _SESSION_READ,
+            TableGrant(IDEMPOTENCY, (GET, PUT)),
+            TableGrant(TRANSACTIONS, (GET, PUT, UPDATE)),
+            TableGrant(COUNTERS, (UPDATE, CONDITION_CHECK)),
+            TableGrant(TRANSACTION_QUEUE, (PUT,)),
+        ),
         secrets=(OTP_HASH_KEY, RAZORPAY_KEY),
         publishes_events=True,
         database=True,
@@ -147,7 +160,7 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.RAZORPAY_WEBHOOK.name: FunctionAccess(
         invoked_by="api",
         log_kind="portal",
-        tables=(TableGrant(IDEMPOTENCY, (GET, PUT)), *_SETTLES),
+        tables=(_WEBHOOK_DEDUPE, *_SETTLES),
         queues=(QueueGrant(RAZORPAY_WEBHOOK_DLQ, (SEND,)),),
         secrets=(RAZORPAY_WEBHOOK, RAZORPAY_KEY),
         publishes_events=True,
@@ -158,7 +171,7 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.RAZORPAY_WEBHOOK_REPLAYER.name: FunctionAccess(
         invoked_by="queue",
         log_kind="internal",
-        tables=(TableGrant(IDEMPOTENCY, (GET, PUT)), *_SETTLES),
+        tables=(_WEBHOOK_DEDUPE, *_SETTLES),
         secrets=(RAZORPAY_WEBHOOK, RAZORPAY_KEY),
         publishes_events=True,
         settings=_RAZORPAY,
@@ -171,12 +184,9 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.PAYMENT_SWEEPER.name: FunctionAccess(
         invoked_by="schedule",
         log_kind="scheduler",
+        # Open payments by status (StatusIndex), each settled as a webhook would be.
         tables=(
-            TableGrant(
-                TRANSACTIONS,
-                (GET, PUT, UPDATE, CONDITION_CHECK, QUERY),
-                query_indexes=("StatusIndex",),
-            ),
+            TableGrant(TRANSACTIONS, (GET, UPDATE), query_indexes=("StatusIndex",)),
             *_SETTLES[1:],
         ),
         named_tables=(IDEMPOTENCY,),
@@ -197,7 +207,7 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.TRANSACTIONS_REPAIR.name: FunctionAccess(
         invoked_by="schedule",
         log_kind="scheduler",
-        tables=(TableGrant(TRANSACTIONS, (BATCH_GET, QUERY), query_indexes=("StatusIndex",)),),
+        tables=(TableGrant(TRANSACTIONS, (BATCH_GET,), query_indexes=("StatusIndex",)),),
         # Drains the stream's lost batches: each names positions read back from the stream.
         reads_stream=TRANSACTIONS,
         queues=(QueueGrant(TRANSACTIONS_SYNC_DLQ, (RECEIVE, DELETE_MESSAGE)),),

@@ -205,7 +205,11 @@ def _both(synth: Synthesized, variant: Synthesized) -> list[tuple[Built, dict[st
 # ----------------------------------------------------------------- portal API keys
 
 
-def test_every_portal_method_requires_an_api_key_except_the_health_check(
+WEBHOOK = "POST /api/v1/webhooks/razorpay"
+WEBHOOK_PATHS = {"/v1/api/v1/webhooks/razorpay", "/api/v1/webhooks/razorpay"}
+
+
+def test_every_portal_method_requires_an_api_key_except_health_and_the_webhook(
     synth: Synthesized, variant: Synthesized
 ) -> None:
     for built, template in _both(synth, variant):
@@ -213,6 +217,7 @@ def test_every_portal_method_requires_an_api_key_except_the_health_check(
         routes = _route_keys(template, _api_methods(template, api_id))
         keyed = {key: m for key, m in routes.items() if not key.startswith("OPTIONS ")}
         assert keyed.pop("GET /health").get("ApiKeyRequired") is None
+        assert keyed.pop(WEBHOOK).get("ApiKeyRequired") is None
         for key, method in keyed.items():
             assert method["ApiKeyRequired"] is True, key
     variant_template = variant.regions["api"].template
@@ -221,9 +226,10 @@ def test_every_portal_method_requires_an_api_key_except_the_health_check(
     assert keys["GET /loans/{loan_account_number}"]["ApiKeyRequired"] is True
 
 
-def test_keyless_portal_routes_are_only_the_health_check_and_say_why() -> None:
-    assert set(api_module.PORTAL_KEYLESS_ROUTES) == {"GET /health"}
+def test_keyless_portal_routes_are_only_health_and_the_webhook_and_say_why() -> None:
+    assert set(api_module.PORTAL_KEYLESS_ROUTES) == {"GET /health", WEBHOOK}
     assert "Route 53" in api_module.PORTAL_KEYLESS_ROUTES["GET /health"]
+    assert "constant time" in api_module.PORTAL_KEYLESS_ROUTES[WEBHOOK]
 
 
 def test_portal_usage_plan_throttles_and_caps_the_key_per_day(
@@ -303,8 +309,55 @@ def test_every_stage_has_a_web_acl_with_managed_rules_and_a_per_minute_ip_limit(
                 for r in rules
                 if "RateBasedStatement" in r["Statement"]
             ]
+            scope = rate.pop("ScopeDownStatement", None)
             assert rate == {"Limit": limit, "AggregateKeyType": "IP", "EvaluationWindowSec": 60}
+            if api is built.api.internal:
+                assert scope is None
+            else:
+                assert _exempt_paths(scope) == WEBHOOK_PATHS
         assert set(built.api.web_acls) == {"Portal", "Internal"}
+
+
+def _exempt_paths(scope: dict[str, Any]) -> set[str]:
+    """The exact paths a NOT(path is A or path is B) scope-down leaves out of the rate."""
+    inner = scope["NotStatement"]["Statement"]
+    matches = inner["OrStatement"]["Statements"] if "OrStatement" in inner else [inner]
+    paths = set()
+    for match in matches:
+        byte_match = match["ByteMatchStatement"]
+        assert byte_match["FieldToMatch"] == {"UriPath": {}}
+        assert byte_match["PositionalConstraint"] == "EXACTLY"
+        assert byte_match["TextTransformations"] == [{"Priority": 0, "Type": "NONE"}]
+        paths.add(byte_match["SearchString"])
+    return paths
+
+
+def test_the_rate_rule_counts_customer_routes_and_leaves_only_the_webhook_alone() -> None:
+    """Evaluated as WAF would: a request is counted unless its path is exactly a webhook's."""
+    from cdk_constructs.waf import _not_these_paths
+
+    statement = _not_these_paths(sorted(WEBHOOK_PATHS))
+    assert statement is not None
+    exempt = {
+        m.byte_match_statement.search_string
+        for m in statement.not_statement.statement.or_statement.statements
+    }
+
+    def counted(path: str) -> bool:
+        return path not in exempt
+
+    assert not counted("/api/v1/webhooks/razorpay")
+    assert not counted("/v1/api/v1/webhooks/razorpay")
+    for path in (
+        "/api/v1/customer/validate-loan",
+        "/v1/api/v1/customer/sessions",
+        "/api/v1/customer/payments",
+        "/api/v1/webhooks/razorpay/",
+        "/API/V1/WEBHOOKS/RAZORPAY",
+        "/api/v1/webhooks/razorpay/../../customer/payments",
+        "/health",
+    ):
+        assert counted(path), path
 
 
 def test_no_stage_without_a_web_acl(synth: Synthesized, variant: Synthesized) -> None:

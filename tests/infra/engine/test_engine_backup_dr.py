@@ -486,6 +486,11 @@ STEPS = [
     "PromoteReplica",
     "LetPromotionStart",
     "WaitForPromotedInstance",
+    # The jobs and consumers that run only in the active Region, once the database writes.
+    "EnableEngineProdPaymentSweep",
+    "EnableEngineProdTransactionsRepair",
+    "FindEngineProdTransactionsSyncMapping",
+    "EnableEngineProdTransactionsSyncMapping",
     "MoveTrafficToThisRegion",
     "MakeMultiAz",
     "NotifyOperations",
@@ -582,6 +587,28 @@ def test_the_runbook_promotes_waits_moves_traffic_goes_multi_az_and_notifies(
     assert steps["NotifyOperations"]["inputs"]["TopicArn"] == _topic(built.prod)
 
 
+def test_the_runbook_switches_on_the_standbys_jobs_and_stream_consumer(built: Built) -> None:
+    steps = {s["name"]: s for s in _document(built)["Content"]["mainSteps"]}
+    for rule in ("engine-prod-payment-sweep", "engine-prod-transactions-repair"):
+        step = steps["Enable" + "".join(p.capitalize() for p in rule.split("-"))]
+        assert step["inputs"] == {"Service": "events", "Api": "EnableRule", "Name": rule}
+    find = steps["FindEngineProdTransactionsSyncMapping"]
+    assert find["inputs"] == {
+        "Service": "lambda",
+        "Api": "ListEventSourceMappings",
+        "FunctionName": "engine-prod-transactions-sync",
+    }
+    assert find["outputs"] == [
+        {"Name": "Uuid", "Selector": "$.EventSourceMappings[0].UUID", "Type": "String"}
+    ]
+    assert steps["EnableEngineProdTransactionsSyncMapping"]["inputs"] == {
+        "Service": "lambda",
+        "Api": "UpdateEventSourceMapping",
+        "UUID": "{{ FindEngineProdTransactionsSyncMapping.Uuid }}",
+        "Enabled": True,
+    }
+
+
 def test_the_runbook_role_can_only_promote_that_replica(built: Built) -> None:
     account = built.prod.account
     (role,) = [
@@ -598,9 +625,28 @@ def test_the_runbook_role_can_only_promote_that_replica(built: Built) -> None:
     assert set(by_sid) == {
         "PromoteTheReplica",
         "MakeThePromotedInstanceMultiAz",
+        "EnableTheStandbysSchedules",
+        "FindTheStandbysMappings",
+        "EnableTheStandbysMappings",
         "ThrowTheTrafficSwitch",
         "Notify",
         "EncryptForTheTopic",
+    }
+    prefix = f"arn:aws:events:{DR_REGION}:{account}:rule/engine-prod-"
+    assert by_sid["EnableTheStandbysSchedules"] | {} == {
+        "Sid": "EnableTheStandbysSchedules",
+        "Effect": "Allow",
+        "Action": "events:EnableRule",
+        "Resource": [f"{prefix}payment-sweep", f"{prefix}transactions-repair"],
+    }
+    assert by_sid["FindTheStandbysMappings"]["Action"] == "lambda:ListEventSourceMappings"
+    assert by_sid["EnableTheStandbysMappings"]["Action"] == "lambda:UpdateEventSourceMapping"
+    assert by_sid["EnableTheStandbysMappings"]["Condition"] == {
+        "StringEquals": {
+            "lambda:FunctionArn": [
+                f"arn:aws:lambda:{DR_REGION}:{account}:function:engine-prod-transactions-sync"
+            ]
+        }
     }
     assert all(s["Effect"] == "Allow" for s in statements)
     assert by_sid["PromoteTheReplica"]["Action"] == [
@@ -713,9 +759,11 @@ def test_no_unacknowledged_nag_findings_and_only_the_expected_acknowledgments(
     assert all(path.split("/")[1:3] == ["DailyPlan", "Role"] for _, path in backup)
     # The runbook's failover switch: an alarm with no action on purpose, and a
     # PutMetricData grant that supports no resource (limited by its namespace condition).
+    mappings = f"arn:aws:lambda:{DR_REGION}:{built.prod.account}:event-source-mapping:*"
     assert suppressed - backup == {
         ("NIST.800.53.R5-CloudWatchAlarmAction", "Runbook/TrafficSwitch/Alarm/Resource"),
         ("AwsSolutions-IAM5[Resource::*]", "Runbook/Failover/Policy/Resource"),
+        (f"AwsSolutions-IAM5[Resource::{mappings}]", "Runbook/Failover/Policy/Resource"),
     }
 
 

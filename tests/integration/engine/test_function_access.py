@@ -1,0 +1,450 @@
+"""Every AWS call an engine function's handler makes is covered by its declared access.
+
+The handlers run on moto, a migrated PostgreSQL and the RazorPay simulator over HTTP, through
+the harnesses of the other engine integration tests. A botocore hook records every call with
+its parameters, attributed to the declared function whose handler is running: each service
+function's handler (engine.declarations) is wrapped by name, and each invocation starts cold
+(`wiring.reset()`), so a secret or client another function cached cannot hide a call. A call
+is covered when stacks/engine/access.py grants the IAM action it needs on the resource it
+names (DynamoDB transactions per item, as IAM authorises them); every variable a handler
+asks `settings.require` for must be one the declaration gives it.
+
+A function whose handler module does not import yet is skipped, naming the module, and runs
+as soon as it lands.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from engine import settings
+from engine.queues import QUEUES
+from engine.tables import ALL_TABLES
+from shared.declarations import FunctionSpec
+from stacks.engine import access
+from stacks.engine.access import FunctionAccess
+from stacks.engine.secrets import SECRETS
+from tests.engine_pg import ACTIVE, EngineDb
+from tests.integration.engine.payments.support import Portal as PaymentsPortal
+from tests.integration.engine.payments.support import portal  # noqa: F401 - fixture
+from tests.integration.engine.portal_support import Portal as SignInPortal
+from tests.integration.engine.test_transactions_sync import (  # noqa: F401 - fixtures
+    Sync,
+    batch_info,
+    dlq,
+    recent,
+    stream_records,
+    sync,
+)
+
+SPECS = {spec.name: spec for spec in access.service_functions()}
+OBJECT_ACTIONS = {
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "PutObject": "s3:PutObject",
+}
+TRANSACT_ACTIONS = {
+    "Put": access.PUT,
+    "Update": access.UPDATE,
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": access.CONDITION_CHECK,
+}
+STREAM_CALLS = {"DescribeStream", "GetShardIterator", "GetRecords"}
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Recorder:
+    calls: list[Call] = field(default_factory=list)
+    required: dict[str, set[str]] = field(default_factory=dict)
+    _local: threading.local = field(default_factory=threading.local)
+
+    @property
+    def current(self) -> str | None:
+        return getattr(self._local, "function", None)
+
+    @contextmanager
+    def running(self, function: str) -> Iterator[None]:
+        previous, self._local.function = self.current, function
+        try:
+            yield
+        finally:
+            self._local.function = previous
+
+    def record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if self.current is not None:
+            service = model.service_model.service_name
+            self.calls.append(Call(self.current, service, model.name, dict(params)))
+
+    def of(self, function: str) -> list[Call]:
+        return [c for c in self.calls if c.function == function]
+
+    def sms_texts(self) -> list[str]:
+        return [c.params["Message"] for c in self.calls if c.operation == "Publish"]
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    """Wraps every importable service handler; records calls made inside one."""
+    found = Recorder()
+    real_require = settings.require
+
+    def require(name: str, value: str) -> str:
+        if found.current is not None:
+            found.required.setdefault(found.current, set()).add(name)
+        return real_require(name, value)
+
+    monkeypatch.setattr(settings, "require", require)
+    for spec in SPECS.values():
+        module_name, attribute = spec.handler.rsplit(".", 1)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        monkeypatch.setattr(module, attribute, _wrapped(found, spec, getattr(module, attribute)))
+    return found
+
+
+def _wrapped(found: Recorder, spec: FunctionSpec, handler: Callable[..., Any]) -> Any:
+    from engine import wiring
+
+    def invoke(event: Any, context: Any) -> Any:
+        with found.running(spec.name):
+            wiring.reset()  # a cold container: nothing another function cached
+            boto3._get_default_session().events.register(
+                "before-parameter-build", found.record, unique_id="function-access-recorder"
+            )
+            return handler(event, context)
+
+    return invoke
+
+
+def needs_handler(name: str) -> None:
+    module = SPECS[name].handler.rsplit(".", 1)[0]
+    try:
+        importlib.import_module(module)
+    except ImportError as missing:
+        pytest.skip(f"{name}'s handler {module} does not import yet ({missing})")
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def uncovered(function: str, calls: list[Call]) -> list[str]:
+    declared = access.ACCESS[function]
+    env = _named_resources()
+    problems = []
+    for call in calls:
+        problems += [f"{call.service}.{call.operation}: {p}" for p in _check(call, declared, env)]
+    return sorted(set(problems))
+
+
+def _named_resources() -> dict[str, Any]:
+    """What the harness's environment names, resource -> declaration."""
+    return {
+        "tables": {os.environ[t.env_var]: t for t in ALL_TABLES if t.env_var in os.environ},
+        "queues": {os.environ[q.env_var]: q for q in QUEUES if q.env_var in os.environ},
+        "secrets": {os.environ[s.env_var]: s for s in SECRETS if s.env_var in os.environ},
+        "bucket": os.environ.get(access.DOCUMENTS_ENV),
+        "bus": os.environ.get(access.EVENT_BUS_ENV),
+    }
+
+
+def _check(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[str]:
+    checks = {
+        "dynamodb": _dynamodb,
+        "dynamodbstreams": _streams,
+        "sqs": _sqs,
+        "secretsmanager": _secrets,
+        "sns": _sns,
+        "events": _events,
+        "s3": _s3,
+    }
+    check = checks.get(call.service)
+    return ["no declaration covers this service"] if check is None else check(call, declared, env)
+
+
+def _table_needs(call: Call) -> list[tuple[str, str, str | None]]:
+    """(table name, IAM action, index) per item of the call."""
+    p, op = call.params, call.operation
+    if op == "TransactWriteItems":
+        return [
+            (item[kind]["TableName"], TRANSACT_ACTIONS[kind], None)
+            for item in p["TransactItems"]
+            for kind in item
+        ]
+    if op == "TransactGetItems":
+        return [(item["Get"]["TableName"], access.GET, None) for item in p["TransactItems"]]
+    if op in ("BatchGetItem", "BatchWriteItem"):
+        return [(name, f"dynamodb:{op}", None) for name in p["RequestItems"]]
+    return [(p["TableName"], f"dynamodb:{op}", p.get("IndexName"))]
+
+
+def _dynamodb(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[str]:
+    grants = {g.table.logical_name: g for g in declared.tables}
+    problems = []
+    for name, action, index in _table_needs(call):
+        spec = env["tables"].get(name)
+        grant = grants.get(spec.logical_name) if spec else None
+        if grant is None:
+            problems.append(f"no grant on table {name}")
+        elif index is not None and index not in grant.query_indexes:
+            problems.append(f"no Query grant on {spec.logical_name}/index/{index}")
+        elif index is None and action not in grant.actions:
+            problems.append(f"{action} not granted on {spec.logical_name}")
+    return problems
+
+
+def _streams(call: Call, declared: FunctionAccess, _env: dict[str, Any]) -> list[str]:
+    if call.operation in STREAM_CALLS and declared.reads_stream is not None:
+        return []
+    return ["the declaration reads no stream"]
+
+
+def _sqs(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[str]:
+    queue = env["queues"].get(call.params.get("QueueUrl"))
+    grants = {g.queue.name: g.actions for g in declared.queues}
+    if queue is None or f"sqs:{call.operation}" not in grants.get(queue.name, ()):
+        return [f"sqs:{call.operation} not granted on {call.params.get('QueueUrl')}"]
+    return []
+
+
+def _secrets(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[str]:
+    secret = env["secrets"].get(call.params.get("SecretId"))
+    if call.operation != "GetSecretValue" or secret not in declared.secrets:
+        return [f"not granted on {call.params.get('SecretId')}"]
+    return []
+
+
+def _sns(call: Call, declared: FunctionAccess, _env: dict[str, Any]) -> list[str]:
+    sms = call.operation == "Publish" and "PhoneNumber" in call.params
+    return [] if sms and declared.sends_sms else ["only SMS to a phone number is declared"]
+
+
+def _events(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[str]:
+    buses = {entry.get("EventBusName") for entry in call.params.get("Entries", [])}
+    if call.operation == "PutEvents" and declared.publishes_events and buses == {env["bus"]}:
+        return []
+    return [f"not granted on {buses}"]
+
+
+def _s3(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[str]:
+    action = OBJECT_ACTIONS.get(call.operation)
+    key = str(call.params.get("Key", ""))
+    if (
+        action in declared.documents
+        and call.params.get("Bucket") == env["bucket"]
+        and key.startswith(access.RECEIPTS_PREFIX)
+    ):
+        return []
+    return [f"{action or call.operation} not granted on {call.params.get('Bucket')}/{key}"]
+
+
+def assert_covered(recorder: Recorder, function: str) -> None:
+    calls = recorder.of(function)
+    assert calls, f"{function} made no AWS call: the scenario did not run it"
+    assert uncovered(function, calls) == []
+    names = set(access.env_names(access.ACCESS[function]))
+    assert recorder.required.get(function, set()) <= names, (
+        f"{function} asks for variables its declaration does not give it"
+    )
+
+
+# --------------------------------------------------------------------------- portal sign-in
+
+
+def sign_in(harness: SignInPortal, recorder: Recorder) -> str:
+    """validate-loan for a seeded loan, then the session with the code the SMS carried."""
+    challenge = harness.validate(ACTIVE.loan_account_number, ACTIVE.mobile_number)
+    assert challenge.status == 200, challenge.raw
+    found = re.match(r"([0-9]{6}) ", recorder.sms_texts()[-1])
+    assert found, "the SMS carries no code"
+    opened = harness.open_session(challenge.body["challenge_id"], found.group(1))
+    assert opened.status == 201, opened.raw
+    return str(opened.body["session_token"])
+
+
+def test_portal_sessions(engine_portal: SignInPortal, recorder: Recorder) -> None:
+    needs_handler("PortalSessions")
+    # A pair that matches no loan: the same answer, no SMS.
+    assert engine_portal.validate("LN9999999999", "9000000001").status == 200
+    wrong = engine_portal.open_session("0" * 32, "000000")
+    assert wrong.status in (400, 401), wrong.raw
+    sign_in(engine_portal, recorder)
+    assert_covered(recorder, "PortalSessions")
+
+
+def test_portal_loans(engine_portal: SignInPortal, recorder: Recorder) -> None:
+    needs_handler("PortalLoans")
+    from engine.handlers.portal import loans
+
+    token = sign_in(engine_portal, recorder)
+    number = ACTIVE.loan_account_number
+    for resource, path in (
+        ("/api/v1/customer/loans/{loan_account_number}", f"/api/v1/customer/loans/{number}"),
+        (
+            "/api/v1/customer/loans/{loan_account_number}/payments",
+            f"/api/v1/customer/loans/{number}/payments",
+        ),
+    ):
+        answer = engine_portal.call(
+            loans,
+            "GET",
+            path,
+            resource=resource,
+            path_parameters={"loan_account_number": number},
+            headers={"X-Session-Token": token},
+        )
+        assert answer.status == 200, answer.raw
+    assert_covered(recorder, "PortalLoans")
+
+
+# --------------------------------------------------------------------------- payments
+
+
+def paid(harness: PaymentsPortal, key: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(session token, created payment, RazorPay's checkout result): no webhook sent."""
+    harness.sim.set_mode("lost_webhook")
+    token = harness.session()
+    created = harness.create("2500.00", token=token, key=key)
+    assert created.status == 201, created.body
+    return token, created.body, harness.checkout(created.body["razorpay_order_id"])
+
+
+def test_portal_payments(portal: PaymentsPortal, recorder: Recorder) -> None:  # noqa: F811
+    needs_handler("PortalPayments")
+    token, created, result = paid(portal, "key-access-0001")
+    replayed = portal.create("2500.00", token=token, key="key-access-0001")
+    assert replayed.body == created  # the first answer again, read from its claim
+    assert portal.notify(created["payment_id"], result, token=token).status == 200
+    assert portal.status(created["payment_id"], token=token).status == 200
+    assert_covered(recorder, "PortalPayments")
+
+
+def test_portal_receipts(portal: PaymentsPortal, recorder: Recorder) -> None:  # noqa: F811
+    needs_handler("PortalReceipts")
+    token, created, result = paid(portal, "key-access-0002")
+    assert portal.notify(created["payment_id"], result, token=token).status == 200
+    assert portal.receipt(created["payment_id"], token=token).status == 200
+    for _ in range(2):  # made and stored, then read back
+        assert portal.receipt(created["payment_id"], token=token, pdf=True).status == 200
+    assert_covered(recorder, "PortalReceipts")
+
+
+def deliver_all(harness: PaymentsPortal, order_id: str) -> None:
+    for event in harness.sim.events():
+        if event["order_id"] == order_id:
+            headers = {
+                "X-Razorpay-Signature": event["signature"],
+                "x-razorpay-event-id": event["event_id"],
+            }
+            assert harness.post_webhook(event["body"].encode(), headers).status == 200
+
+
+def dead_letter(harness: PaymentsPortal) -> list[dict[str, Any]]:
+    """A signed capture of a payment we never made: applied nowhere, so dead-lettered."""
+    from tests.integration.engine.payments.test_webhooks import signed
+
+    entity = {
+        "id": "pay_UNKNOWN000009",
+        "order_id": "order_UNKNOWN00009",
+        "amount": 10000,
+        "currency": "INR",
+        "status": "captured",
+        "method": "upi",
+        "notes": {"payment_id": "pay_aaaaaaaaaaaaaaaaaaab"},
+    }
+    raw, headers = signed(
+        {"event": "payment.captured", "payload": {"payment": {"entity": entity}}},
+        event_id="evt_access_unknown",
+    )
+    assert harness.post_webhook(raw, headers).body["result"] == "dead_lettered"
+    return harness.messages("RAZORPAY_WEBHOOK_DLQ_URL")
+
+
+def test_razorpay_webhook(portal: PaymentsPortal, recorder: Recorder) -> None:  # noqa: F811
+    needs_handler("RazorpayWebhook")
+    _, created, _ = paid(portal, "key-access-0003")
+    deliver_all(portal, created["razorpay_order_id"])
+    deliver_all(portal, created["razorpay_order_id"])  # duplicates
+    assert dead_letter(portal)
+    assert_covered(recorder, "RazorpayWebhook")
+
+
+def test_razorpay_webhook_replayer(portal: PaymentsPortal, recorder: Recorder) -> None:  # noqa: F811
+    needs_handler("RazorpayWebhookReplayer")
+    letters = dead_letter(portal)
+    with pytest.raises(BatchProcessingError):  # still unappliable: the whole batch failed
+        portal.replay(letters)
+    _, created, _ = paid(portal, "key-access-0004")
+    events = [e for e in portal.sim.events() if e["order_id"] == created["razorpay_order_id"]]
+    portal.replay([_as_letter(e) for e in events])
+    assert portal.payment(created["payment_id"]).status.value == "CAPTURED"
+    assert_covered(recorder, "RazorpayWebhookReplayer")
+
+
+def _as_letter(event: dict[str, Any]) -> dict[str, Any]:
+    """The DLQ message the webhook function writes for an event (logic/dead_letters.py)."""
+    from engine.logic.dead_letters import DeadLetter
+
+    headers = {"x-razorpay-signature": event["signature"], "x-razorpay-event-id": event["event_id"]}
+    letter = DeadLetter(event["body"].encode(), headers, "re-driven by the access test")
+    return {"Body": letter.to_message()}
+
+
+def test_payment_sweeper(portal: PaymentsPortal, recorder: Recorder) -> None:  # noqa: F811
+    needs_handler("PaymentSweeper")
+    _, created, _ = paid(portal, "key-access-0005")
+    portal.sweep()
+    assert portal.payment(created["payment_id"]).status.value == "CAPTURED"
+    assert_covered(recorder, "PaymentSweeper")
+
+
+# --------------------------------------------------------------------------- the stream
+
+
+def test_transactions_sync(sync: Sync, recorder: Recorder) -> None:  # noqa: F811
+    needs_handler("TransactionsSync")
+    sync.put(recent("pay_acc1", "100.00", "CAPTURED", 2))
+    assert sync.deliver() == 1
+    # Lambda reads the stream for it (the mapping's grants): the handler calls nothing.
+    assert uncovered("TransactionsSync", recorder.of("TransactionsSync")) == []
+    assert recorder.required.get("TransactionsSync", set()) <= set(
+        access.env_names(access.ACCESS["TransactionsSync"])
+    )
+
+
+def test_transactions_repair(
+    sync: Sync,  # noqa: F811
+    dlq: str,  # noqa: F811
+    recorder: Recorder,
+    engine_db: EngineDb,
+) -> None:
+    needs_handler("TransactionsRepair")
+    sync.put(recent("pay_acc2", "100.00", "CAPTURED", 2))
+    sync.put(recent("pay_acc3", "50.00", "CAPTURED", 2))
+    arn, shard, records = stream_records(sync)
+    boto3.client("sqs").send_message(
+        QueueUrl=dlq, MessageBody=batch_info(arn, shard, records[0], records[-1])
+    )
+    summary = sync.repair()
+    assert summary["repaired"] == 2, summary
+    assert_covered(recorder, "TransactionsRepair")
