@@ -272,11 +272,21 @@ PAYOUTS = Footprint(
 )
 
 
-# Engine: no business handler is deployed yet, so every figure is the design's estimate of
-# a portal repayment (seed §6 flows): validate the loan, create the RazorPay order, take
-# RazorPay's webhook, post the receipt to the LMS through the queue, show the receipt.
+# Engine: one portal repayment, step by step as the functions make it (the AWS calls of the
+# create, the notification and the webhook capture are `make bench`'s, on a warm container;
+# the others are read from the handlers). The customer signs in (validate-loan with its OTP,
+# then the session), reads the loan, creates the payment (a RazorPay order), pays in
+# RazorPay Checkout, comes back with the notification and downloads the receipt; RazorPay
+# sends three webhooks (authorized, captured, order.paid). Whichever of the notification and
+# the capture webhook arrives first captures; the other finds it captured (assumed 80% the
+# notification). The Transactions stream carries each change to PostgreSQL. SMS delivery
+# (one OTP a repayment) is billed per message by AWS End User Messaging at India's rate,
+# which the price tables do not hold (no stored source); the account's SMS spend limit caps it.
 _ENGINE_MEMORY_MB = 512
 _REPAYMENT_RECORD_BYTES = 2_000
+_NOTIFICATION_FIRST = Decimal("0.8")
+_WEBHOOK_FIRST = 1 - _NOTIFICATION_FIRST
+_PORTAL_CALL = _INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES
 
 
 def _engine_call(function: str, duration_ms: int) -> Invocation:
@@ -284,6 +294,19 @@ def _engine_call(function: str, duration_ms: int) -> Invocation:
         function=function, duration_ms=duration_ms, planned_memory_mb=_ENGINE_MEMORY_MB
     )
 
+
+def _api(function: str, duration_ms: int, **usage: object) -> Usage:
+    """One portal API call: the request, its function, its trace and its log lines."""
+    return Usage(
+        api_requests=Decimal(1),
+        invocations=(Invocation(function=function, duration_ms=duration_ms),),
+        xray_traces=Decimal(1),
+        log_bytes=_PORTAL_CALL,
+        **usage,  # type: ignore[arg-type]
+    )
+
+
+_SESSION_READ = TableUse(table="sessions", read_units=Decimal(1))  # consistent read
 
 ENGINE = Footprint(
     system="engine",
@@ -295,55 +318,166 @@ ENGINE = Footprint(
             usage=Usage(cdn_requests=Decimal(25), cdn_bytes=1_500_000),
         ),
         Step(
-            name="portal API: validate loan, create order, status, receipt",
-            count=Decimal(4),
+            name="sign in: validate-loan (OTP by SMS) and the session",
+            count=Decimal(2),
+            # validate-loan answers no sooner than its 800 ms floor (the same time whether or
+            # not the pair matches); the session is fast. Per call: the attempt counters
+            # (UpdateItem ADD, 1 WRU each) and the challenge or session (a 2-item
+            # transaction, 2 WRU each); the OTP hash key once per cold container.
+            usage=_api(
+                "portal-sessions",
+                450,
+                tables=(TableUse(table="sessions", write_units=Decimal(4), stored_bytes=500),),
+                kms_requests=Decimal(2),
+                secrets_calls=Decimal("0.5"),
+                database_bytes=200,  # the loan's lookup
+                endpoint_bytes=3_000,
+            ),
+        ),
+        Step(
+            name="loan summary (GET /loans/{loan})",
+            usage=_api(
+                "portal-loans",
+                60,
+                tables=(_SESSION_READ,),
+                kms_requests=Decimal(1),
+                internet_out_bytes=2_000,
+            ),
+        ),
+        Step(
+            name="create payment (POST /payments): RazorPay order",
+            measured_as="create_payment",
+            measured_calls={
+                "dynamodb.GetItem": 1,
+                "dynamodb.TransactWriteItems": 1,
+                "dynamodb.UpdateItem": 1,
+            },
+            # Session read; one transaction (idempotency claim, CREATED payment, the loan's
+            # payable ConditionCheck: 3 items x 2 WRU per KB, the payment 2 KB); RazorPay's
+            # order id recorded on the payment (2 WRU). Billed time is mostly RazorPay's.
+            usage=_api(
+                "portal-payments",
+                400,
+                tables=(
+                    _SESSION_READ,
+                    TableUse(
+                        table="transactions",
+                        write_units=Decimal(6),
+                        stored_bytes=_REPAYMENT_RECORD_BYTES,
+                    ),
+                    TableUse(table="idempotency", write_units=Decimal(2), stored_bytes=1_000),
+                    TableUse(table="counters", write_units=Decimal(2)),
+                ),
+                kms_requests=Decimal(3),
+                secrets_calls=Decimal("0.5"),
+                nat_bytes=4_000,  # RazorPay's API over the NAT gateway
+                database_bytes=300,  # the payable position
+                endpoint_bytes=3_000,
+                internet_out_bytes=1_000,
+            ),
+        ),
+        Step(
+            name="checkout notification that captures (POST /payment-notification)",
+            measured_as="notification",
+            measured_calls={
+                "dynamodb.GetItem": 2,
+                "dynamodb.TransactWriteItems": 1,
+                "dynamodb.UpdateItem": 1,
+                "eventbridge.PutEvents": 1,
+            },
+            count=_NOTIFICATION_FIRST,
+            # Session and payment reads; the receipt number's ADD (1 WRU); one transaction
+            # (CAPTURED payment, the loan's counter, the LMS outbox item: 8 WRU); the event.
+            usage=_api(
+                "portal-payments",
+                350,
+                tables=(
+                    _SESSION_READ,
+                    TableUse(table="transactions", read_units=Decimal(1), write_units=Decimal(4)),
+                    TableUse(table="counters", write_units=Decimal(3)),
+                    TableUse(table="transaction-queue", write_units=Decimal(2), stored_bytes=1_500),
+                ),
+                kms_requests=Decimal(3),
+                custom_events=Decimal(1),  # payment.captured
+                nat_bytes=4_000,  # the payment fetched from RazorPay
+                endpoint_bytes=4_000,
+            ),
+        ),
+        Step(
+            name="webhook that captures (the notification came second or never)",
+            measured_as="webhook",
+            measured_calls={
+                "dynamodb.GetItem": 1,
+                "dynamodb.TransactWriteItems": 1,
+                "dynamodb.UpdateItem": 1,
+                "eventbridge.PutEvents": 1,
+            },
+            count=_WEBHOOK_FIRST,
             usage=Usage(
                 api_requests=Decimal(1),
-                invocations=(_engine_call("portal-api", 250),),
+                invocations=(Invocation(function="razorpay-webhook", duration_ms=120),),
                 tables=(
-                    TableUse(table="sessions", read_units=Decimal("0.5"), write_units=Decimal(1)),
+                    TableUse(table="transactions", read_units=Decimal(1), write_units=Decimal(4)),
+                    TableUse(table="idempotency", write_units=Decimal(1), stored_bytes=300),
+                    TableUse(table="counters", write_units=Decimal(3)),
+                    TableUse(table="transaction-queue", write_units=Decimal(2), stored_bytes=1_500),
+                ),
+                kms_requests=Decimal(3),
+                custom_events=Decimal(1),
+                xray_traces=Decimal(1),
+                log_bytes=_PORTAL_CALL,
+                endpoint_bytes=4_000,
+            ),
+        ),
+        Step(
+            name="webhooks and notifications that find the payment settled",
+            # Three webhooks and one notification a repayment, less the one that captured:
+            # each reads the payment (the webhook also records its event id, 1 WRU).
+            count=Decimal(3),
+            usage=Usage(
+                api_requests=Decimal(1),
+                invocations=(Invocation(function="razorpay-webhook", duration_ms=40),),
+                tables=(
+                    TableUse(table="transactions", read_units=Decimal(1), stored_bytes=0),
+                    TableUse(table="idempotency", write_units=Decimal(1), stored_bytes=300),
                 ),
                 kms_requests=Decimal(1),
                 xray_traces=Decimal(1),
-                log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
-                nat_bytes=8_000,  # LMS lookup and RazorPay order over the NAT gateway
-                endpoint_bytes=4_000,
-                database_bytes=2_000,  # session and order rows, WAL included
-                internet_out_bytes=3_000,
+                log_bytes=_PORTAL_CALL,
             ),
         ),
         Step(
-            name="RazorPay payment webhook",
-            usage=Usage(
-                api_requests=Decimal(1),
-                invocations=(_engine_call("razorpay-webhook", 150),),
-                tables=(
-                    TableUse(
-                        table="transactions",
-                        read_units=Decimal(1),
-                        write_units=Decimal(4),
-                        stored_bytes=_REPAYMENT_RECORD_BYTES,
-                    ),
-                    TableUse(table="audit", write_units=Decimal(1), stored_bytes=800),
-                ),
+            name="status poll and receipt (JSON, then the PDF made and kept once)",
+            count=Decimal(2),
+            usage=_api(
+                "portal-receipts",
+                250,
+                tables=(_SESSION_READ, TableUse(table="transactions", read_units=Decimal(1))),
                 kms_requests=Decimal(2),
-                custom_events=Decimal(2),  # payment.captured, receipt.requested
-                endpoint_bytes=6_000,
-                database_bytes=4_000,  # payment and receipt rows, WAL included
-                sqs_requests=Decimal(3),  # send, receive, delete
-                xray_traces=Decimal(1),
-                log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
+                s3_gets=Decimal("0.5"),
+                s3_puts=Decimal("0.5"),
+                s3_stored_bytes=30_000,  # a 60 KB PDF, once per repayment
+                internet_out_bytes=30_000,
             ),
         ),
         Step(
-            name="LMS receipt posting (queue consumer) and receipt PDF",
+            name="Transactions stream -> PostgreSQL (create, order, capture)",
+            # Three changes a repayment; at these volumes each is its own batch.
+            count=Decimal(3),
+            usage=Usage(
+                invocations=(Invocation(function="transactions-sync", duration_ms=40),),
+                log_bytes=_INVOCATION_LOG_BYTES,
+                database_bytes=1_500,  # the payment row and the loan's balance, WAL included
+            ),
+        ),
+        Step(
+            name="LMS receipt posting (queue consumer, part 2) and the receipt notice",
             usage=Usage(
                 invocations=(_engine_call("lms-poster", 600),),
                 tables=(
                     TableUse(
                         table="transaction-queue", write_units=Decimal(2), read_units=Decimal(1)
                     ),
-                    TableUse(table="transactions", write_units=Decimal(2)),
                     TableUse(table="notifications", write_units=Decimal(1), stored_bytes=500),
                 ),
                 kms_requests=Decimal(3),
@@ -351,16 +485,46 @@ ENGINE = Footprint(
                 log_bytes=_INVOCATION_LOG_BYTES,
                 nat_bytes=12_000,
                 endpoint_bytes=6_000,
-                s3_puts=Decimal(1),
-                s3_gets=Decimal(1),
-                s3_stored_bytes=60_000,
             ),
         ),
     ),
+    per_scheduled_run={
+        # Every 5 minutes: the open payments by status (StatusIndex, CREATED and AUTHORIZED),
+        # almost always none older than the sweep's threshold; RazorPay is asked only then.
+        "payment-sweep": Usage(
+            invocations=(Invocation(function="payment-sweeper", duration_ms=150),),
+            tables=(TableUse(table="transactions", read_units=Decimal(1)),),
+            kms_requests=Decimal(1),
+            log_bytes=_INVOCATION_LOG_BYTES,
+        ),
+        # Hourly, at prod's volume (an upper bound for the others): the last 72 h of payments
+        # (~30,000 of 2 KB at 10,000 a day) read through the StatusIndex, eventually
+        # consistent (0.5 RRU per 4 KB), compared with PostgreSQL's versions a page at a
+        # time; the lost batches' DLQ drained first (one receive).
+        "transactions-repair": Usage(
+            invocations=(Invocation(function="transactions-repair", duration_ms=20_000),),
+            tables=(TableUse(table="transactions", read_units=Decimal(7_500)),),
+            kms_requests=Decimal(2),
+            sqs_requests=Decimal(1),
+            database_bytes=30_000,
+            log_bytes=_INVOCATION_LOG_BYTES,
+        ),
+    },
     per_health_check=Usage(
         api_requests=Decimal(1),
         invocations=(Invocation(function="portal-health", duration_ms=40),),
         log_bytes=_INVOCATION_LOG_BYTES + _PER_REQUEST_LOG_BYTES,
     ),
-    emitted_metrics=(),
+    # engine/metrics.py, the metrics a deployed function publishes; a test keeps them equal.
+    emitted_metrics=(
+        "api_response_time",
+        "event_publish_failed",
+        "otp_sms_failed",
+        "payment_success_rate",
+        "payments_swept",
+        "stream_sync_failed_records",
+        "transactions_repaired",
+        "webhook_dead_lettered",
+        "webhook_rejected",
+    ),
 )

@@ -352,6 +352,7 @@ FREE: dict[str, str] = {
     "Custom::CrossRegionExportReader": _DEPLOY_ONLY,
     "Custom::CrossRegionExportWriter": _DEPLOY_ONLY,
     "Custom::DatabaseSchema": _DEPLOY_ONLY,
+    "Custom::LatestStreamArn": _DEPLOY_ONLY,
 }
 
 

@@ -395,7 +395,8 @@ def _scheduled(footprint: Footprint, env: Environment, pricer: UsagePricer) -> l
     lines = []
     for stack, rule in env.resources("AWS::Events::Rule"):
         expression = rule.properties.get("ScheduleExpression")
-        if not expression:
+        # A disabled rule (a standby Region's job) never runs: nothing to price.
+        if not expression or rule.properties.get("State") == "DISABLED":
             continue
         name = str(rule.properties.get("Name", rule.logical_id))
         usage = next(
@@ -422,7 +423,9 @@ def _idle_polls(env: Environment) -> list[Line]:
             f"{SQS_IDLE_POLLERS} pollers x one 20 s poll each = {requests:.0f} requests",
         )
         for stack, mapping in env.resources("AWS::Lambda::EventSourceMapping")
-        if "StartingPosition" not in mapping.properties  # SQS; stream reads are free
+        # SQS (stream reads are free), and only while enabled: a disabled mapping polls nothing.
+        if "StartingPosition" not in mapping.properties
+        and mapping.properties.get("Enabled", True) is not False
     ]
 
 

@@ -57,7 +57,7 @@ def test_deploy_dr_selects_exactly_the_singapore_stacks(
     }
     singapore = {s.stack_name for s in stage.stacks if s.region == stage.cfg.dr_region}
     assert selected == singapore
-    assert len(singapore) == 9
+    assert len(singapore) == 10
 
 
 def test_deploy_dr_refuses_an_environment_without_dr_before_touching_anything() -> None:

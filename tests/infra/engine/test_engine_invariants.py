@@ -11,7 +11,8 @@ import pytest
 from aws_cdk import aws_logs as logs
 
 from config.engine import DR_REGION, REGION, EngineConfig, NetworkConfig
-from engine.tables import GLOBAL_TABLES
+from engine.tables import ALL_TABLES, GLOBAL_TABLES, REGIONAL_TABLES
+from stacks.engine.regional import table_name
 from tests.infra.engine_synth import EngineSynth, roles_of
 from tests.infra.synth import props, resources
 
@@ -302,11 +303,13 @@ def test_every_table_cmk_pitr_and_singapore_replica_only_where_dr(
 ) -> None:
     cfg = engine_synth.cfg
     tables = props(engine_synth.templates["data"], "AWS::DynamoDB::GlobalTable")
-    assert len(tables) == len(GLOBAL_TABLES) == 5
-    expected_regions = {REGION, DR_REGION} if cfg.dr_enabled else {REGION}
+    assert len(tables) == len(GLOBAL_TABLES) + len(REGIONAL_TABLES) == 7
+    regional = {table_name(cfg, spec.logical_name) for spec in REGIONAL_TABLES}
+    replicated = {REGION, DR_REGION} if cfg.dr_enabled else {REGION}
     for table in tables:
         assert table["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
         assert table["BillingMode"] == "PAY_PER_REQUEST"
+        expected_regions = {REGION} if table["TableName"] in regional else replicated
         assert {r["Region"] for r in table["Replicas"]} == expected_regions
         for replica in table["Replicas"]:
             assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
@@ -322,7 +325,7 @@ def test_tables_match_their_declarations(engine_synth: EngineSynth) -> None:
         json.dumps(t["KeySchema"]): t
         for t in props(engine_synth.templates["data"], "AWS::DynamoDB::GlobalTable")
     }
-    for spec in GLOBAL_TABLES:
+    for spec in ALL_TABLES:
         table = tables[json.dumps(spec.key_schema())]
         assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == sorted(
             spec.attribute_definitions(), key=lambda a: a["AttributeName"]
@@ -343,8 +346,9 @@ def test_tables_match_their_declarations(engine_synth: EngineSynth) -> None:
         assert (ttl or {}).get("AttributeName") == spec.ttl_attribute
         stream = table.get("StreamSpecification", {}).get("StreamViewType")
         # Global-table replication runs on a NEW_AND_OLD_IMAGES stream: with a
-        # replica, every table has one whether or not its declaration asks.
-        replicated = "NEW_AND_OLD_IMAGES" if engine_synth.cfg.dr_enabled else None
+        # replica, every global table has one whether or not its declaration asks.
+        global_table = spec in GLOBAL_TABLES
+        replicated = "NEW_AND_OLD_IMAGES" if engine_synth.cfg.dr_enabled and global_table else None
         assert stream == (spec.stream or replicated)
 
 
@@ -372,12 +376,14 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dlq(
     queues = resources(template, "AWS::SQS::Queue")
     work = {k: q for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
     dlqs = {k for k in queues if k not in work}
-    assert len(work) == 2 and len(dlqs) == 2
+    # LMS posting, notifications and the webhook replay; their three DLQs, the stream's
+    # on-failure queue and the scheduled jobs' DLQ.
+    assert len(work) == 3 and len(dlqs) == 5
     targets = {
         q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         for q in work.values()
     }
-    assert targets == dlqs
+    assert len(targets) == 3 and targets < dlqs
     for logical_id, queue in queues.items():
         assert "KmsMasterKeyId" in queue["Properties"], logical_id
 
@@ -483,7 +489,9 @@ def test_deploy_order(engine_synth: EngineSynth) -> None:
     # Replication destinations first (S3 checks them when replication is configured).
     assert deps("storage") == {"keys"} | when_dr("dr-storage")
     assert deps("edge") == {"edge-waf", "keys"} | when_dr("dr-storage")
-    assert deps("api") == {"keys", "network", "data", "database"}
+    # The functions before the routes to them.
+    assert deps("service") == {"keys", "network", "data", "database", "storage"}
+    assert deps("api") == {"keys", "network", "data", "database", "service"}
     assert deps("backup") == {"keys", "data", "database", "storage"} | when_dr("dr-backup")
     assert deps("monitoring") == {"data", "database", "api"}
     if dr:
@@ -494,7 +502,17 @@ def test_deploy_order(engine_synth: EngineSynth) -> None:
         assert deps("dr-backup") == {"dr-keys"}
         # P16: the replica after its source; the standby API after the replica.
         assert deps("dr-database") == {"database", "dr-network", "dr-keys"}
-        assert deps("dr-api") == {"dr-keys", "dr-network", "dr-database", "data"}
+        # The Transactions table's Singapore replica (its stream) and the secrets' replicas
+        # come with Mumbai's data stack.
+        assert deps("dr-service") == {
+            "dr-keys",
+            "dr-network",
+            "dr-data",
+            "dr-database",
+            "dr-storage",
+            "data",
+        }
+        assert deps("dr-api") == {"dr-keys", "dr-network", "dr-database", "data", "dr-service"}
         assert deps("dr-runbook") == {"dr-keys", "dr-database", "dr-data"}
         assert deps("dr-monitoring") == {"dr-data", "dr-database", "dr-api"}
 

@@ -85,8 +85,14 @@ KNOWN_RULES = {
     "PCI.DSS.321-VPCDefaultSecurityGroupClosed",
     "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
     "PCI.DSS.321-VPCNoUnrestrictedRouteToIGW",
-    # queues
+    # queues: DLQs have none behind them; DLQs only Lambda or EventBridge send to
     "Serverless-SQSRedrivePolicy",
+    "AwsSolutions-SQS3",
+    # RazorPay's and the OTP hash key's secrets: rotated by the runbook, not a function
+    "AwsSolutions-SMG4",
+    "NIST.800.53.R5-SecretsManagerRotationEnabled",
+    # the webhook replay queue's mapping: SQS mappings take no on-failure destination
+    "Serverless-LambdaEventSourceMappingDestination",
     # functions: X-Ray, VPC ENIs, API Gateway's log role, RDS monitoring, S3 replication
     "AwsSolutions-IAM5",
     "Serverless-LambdaDLQ",

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from config.engine import DR_REGION, REGION
+from engine.tables import REGIONAL_TABLES
+from stacks.engine.regional import table_name
 from tests.infra.engine_synth import ENGINE_ENVIRONMENTS, EngineSynth
 from tests.infra.policy_eval import Ref, Request, TemplateSet, allows, template_set
 
@@ -116,9 +118,16 @@ def test_every_stateful_resource_in_mumbai_has_its_singapore_counterpart(  # noq
                 bool(aliases) and all(a.endswith(REGIONAL_KEY_ALIASES) for a in aliases),
                 f"single-region key {role}/{logical_id}",
             )
-    for role, _, logical_id, p in _resources(synth, "AWS::DynamoDB::GlobalTable"):
+    regional = {table_name(synth.cfg, spec.logical_name) for spec in REGIONAL_TABLES}
+    dr_tables = _in(synth, "AWS::DynamoDB::GlobalTable", DR_REGION, "TableName")
+    for role, region, logical_id, p in _resources(synth, "AWS::DynamoDB::GlobalTable"):
         regions = {r["Region"] for r in p["Replicas"]}
-        need(regions == {REGION, DR_REGION}, f"table {role}/{logical_id}")
+        if p["TableName"] in regional:
+            # Never replicated: the standby keeps its own table of the same name.
+            counterpart = region != REGION or json.dumps(p["TableName"]) in dr_tables
+            need(regions == {region} and counterpart, f"regional table {role}/{logical_id}")
+        else:
+            need(regions == {REGION, DR_REGION}, f"table {role}/{logical_id}")
     for role, region, logical_id, p in _resources(synth, "AWS::SecretsManager::Secret"):
         if region == REGION:
             replicas = {r["Region"] for r in p.get("ReplicaRegions", [])}
@@ -194,6 +203,9 @@ def test_nothing_but_nat_gateways_sits_in_public_subnets(engine_synth: EngineSyn
 
 
 def test_every_queue_has_a_dlq_or_is_one(engine_synth: EngineSynth) -> None:
+    """A DLQ is one because a redrive policy names it, or because Lambda or EventBridge is told
+    to park failures in it (a mapping's on-failure destination, a function's or a schedule
+    target's DLQ)."""
     queues = list(_resources(engine_synth, "AWS::SQS::Queue"))
     assert queues
     targets = {
@@ -201,8 +213,23 @@ def test_every_queue_has_a_dlq_or_is_one(engine_synth: EngineSynth) -> None:
         for _, _, _, p in queues
         if "RedrivePolicy" in p
     }
-    for role, _, logical_id, p in queues:
-        assert "RedrivePolicy" in p or json.dumps(logical_id) in targets, f"{role}/{logical_id}"
+    destinations = _failure_destinations(engine_synth)
+    for role, region, logical_id, p in queues:
+        is_dlq = json.dumps(logical_id) in targets or (region, p["QueueName"]) in destinations
+        assert "RedrivePolicy" in p or is_dlq, f"{role}/{logical_id}"
+
+
+def _failure_destinations(synth: EngineSynth) -> set[tuple[str, str]]:
+    """(region, queue name) of every queue a mapping, function or rule target fails into."""
+    arns: list[Any] = []
+    for _, _, _, p in _resources(synth, "AWS::Lambda::EventSourceMapping"):
+        arns.append(p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
+    for _, _, _, p in _resources(synth, "AWS::Lambda::Function"):
+        arns.append(p.get("DeadLetterConfig", {}).get("TargetArn"))
+    for _, _, _, p in _resources(synth, "AWS::Events::Rule"):
+        arns += [t.get("DeadLetterConfig", {}).get("Arn") for t in p.get("Targets", [])]
+    parts = [arn.split(":") for arn in arns if isinstance(arn, str)]
+    return {(part[3], part[5]) for part in parts if part[2] == "sqs"}
 
 
 def test_every_log_group_expires(engine_synth: EngineSynth) -> None:
