@@ -77,6 +77,9 @@ class FunctionAccess:
     database: bool = False
     # Settings from config (see config_values), by variable name.
     settings: tuple[str, ...] = ()
+    # Called from the customer's browser: answers name the portal origin (CORS_ALLOW_ORIGIN)
+    # where config has one.
+    browser: bool = False
     no_dlq_reason: str | None = None
 
 
@@ -101,6 +104,7 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.PORTAL_SESSIONS.name: FunctionAccess(
         invoked_by="api",
         log_kind="portal",
+        browser=True,
         # Challenges, sessions and the attempt counters (UpdateItem ADD), one table; it
         # never reads a session back (the other portal functions verify them).
         tables=(TableGrant(SESSIONS, (PUT, UPDATE)),),
@@ -119,6 +123,7 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.PORTAL_LOANS.name: FunctionAccess(
         invoked_by="api",
         log_kind="portal",
+        browser=True,
         tables=(
             _SESSION_READ,
             TableGrant(TRANSACTIONS, (QUERY,), query_indexes=("LoanAccountIndex",)),
@@ -131,6 +136,7 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.PORTAL_PAYMENTS.name: FunctionAccess(
         invoked_by="api",
         log_kind="portal",
+        browser=True,
         # The create is one transaction: the idempotency claim, the CREATED payment and the
         # loan's payable check (a ConditionCheck on its counter); a replay reads the claim.
         tables=(
@@ -149,6 +155,7 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.PORTAL_RECEIPTS.name: FunctionAccess(
         invoked_by="api",
         log_kind="portal",
+        browser=True,
         tables=(_SESSION_READ, TableGrant(TRANSACTIONS, (GET,))),
         named_tables=(IDEMPOTENCY, COUNTERS, TRANSACTION_QUEUE),
         secrets=(OTP_HASH_KEY,),
@@ -215,6 +222,7 @@ ACCESS: dict[str, FunctionAccess] = {
     ),
 }
 
+CORS_ENV = "CORS_ALLOW_ORIGIN"
 DATABASE_ENV = ("DB_PROXY_ENDPOINT", "DB_PORT", "DB_NAME", "DB_USER", "STATEMENT_TIMEOUT_MS")
 DOCUMENTS_ENV = "DOCUMENTS_BUCKET"
 EVENT_BUS_ENV = "EVENT_BUS_NAME"

@@ -118,7 +118,10 @@ class Granter:
             "DB_NAME": r.database.name,
             "DB_USER": access.DATABASE_USER,
         }
-        return access.environment(declared, values)
+        env = access.environment(declared, values)
+        if declared.browser and r.cfg.portal_origin:
+            env[access.CORS_ENV] = r.cfg.portal_origin
+        return env
 
     # ------------------------------------------------------------------ grants
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from functools import cached_property
@@ -547,6 +548,139 @@ def test_cors_only_when_origins_are_configured(synth: Synthesized, variant: Synt
         assert headers["method.response.header.Access-Control-Allow-Origin"] == f"'{CORS_ORIGIN}'"
     internal = _api_methods(template, _logical_id(built, built.api.internal.api))
     assert not [m for m in internal if m["HttpMethod"] == "OPTIONS"]
+
+
+def _gateway_responses(built: Built, api: SecureRestApi) -> dict[str, dict[str, Any]]:
+    api_id = _logical_id(built, api.api)
+    return {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in _of_type(built.template, "AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["RestApiId"] == {"Ref": api_id}
+    }
+
+
+def test_gateway_responses_answer_cors_for_the_portal_origin_only(
+    synth: Synthesized, variant: Synthesized
+) -> None:
+    built = variant.regions["api"]
+    portal = _gateway_responses(built, built.api.portal)
+    assert portal
+    for response_type, props in portal.items():
+        origin = props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
+        assert origin == f"'{CORS_ORIGIN}'", response_type
+    for response_type, props in _gateway_responses(built, built.api.internal).items():
+        assert not any("Access-Control" in h for h in props["ResponseParameters"]), response_type
+    for b in synth.regions.values():  # prod configures no portal origin yet: no CORS at all
+        for props in _of_type(b.template, "AWS::ApiGateway::GatewayResponse").values():
+            assert "Access-Control" not in json.dumps(props)
+    assert "'*'" not in json.dumps(built.template)
+
+
+def test_the_portal_answers_cors_for_the_configured_origin_or_the_sites_name(
+    prod: EngineConfig,
+) -> None:
+    from config.engine import DomainConfig
+
+    assert prod.portal_origin is None
+    assert dataclasses.replace(prod, portal_cors_origins=(CORS_ORIGIN,)).portal_origin == (
+        CORS_ORIGIN
+    )
+    domain = DomainConfig(hosted_zone_id="Z1", zone_name="pay.fivestar.example")
+    with_domain = dataclasses.replace(prod, domain=domain)
+    assert with_domain.portal_origin == "https://portal.pay.fivestar.example"
+
+
+REQUEST_TIME = "03/Dec/2026:06:40:00 +0000"
+REQUEST_EPOCH = "1796280000123"
+
+
+def render_gateway_template(template: str, message: str = '"Forbidden"') -> str:
+    """API Gateway's rendering of the engine's template, for the Velocity it uses: the
+    #set prelude, ${t.substring(a,b)}, ${e.substring(n)}, ${months.get(...)}, $context."""
+    months = dict(re.findall(r'"([A-Z][a-z]{2})": "([0-9]{2})"', template))
+    body = re.sub(r"#set\([^)]*\)(?=[#{])", "", template, count=2)
+    body = re.sub(r"#set\(\$months = \{[^}]*\}\)", "", body)
+
+    def substring(match: re.Match[str]) -> str:
+        value = {"t": REQUEST_TIME, "e": REQUEST_EPOCH}[match.group(1)]
+        start, _, end = match.group(2).partition(",")
+        return value[int(start) : int(end)] if end else value[int(start) :]
+
+    body = re.sub(r"\$\{months\.get\(\$t\.substring\(3,6\)\)\}", months[REQUEST_TIME[3:6]], body)
+    body = re.sub(r"\$\{([te])\.substring\(([0-9,]+)\)\}", substring, body)
+    body = body.replace("$context.error.validationErrorString", "[object has missing property]")
+    body = body.replace("$context.error.messageString", message)
+    body = body.replace("$context.requestId", "c0ffee00-1234-4bcd-9aaa-000000000001")
+    assert "$" not in body and "#" not in body, body
+    return body
+
+
+def test_gateway_responses_are_in_the_engines_error_shape_with_a_final_newline(
+    synth: Synthesized,
+) -> None:
+    import jsonschema
+
+    from engine.models.errors import ERROR_RESPONSE
+
+    codes = {
+        "400": "VALIDATION_ERROR",
+        "401": "UNAUTHORIZED",
+        "403": "FORBIDDEN",
+        "404": "NOT_FOUND",
+        "429": "RATE_LIMITED",
+        "504": "SERVICE_UNAVAILABLE",
+    }
+    for built in synth.regions.values():
+        for api in (built.api.portal, built.api.internal):
+            responses = _gateway_responses(built, api)
+            assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED", "WAF_FILTERED"} <= set(responses)
+            for response_type, props in responses.items():
+                rendered = render_gateway_template(props["ResponseTemplates"]["application/json"])
+                assert rendered.endswith("}\n"), response_type
+                body = json.loads(rendered)
+                jsonschema.validate(body, ERROR_RESPONSE)
+                error = body["error"]
+                assert error["timestamp"] == "2026-12-03T06:40:00.123Z"
+                assert error["traceId"] == "c0ffee00-1234-4bcd-9aaa-000000000001"
+                status = props.get("StatusCode")
+                if status is not None:
+                    assert error["code"] == codes[status], response_type
+                headers = props["ResponseParameters"]
+                assert headers["gatewayresponse.header.Content-Type"] == "'application/json'"
+                if status == "429":
+                    assert "gatewayresponse.header.Retry-After" in headers
+            assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+
+
+def test_receipts_are_answered_as_pdf(synth: Synthesized) -> None:
+    for built in synth.regions.values():
+        apis = {
+            k: r["Properties"]
+            for k, r in _of_type(built.template, "AWS::ApiGateway::RestApi").items()
+        }
+        portal = apis[_logical_id(built, built.api.portal.api)]
+        assert portal["BinaryMediaTypes"] == ["application/pdf"]
+        internal = apis[_logical_id(built, built.api.internal.api)]
+        assert "BinaryMediaTypes" not in internal
+
+
+def test_every_portal_route_is_served_by_its_declared_function(synth: Synthesized) -> None:
+    from engine.declarations import FUNCTIONS, PORTAL_ROUTES
+    from stacks.engine.functions import function_name
+
+    prod = synth.regions["api"].api.cfg
+    names = {spec.name: function_name(prod, spec) for spec in FUNCTIONS}
+    for built in synth.regions.values():
+        template = built.template
+        routes = _route_keys(
+            template, _api_methods(template, _logical_id(built, built.api.portal.api))
+        )
+        for route in PORTAL_ROUTES:
+            uri = json.dumps(routes[f"{route.method} {route.path}"]["Integration"]["Uri"])
+            if route.function == PORTAL_HEALTH.name:
+                assert "PortalHealth" in uri
+            else:
+                assert f"function:{names[route.function]}" in uri, (route.path, uri)
 
 
 # ----------------------------------------------------------------- stacks, outputs, nag, lint
