@@ -10,6 +10,7 @@ here (`make bench`, handler_import_ratio), for features these functions do not u
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -100,11 +101,18 @@ class ErrorShape:
 DOCUMENTED_ERRORS = ErrorShape(render=lambda error, _trace: error_body(error.error, error.message))
 
 
+def cors_headers() -> dict[str, str]:
+    """The browser origin the deployment allows (CORS_ALLOW_ORIGIN, set by the stack only
+    for functions a browser calls), on every answer: the gateway answers the preflight."""
+    origin = os.environ.get("CORS_ALLOW_ORIGIN")
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+
 def response(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
     # A final newline: the answer reads cleanly in a terminal (curl) and in logs.
     return {
         "statusCode": status,
-        "headers": {**JSON_HEADERS, **(headers or {})},
+        "headers": {**JSON_HEADERS, **cors_headers(), **(headers or {})},
         "body": jsonutil.dumps(body) + "\n",
         "isBase64Encoded": False,
     }
@@ -115,7 +123,7 @@ def binary_response(status: int, body: bytes, headers: dict[str, str] | None) ->
     (the API's binary media types must include it)."""
     return {
         "statusCode": status,
-        "headers": dict(headers or {}),
+        "headers": {**cors_headers(), **(headers or {})},
         "body": base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": True,
     }
