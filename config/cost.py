@@ -28,7 +28,7 @@ class CostConfig:
     monthly_budget_usd: Decimal
     # Cognito bills monthly active users; staff and admins sign in every month.
     active_staff_users: int
-    # Another volume to report beside the configured one and its 10x (seed §11.2.2's year 1).
+    # Another volume to report beside the configured one and its 10x (year one's).
     year_one_operations_per_day: int | None = None
     # Stored data (tables, logs, backups, documents) is priced as it stands after this many
     # months of operations, or the data's own retention when that is shorter.

@@ -1,7 +1,7 @@
 """The payments engine: one frozen config per environment (dev, qa, staging, prod).
 
-Values come from the seed design (network §5.2, environments §9.2.1, log retention
-§10.4.2, DR §12) unless a comment says otherwise. Mumbai (ap-south-1) is primary;
+Values come from the platform's design (network, environments, log retention, DR) unless
+a comment says otherwise. Mumbai (ap-south-1) is primary;
 Singapore (ap-southeast-1) holds the DR counterparts where `dr_enabled` is set.
 Every difference between environments is a field here: the stacks never ask which
 environment they are building.
@@ -27,19 +27,19 @@ DR_REGION = "ap-southeast-1"
 AVAILABILITY_ZONES = ("ap-south-1a", "ap-south-1b")
 DR_AVAILABILITY_ZONES = ("ap-southeast-1a", "ap-southeast-1b")
 
-# Seed §5.2: one /24 per tier and zone; the DR VPC repeats the third octets in 10.1/16.
+# One /24 per tier and zone; the DR VPC repeats the third octets in 10.1/16.
 VPC_CIDR = "10.0.0.0/16"
 DR_VPC_CIDR = "10.1.0.0/16"
 PUBLIC_THIRD_OCTETS = (1, 2)
 APP_THIRD_OCTETS = (11, 12)
 DB_THIRD_OCTETS = (21, 22)
 
-# RDS and DynamoDB PITR both stop at 35 days; seed §12.3.1 asks for 35 in production.
+# RDS and DynamoDB PITR both stop at 35 days; production keeps 35.
 MAX_BACKUP_RETENTION_DAYS = 35
-# Seed §12.3.1: the cross-region backup copy is kept 7 days.
+# The cross-region backup copy is kept 7 days.
 BACKUP_COPY_RETENTION_DAYS = 7
 
-# Seed §4.3.2: API Gateway throttling and the portal's per-IP rate limit.
+# API Gateway throttling and the portal's per-IP rate limit (the platform's API limits).
 API_THROTTLE_RATE = 1000
 API_THROTTLE_BURST = 2000
 PORTAL_RATE_LIMIT_PER_MINUTE_PER_IP = 100
@@ -49,7 +49,7 @@ INTERNAL_RATE_LIMIT_PER_MINUTE_PER_IP = 500
 
 # Reserved concurrency per service function (engine.declarations names). Each caps what one
 # function can take from the account (and from PostgreSQL's connections: one per container)
-# and is what `make preflight` adds up. Production: seed §11.2.2's year-one 50,000 repayments
+# and is what `make preflight` adds up. Production: year one's 50,000 repayments
 # a day peak at a few a second, each call a second or less, so 10-20 containers absorb a
 # burst; RazorPay retries a throttled webhook. The jobs run one at a time (a second sweep or
 # repair while one runs would only repeat its work); the replay queue's mapping keeps to 2
@@ -143,7 +143,7 @@ class NetworkConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
-    """RDS PostgreSQL sizing (seed §9.2.1 shapes, §11.4.2 tuning lives in the construct)."""
+    """RDS PostgreSQL sizing per environment (the parameter tuning lives in the construct)."""
 
     instance_type: str  # without the "db." prefix, e.g. "r6g.large"
     multi_az: bool
@@ -195,7 +195,7 @@ class EngineConfig(EnvironmentConfig):
     data_classification: str = "restricted"
     cost_centre: str = "CC-PAYMENTS-ENGINE"
 
-    # Disaster recovery (seed §12): the Singapore counterparts exist only where set.
+    # Disaster recovery: the Singapore counterparts exist only where set.
     dr_region: str = DR_REGION
     dr_enabled: bool
     # Where the jobs and consumers run (functions declared active_region_only), and so
@@ -203,11 +203,11 @@ class EngineConfig(EnvironmentConfig):
     # failover, after which an operator sets the DR Region here and runs `make deploy-dr`.
     active_region: str = REGION
 
-    # Network (seed §5.2, §9.2.1: dev single AZ and minimal, the others multi-AZ).
+    # Network (dev single AZ and minimal, the others multi-AZ).
     network: NetworkConfig
     dr_network: NetworkConfig
 
-    # Log retention (seed §10.4.2, the same in every environment): portal 30 d,
+    # Log retention (the same in every environment): portal 30 d,
     # internal 90 d, scheduler 14 d, API access logs 30 d.
     portal_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     internal_log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
@@ -216,7 +216,7 @@ class EngineConfig(EnvironmentConfig):
     # VPC flow logs: kept as long as the internal service logs they help explain.
     flow_log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS
 
-    # Backups (seed §12.3.1): RDS automated backups; DynamoDB PITR is always 35 days.
+    # Backups: RDS automated backups; DynamoDB PITR is always 35 days.
     backup_retention_days: int
 
     # Queues: a message is retried `queue_max_receive_count` times, then waits in
@@ -231,11 +231,11 @@ class EngineConfig(EnvironmentConfig):
     # PostgreSQL (RDS). The Singapore cross-region replica exists where dr_enabled.
     database: DatabaseConfig
 
-    # AWS Backup (seed §12.3.1): daily, kept backup_retention_days, copied to the
+    # AWS Backup: daily, kept backup_retention_days, copied to the
     # DR region's vault for backup_copy_retention_days where DR is enabled.
     backup_copy_retention_days: int = BACKUP_COPY_RETENTION_DAYS
 
-    # APIs (seed §4.3.2).
+    # APIs: stage throttling and the per-IP limits.
     api_throttle_rate_limit: int = API_THROTTLE_RATE
     api_throttle_burst_limit: int = API_THROTTLE_BURST
     portal_rate_limit_per_minute_per_ip: int = PORTAL_RATE_LIMIT_PER_MINUTE_PER_IP
@@ -258,7 +258,7 @@ class EngineConfig(EnvironmentConfig):
     # How long a payment is left to its webhook before the sweeper asks RazorPay.
     payment_sweep_after_seconds: int = 300
     otp_ttl_seconds: int = 300
-    session_ttl_seconds: int = 900  # seed §11.4.1: 15 minutes
+    session_ttl_seconds: int = 900  # customer sessions last 15 minutes
     statement_timeout_ms: int = 5000
     # India's TRAI DLT rules: every SMS names the registered sender (header), principal
     # entity and content template. These are examples in the registered ids' shape; each
@@ -279,7 +279,7 @@ class EngineConfig(EnvironmentConfig):
     noncurrent_version_expiry_days: int = 90
     access_log_expiry_days: int = 365
 
-    # DNS failover (seed §12.4.2); None: no custom domain, no health-checked records.
+    # DNS failover; None: no custom domain, no health-checked records.
     domain: DomainConfig | None = None
 
     @property
@@ -422,7 +422,7 @@ def _overlap(first: str, second: str) -> bool:
 # from the active Region. Dev and qa send to verified test numbers and addresses only, so
 # the sandboxes suffice. The spend limits are ceilings to request (size them from SNS's
 # current SMS price for India when asking): staging a test budget, prod room for year one's
-# volume (seed §11.2.2: 50,000 operations a day, a receipt and an OTP each).
+# volume (50,000 operations a day, a receipt and an OTP each).
 SANDBOX_MESSAGING = MessagingLimits(sms_monthly_spend_limit_usd=1, emails_per_day=200)
 STAGING_MESSAGING = MessagingLimits(
     sms_production=True,
@@ -526,7 +526,7 @@ STAGING = EngineConfig(
 PROD = EngineConfig(
     env_name="prod",
     messaging=PROD_MESSAGING,
-    # Seed §11.2.2: 10,000 transactions a day now, 50,000 in year 1 (its ~400 staff are a
+    # 10,000 transactions a day now, 50,000 in year 1 (its ~400 staff are a
     # guess from the branch network: cashiers, managers, operations, finance).
     cost=CostConfig(
         operations_per_day=10_000,

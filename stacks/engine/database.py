@@ -6,7 +6,8 @@ file by a custom resource whose function connects through the proxy as the maste
 
 `EngineDrDatabaseStack` (stateful, ap-southeast-1, staging and prod): the cross-region read
 replica the DR runbook promotes. Its source is named by ARN from the primary's fixed
-identifier (pitfalls P16), so the one value crossing regions is a string, not a token.
+identifier (a token from another Region's stack would not resolve), so the one value
+crossing regions is a string, not a token.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ MIGRATOR_NO_DLQ_REASON = (
     "so there is no asynchronous event to park in a DLQ."
 )
 RDS_PORT_REASON = (
-    "PostgreSQL listens on its default port 5432 on purpose (issue 4 and the seed's "
+    "PostgreSQL listens on its default port 5432 on purpose (issue 4 and the platform's "
     "security groups name it); the instance is private, in isolated subnets, reachable "
     "only from the RDS proxy and the rotation function's security groups, TLS and IAM "
     "only. A non-default port hides nothing from a scanner inside the VPC."
@@ -203,7 +204,7 @@ class EngineDatabaseStack(ConfiguredStack):
         )
         if not cfg.deletion_protection:
             reason = (
-                f"{cfg.env_name} holds synthetic data only (seed §9.2.1) and is torn down "
+                f"{cfg.env_name} holds synthetic data only and is torn down "
                 "with its stack; every other environment turns deletion protection on "
                 "from config."
             )
@@ -215,7 +216,7 @@ class EngineDatabaseStack(ConfiguredStack):
             )
         if not self.cfg.database.multi_az:
             reason = (
-                f"{self.cfg.env_name} runs PostgreSQL in one zone on purpose (seed §9.2.1: "
+                f"{self.cfg.env_name} runs PostgreSQL in one zone on purpose ("
                 "single AZ, minimal resources, synthetic data); every other environment is "
                 "Multi-AZ from config."
             )

@@ -13,7 +13,7 @@ where the typed monitor would need an object this stack cannot have by name (a
 REST API's id, a DB endpoint, a `CfnWebACL`) or lacks the alarm (RDS latency and
 ReplicaLag, DynamoDB ReplicationLatency).
 
-Severity (seed §10.3.1): the critical topic pages (payments failing, LMS
+Severity: the critical topic pages (payments failing, LMS
 unreachable, a message in a DLQ, a database not reporting, the DR replica past its
 RPO); everything else goes to the warning topic.
 """
@@ -42,14 +42,14 @@ from config.engine import EngineConfig
 from engine import metrics as engine_metrics
 from shared.metrics import MetricSpec
 
-# Where the engine's code publishes its custom metrics (seed §10.2.2).
+# Where the engine's code publishes its custom metrics.
 ENGINE_METRIC_NAMESPACE = engine_metrics.NAMESPACE
 
 PRIMARY_ROLE = "monitoring"
 DR_ROLE = "dr-monitoring"
 REGION_ROLES = (PRIMARY_ROLE, DR_ROLE)
 
-# Seed §10.2.2 metric names, declared with their producers in engine/metrics.py. Every
+# The platform's metric names, declared with their producers in engine/metrics.py. Every
 # alarm and graph here reads the undimensioned (aggregate) series.
 PAYMENT_SUCCESS_RATE = engine_metrics.PAYMENT_SUCCESS_RATE.name
 LMS_CONNECTIVITY_STATUS = engine_metrics.LMS_CONNECTIVITY_STATUS.name
@@ -58,7 +58,7 @@ API_RESPONSE_TIME = engine_metrics.API_RESPONSE_TIME.name
 
 @dataclass(frozen=True)
 class SeedAlarm:
-    """One of seed §10.3.2's CloudWatch alarms, verbatim."""
+    """One of the platform's three specified CloudWatch alarms, as specified."""
 
     name: str
     metric_name: str
@@ -84,7 +84,7 @@ SEED_ALARMS: tuple[SeedAlarm, ...] = (
         critical=True,
         # No payments at night means no datapoints, not failing payments.
         treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        why="Fewer than 95% of payments succeeded over 10 minutes (seed §10.3.2).",
+        why="Fewer than 95% of payments succeeded over 10 minutes.",
     ),
     SeedAlarm(
         name="HighAPILatency",
@@ -97,7 +97,7 @@ SEED_ALARMS: tuple[SeedAlarm, ...] = (
         critical=False,
         # No requests at night means no datapoints, not slow requests.
         treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        why="API responses averaged over 2 s for 15 minutes (seed §10.3.2).",
+        why="API responses averaged over 2 s for 15 minutes.",
     ),
     SeedAlarm(
         name="LMSConnectivityFailure",
@@ -114,18 +114,17 @@ SEED_ALARMS: tuple[SeedAlarm, ...] = (
         # the LMS: silence must page like a 0 does, or the outage that kills the
         # prober is the one nobody hears about.
         treat_missing_data=cw.TreatMissingData.BREACHING,
-        why="The LMS heartbeat reported unreachable, or did not report, for a minute "
-        "(seed §10.3.2).",
+        why="The LMS heartbeat reported unreachable, or did not report, for a minute.",
     ),
 )
 
-# Thresholds beyond the seed's three alarms. Seed §10.3.1: "Resource utilization
+# Thresholds beyond the three specified alarms. The platform's rule: "Resource utilization
 # >80%" and "High error rate (>5%)" are warnings.
 CPU_HIGH_PERCENT = 80
 CONNECTIONS_HIGH_FRACTION = 0.8  # of PostgreSQL's default max_connections
 FREE_STORAGE_LOW_FRACTION = 0.10  # of allocated storage: storage autoscaling acts at 10%
 DB_IO_LATENCY_HIGH_SECONDS = 0.02  # gp3 serves in single-digit ms; 20 ms for 15 min is not IO
-# Seed §12.2.1: RPO 15 minutes for payments. Alarm at 5 minutes of lag sustained
+# The DR target: RPO 15 minutes for payments. Alarm at 5 minutes of lag sustained
 # for 5 minutes, so someone acts while the replica is still inside its RPO.
 REPLICA_LAG_SECONDS = 300
 REPLICA_LAG_MINUTES_SUSTAINED = 5
@@ -152,16 +151,16 @@ _GIB = 1024**3
 
 @dataclass(frozen=True)
 class LogRetentionRule:
-    """Which config field sets a kind of log group's retention, and the seed's value."""
+    """Which config field sets a kind of log group's retention, and the specified value."""
 
     config_field: str
-    seed_log_group: str | None  # seed §10.4.2 name; None where the seed has none
+    seed_log_group: str | None  # the specified log group name; None where none is
     seed_days: int | None
     applies_to: str
 
 
-# Seed §10.4.2. The stacks that create log groups enforce these (the lead's policy
-# test reads this mapping); the seed's ECS names map to the engine's Lambda services.
+# The platform's log retention. The stacks that create log groups enforce these (the lead's policy
+# test reads this mapping); the specified ECS log group names map to the engine's Lambda services.
 LOG_RETENTION_POLICY: Mapping[str, LogRetentionRule] = {
     "portal": LogRetentionRule(
         "portal_log_retention",
@@ -403,10 +402,10 @@ class EngineMonitoringStack(ConfiguredStack):
         """Alarm-name part of a resource name: `engine-prod-db` -> `db`."""
         return name.removeprefix(f"{self.cfg.system}-{self.cfg.env_name}-") or name
 
-    # --- seed §10.3.2 --------------------------------------------------------------
+    # --- the three specified alarms --------------------------------------------------------------
 
     def _seed_alarms(self) -> None:
-        """The seed's alarms whose metric a running function emits; graphs of the rest."""
+        """The specified alarms whose metric a running function emits; graphs of the rest."""
         namespace = self.targets.metric_namespace
         business = self.business
         alarmed = {seed.metric_name for seed in SEED_ALARMS if business.alarmable(seed.metric_name)}
@@ -421,7 +420,7 @@ class EngineMonitoringStack(ConfiguredStack):
             if metric.name not in alarmed
         ]
         self.facade.monitor_custom(
-            human_readable_name="Payments engine (seed §10.2.2 metrics)",
+            human_readable_name="Payments engine (business metrics)",
             alarm_friendly_name="Engine",
             metric_groups=groups,
         )
@@ -431,7 +430,7 @@ class EngineMonitoringStack(ConfiguredStack):
         # whatever unit the engine published, where a unit mismatch would silently
         # leave the alarm with no data. No label either, on any alarmed metric here:
         # a label makes CDK render the alarm as a metric-math `Metrics` list instead
-        # of the plain MetricName/Statistic/Period the seed specifies.
+        # of the plain MetricName/Statistic/Period the specification gives.
         metric = cw.Metric(
             namespace=namespace,
             metric_name=seed.metric_name,
@@ -446,7 +445,7 @@ class EngineMonitoringStack(ConfiguredStack):
             threshold=seed.threshold,
             comparison_operator=seed.comparison,
             evaluation_periods=seed.evaluation_periods,
-            # The seed gives no DatapointsToAlarm: CloudWatch's default, all of them.
+            # The specification gives no DatapointsToAlarm: CloudWatch's default, all of them.
             datapoints_to_alarm=seed.evaluation_periods,
             period=cdk.Duration.seconds(seed.period_seconds),
             treat_missing_data_override=missing,
@@ -505,7 +504,7 @@ class EngineMonitoringStack(ConfiguredStack):
                         threshold=CPU_HIGH_PERCENT,
                         comparison=gt,
                         description=f"CPU above {CPU_HIGH_PERCENT}% for 15 minutes "
-                        "(seed §10.3.1 resource utilization).",
+                        "(resource utilization).",
                     )
                 ],
             ),
@@ -543,8 +542,8 @@ class EngineMonitoringStack(ConfiguredStack):
 
     def _database_available(self, identifier: str) -> cmc.CustomMetricGroup:
         # RDS reports CPUUtilization every minute while the instance runs; three
-        # minutes without a sample is an instance that is down (seed §10.3.1
-        # "Database connectivity lost"), hence missing data breaches.
+        # minutes without a sample is an instance that is down ("Database connectivity
+        # lost" is critical), hence missing data breaches.
         metric = _rds_metric(
             "CPUUtilization", identifier, "SampleCount", period=cdk.Duration.minutes(1)
         )
@@ -565,7 +564,7 @@ class EngineMonitoringStack(ConfiguredStack):
         )
 
     def _replica_lag(self, identifier: str) -> cmc.CustomMetricGroup:
-        # In Singapore the replica is the DR copy the seed's 15-minute RPO rests on:
+        # In Singapore the replica is the DR copy the 15-minute RPO rests on:
         # critical. In Mumbai the replicas serve reporting and analytics: warning.
         metric = _rds_metric("ReplicaLag", identifier, "Maximum", period=cdk.Duration.minutes(1))
         return cmc.CustomMetricGroup(
@@ -579,7 +578,7 @@ class EngineMonitoringStack(ConfiguredStack):
                     comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                     evaluation_periods=REPLICA_LAG_MINUTES_SUSTAINED,
                     description=f"Replica more than {REPLICA_LAG_SECONDS} s behind for "
-                    f"{REPLICA_LAG_MINUTES_SUSTAINED} minutes (RPO 15 minutes, seed §12.2.1).",
+                    f"{REPLICA_LAG_MINUTES_SUSTAINED} minutes (RPO 15 minutes).",
                 )
             ],
         )
@@ -669,7 +668,7 @@ class EngineMonitoringStack(ConfiguredStack):
                 comparison=gt,
                 evaluation_periods=1,
                 description="More than 5% of requests failed with 5XX in 5 minutes "
-                "(seed §10.3.1 high error rate).",
+                "(high error rate).",
             )
             latency = self._alarmed(
                 "LatencyP99",
@@ -678,7 +677,7 @@ class EngineMonitoringStack(ConfiguredStack):
                 threshold=API_LATENCY_P99_MS,
                 comparison=gt,
                 description=f"p99 latency above {API_LATENCY_P99_MS} ms for 15 minutes "
-                "(seed §10.3.1 slow responses).",
+                "(slow responses).",
             )
             self.facade.monitor_custom(
                 human_readable_name=f"API {name} ({stage})",

@@ -1,6 +1,6 @@
 """One payments-engine environment: a Stage `engine-<env>` holding its stacks.
 
-Deploy order (architecture §4), stated with explicit stack dependencies:
+Deploy order, stated with explicit stack dependencies:
 
     keys -> dr-keys                                  multi-region keys, then their replicas
     network, dr-network, dr-data                     both VPCs; the standby's own data

@@ -1,5 +1,5 @@
 """The payments engine's security and shape invariants, per environment, read off the
-synthesized templates: network (seed §5.2), keys, global tables (seed §6.3, §12),
+synthesized templates: network, keys, global and regional tables,
 queues, topics, log groups, stack names, tags, protection and deploy order."""
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def test_subnets_sit_in_the_configured_zones(engine_synth: EngineSynth) -> None:
 
 
 def test_dev_runs_in_one_zone(engine_synth_of: Any) -> None:
-    """Seed §9.2.1 "single AZ": one NAT gateway and a single-AZ database. The subnets span
+    """Dev's "single AZ": one NAT gateway and a single-AZ database. The subnets span
     two zones only because RDS and RDS Proxy refuse a subnet group in one."""
     synth = engine_synth_of("dev")
     template = synth.templates["network"]
@@ -500,7 +500,7 @@ def test_deploy_order(engine_synth: EngineSynth) -> None:
         assert deps("dr-data") == {"dr-keys"}
         assert deps("dr-storage") == {"dr-keys"}
         assert deps("dr-backup") == {"dr-keys"}
-        # P16: the replica after its source; the standby API after the replica.
+        # The replica after its source; the standby API after the replica.
         assert deps("dr-database") == {"database", "dr-network", "dr-keys"}
         # The Transactions table's Singapore replica (its stream) and the secrets' replicas
         # come with Mumbai's data stack.
@@ -542,7 +542,7 @@ def test_no_context_lookup_is_ever_missing(engine_synth: EngineSynth) -> None:
 
 
 def test_only_immutable_arns_cross_regions(engine_synth: EngineSynth) -> None:
-    """Two cross-Region references (architecture §4: a few immutable ARNs): the primary
+    """Two cross-Region references (a few immutable ARNs only): the primary
     keys' ARNs, read by the DR keys stack, and the us-east-1 web ACL's, read by the edge
     stack. Everything else crossing regions is a name built from config."""
     expected_readers = {"edge"} | ({"dr-keys"} if engine_synth.cfg.dr_enabled else set())

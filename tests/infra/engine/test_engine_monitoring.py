@@ -1,4 +1,4 @@
-"""The engine's monitoring stacks: the seed's three alarms verbatim, the platform alarms
+"""The engine's monitoring stacks: the three specified alarms as specified, the platform alarms
 per resource, severity routing, dev's disabled actions, nag and cfn-lint clean."""
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ APIS = ("engine-prod-portal-api", "engine-prod-internal-api")
 DLQS = ("engine-prod-lms-posting-dlq", "engine-prod-notifications-dlq")
 FUNCTIONS = ("engine-prod-post-to-lms", "engine-prod-take-payment")
 
-# No engine function publishes the seed's metrics yet: declare them as published by two the
-# business logic will bring (a payment API and the LMS heartbeat job).
+# These standalone stacks declare the platform's metrics as published by two functions of
+# their own (a payment API and the LMS heartbeat job the business logic will bring).
 PRODUCERS = {
     "payment_success_rate": ("TakePayment",),
     "api_response_time": ("TakePayment",),
@@ -87,7 +87,8 @@ DEV_TARGETS = MonitoringTargets(
     function_names=("engine-dev-post-to-lms",),
 )
 
-# Seed §10.3.2, copied here rather than imported so a change to the stack's table fails.
+# The three specified alarms, copied here rather than imported so a change to the stack's
+# table fails.
 SEED = {
     "PaymentFailureRate": {
         "MetricName": "payment_success_rate",
@@ -205,7 +206,7 @@ def _on(alarms: dict[str, dict[str, Any]], metric_name: str) -> list[dict[str, A
     return [a for a in alarms.values() if metric_name in {m["MetricName"] for m in _metrics(a)}]
 
 
-# --- the seed's three alarms ---------------------------------------------------------
+# --- the three specified alarms ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("seed_name", sorted(SEED))
@@ -239,7 +240,7 @@ def test_dr_seed_alarms_use_the_dr_regions_own_topics(synthesized: Synthesized) 
 
 
 def test_no_business_alarm_without_a_running_producer(synthesized: Synthesized) -> None:
-    """dev's targets run no function that emits the seed's metrics: no alarm on them, but
+    """dev's targets run no function that emits the platform's metrics: no alarm on them, but
     the dashboard still graphs every declared metric."""
     alarms = synthesized.alarms("dev")
     business = [a for a in alarms.values() if a.get("Namespace") == ENGINE_METRIC_NAMESPACE]
