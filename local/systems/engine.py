@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config
 
+from config.engine import ENVIRONMENTS as ENGINE_ENVIRONMENTS
 from engine import declarations
 from engine.metrics import NAMESPACE
 from engine.queues import RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
@@ -26,6 +27,7 @@ from local.streams import StreamPump
 from local.systems import Api, Context, LocalRoute
 from local.workers import REGION, Worker, consume_queue
 from simulators.razorpay.server import RazorpaySimulator
+from stacks.engine import access
 
 PORTAL_API_KEY = "local-portal-api-key"
 RAZORPAY_KEY_ID = "rzp_test_local"
@@ -35,18 +37,9 @@ WEBHOOK_PATH = "/api/v1/webhooks/razorpay"
 PORTAL_KEYLESS = frozenset({"GET /health", f"POST {WEBHOOK_PATH}"})
 SCHEDULE_SECONDS = {"sweep": 300.0, "repair": 3600.0}
 FAST_REPAIR_SECONDS = 30.0
-# Settings that are config in AWS (values as the dev stage has them, or the documented
-# defaults where the setting has one).
-CONFIG = {
-    "RAZORPAY_AUTO_CAPTURE": "true",
-    "SMS_SENDER_ID": "FIVSTR",
-    "SMS_DLT_ENTITY_ID": "1101000000000000001",
-    "SMS_OTP_TEMPLATE_ID": "1107000000000000001",
-    "MAX_PAYMENT_AMOUNT": "500000.00",
-    "ORDER_EXPIRY_MINUTES": "30",
-    "OTP_TTL_SECONDS": "300",
-    "SESSION_TTL_SECONDS": "900",
-    "STATEMENT_TIMEOUT_MS": "0",  # the role carries the timeouts (migration 0009)
+# Settings that are config in AWS, from the dev environment's config through the code the
+# service stacks use (stacks/engine/access.py), so they cannot differ from a deployment's.
+CONFIG = access.config_values(ENGINE_ENVIRONMENTS["dev"]) | {
     "POWERTOOLS_SERVICE_NAME": "engine",
     "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
     "ENVIRONMENT": "local",
