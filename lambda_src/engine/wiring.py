@@ -1,24 +1,35 @@
 """Builds the engine's stores and clients from settings, once per container.
 
 Each builder is small and cached: a warm container reuses its boto3 clients, its one
-PostgreSQL connection and its secrets. Clients with heavy imports (HTTP, PDF) are imported
-inside their builder, so a function that never calls them does not pay on a cold start.
+PostgreSQL connection and its secrets. Each builder imports what it builds, so a function
+(or a route) pays on a cold start only for what it uses: the stream consumer never loads the
+session modules, and the portal routes that never read PostgreSQL (most of them) never load
+psycopg, whose import alone costs about half an `import boto3` (`make bench`). What every
+invocation of a function needs is imported by the handler itself (the portal's session check
+by engine.handlers.portal.auth, the stream's SQL by its dal module), so the bench's import
+figure is still the cost of the function's lightest invocation, not less.
 `reset()` forgets everything (tests swap environments and moto backends).
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine import metrics, settings, telemetry
-from engine.clients.sms import SmsSender
-from engine.dal.ddb.sessions import SessionStore
-from engine.dal.pg.db import Database, connect_engine
-from engine.dal.pg.loans import LoanStore
-from engine.logic.otp import Hasher
-from engine.logic.sessions import Limits, Sessions, SessionVerifier
-from shared import aws, secrets
+from engine import settings
+from shared import aws
+
+if TYPE_CHECKING:
+    from engine.clients.sms import SmsSender
+    from engine.dal.ddb.sessions import SessionStore
+    from engine.dal.pg.db import Database
+    from engine.dal.pg.loans import LoanStore
+    from engine.logic.otp import Hasher
+    from engine.logic.sessions import Limits, Sessions, SessionVerifier
+    from engine.models.loan import Loan
+
+# The builders' imports are deliberate (see the module docstring).
+# ruff: noqa: PLC0415
 
 
 def dynamodb() -> Any:
@@ -27,26 +38,37 @@ def dynamodb() -> Any:
 
 @cache
 def database() -> Database:
+    from engine.dal.pg.db import Database, connect_engine
+
     timeout_ms = settings.get().statement_timeout_ms
     return Database(lambda: connect_engine("engine", timeout_ms))
 
 
 def loans() -> LoanStore:
+    from engine.dal.pg.loans import LoanStore
+
     return LoanStore(database())
 
 
 @cache
 def hasher() -> Hasher:
+    from engine.logic.otp import Hasher
+    from shared import secrets
+
     arn = settings.require("OTP_HASH_KEY_ARN", settings.get().otp_hash_key_arn)
     return Hasher.from_secret(secrets.get_json_secret(arn))
 
 
 def sessions() -> SessionStore:
+    from engine.dal.ddb.sessions import SessionStore
+
     table = settings.require("SESSIONS_TABLE", settings.get().sessions_table)
     return SessionStore(dynamodb(), table)
 
 
 def sms() -> SmsSender:
+    from engine.clients.sms import SmsSender
+
     config = settings.get()
     return SmsSender(
         aws.client("sns"),
@@ -57,6 +79,8 @@ def sms() -> SmsSender:
 
 
 def session_limits() -> Limits:
+    from engine.logic.sessions import Limits
+
     config = settings.get()
     return Limits(
         otp_ttl_seconds=config.otp_ttl_seconds,
@@ -71,13 +95,24 @@ def session_limits() -> Limits:
     )
 
 
+class _Loans:
+    """The loan store, built on the first lookup: opening a session (no loan read) never
+    imports psycopg; validate-loan does, on its first call."""
+
+    def loan_by_number(self, loan_account_number: str) -> Loan | None:
+        return loans().loan_by_number(loan_account_number)
+
+
 def session_service() -> Sessions:
     """Signing in (validate-loan, sessions)."""
+    from engine import metrics, telemetry
+    from engine.logic.sessions import Sessions
+
     return Sessions(
         store=sessions(),
         hasher=hasher(),
         limits=session_limits(),
-        loans=loans(),
+        loans=_Loans(),
         sms=sms(),
         on_sms_failed=lambda: telemetry.publish(metrics.OTP_SMS_FAILED, 1),
     )
@@ -85,11 +120,15 @@ def session_service() -> Sessions:
 
 def session_verifier() -> SessionVerifier:
     """What every portal handler checks `X-Session-Token` with (no SMS client, no loans)."""
+    from engine.logic.sessions import SessionVerifier
+
     return SessionVerifier(sessions(), hasher())
 
 
 def reset() -> None:
     """Forget cached settings, clients, secrets and the database connection."""
+    from shared import secrets
+
     if database.cache_info().currsize:
         database().close_all()
     for builder in (database, hasher):

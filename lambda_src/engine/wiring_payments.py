@@ -2,9 +2,14 @@
 
 Nothing here is cached on its own: boto3 clients, secrets and the database connection are
 cached by engine.wiring and shared.aws/secrets, and the RazorPay client's connection pool by
-its module, so `engine.wiring.reset()` forgets all of it. engine.wiring (and with it psycopg)
-is imported only by the builder that needs PostgreSQL: the webhook, replay, receipt and sweep
-functions never read it and do not pay for the import on a cold start.
+its module, so `engine.wiring.reset()` forgets all of it.
+
+Each builder imports what it builds (as engine.wiring's do), so a route pays on a cold start
+only for what it uses: a receipt or a loan's history never loads the settlement or the
+RazorPay client, and PostgreSQL (psycopg) is loaded only when a create first reads it; the
+webhook, replay and sweep functions, a notification and a status read never do. A handler
+imports what its every invocation uses itself (the webhook its processor, the sweep its
+sweeper), so `make bench`'s import figure is its lightest invocation's, not less.
 """
 
 from __future__ import annotations
@@ -13,19 +18,19 @@ import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from engine import settings
+from engine import settings, wiring
 from engine.dal.ddb.counters import CounterStore
 from engine.dal.ddb.idempotency import IdempotencyStore
 from engine.dal.ddb.payments import PaymentStore
 from engine.dal.ddb.queue import QueueStore
-from engine.logic.outcomes import OutcomeMetrics, count
-from engine.logic.settlement import Settlement
 from shared import aws, secrets
 
 if TYPE_CHECKING:
     from engine.clients.documents import DocumentStore
     from engine.clients.razorpay import Credentials, RazorpayClient
+    from engine.dal.pg.payable import LoanPosition
     from engine.logic.payments import PaymentService
+    from engine.logic.settlement import Settlement
     from engine.logic.sweep import Sweeper
     from engine.logic.webhooks import WebhookProcessor
 
@@ -105,15 +110,25 @@ def webhook_secrets() -> list[str]:
 
 def settlement() -> Settlement:
     from engine.clients.events import EventPublisher  # noqa: PLC0415
+    from engine.logic.outcomes import OutcomeMetrics, count  # noqa: PLC0415
+    from engine.logic.settlement import Settlement  # noqa: PLC0415
 
     bus = settings.require("EVENT_BUS_NAME", settings.get().event_bus_name)
     publisher = EventPublisher(aws.client("events"), bus, lambda: count("event_publish_failed"))
     return Settlement(payments(), counters(), publisher, OutcomeMetrics())
 
 
+class _Positions:
+    """PostgreSQL's view of a loan, its store built (and psycopg imported) on the first
+    lookup: only a create reads it, never a notification."""
+
+    def position(self, loan_account_number: str) -> LoanPosition | None:
+        from engine.dal.pg.payable import PayableStore  # noqa: PLC0415 - see the docstring
+
+        return PayableStore(wiring.database()).position(loan_account_number)
+
+
 def payment_service() -> PaymentService:
-    from engine import wiring  # noqa: PLC0415 - see the module docstring
-    from engine.dal.pg.payable import PayableStore  # noqa: PLC0415
     from engine.logic.payments import PaymentService  # noqa: PLC0415
 
     config = settings.get()
@@ -121,7 +136,7 @@ def payment_service() -> PaymentService:
     return PaymentService(
         payments=payments(),
         idempotency=idempotency(),
-        positions=PayableStore(wiring.database()),
+        positions=_Positions(),
         razorpay=client,
         settlement=settlement(),
         max_amount=config.max_payment_amount,

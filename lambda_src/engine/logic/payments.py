@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.clients.razorpay import (
     GatewayPayment,
@@ -29,13 +29,15 @@ from engine.clients.razorpay import (
 from engine.dal.ddb import idempotency as claims
 from engine.dal.ddb.idempotency import IdempotencyStore
 from engine.dal.ddb.payments import ClaimTaken, NotPayable, PaymentStore, StaleVersion
-from engine.dal.pg.payable import LoanPosition
 from engine.logic.settlement import Settlement, capture_at
 from engine.models.payment import CURRENCY, Payment, new_payment_id
 from engine.models.portal import CreatePaymentRequest, PaymentNotificationRequest
 from engine.models.status import PaymentStatus, is_past
 from shared import clock
 from shared.http import Conflict, NotFound, ServiceUnavailable, Unprocessable, ValidationError
+
+if TYPE_CHECKING:  # PostgreSQL's row type: only a create reads one (psycopg on first use)
+    from engine.dal.pg.payable import LoanPosition
 
 logger = logging.getLogger(__name__)
 MIN_AMOUNT = Decimal("1.00")

@@ -16,12 +16,11 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.dal.ddb.sessions import ChallengeGone, ChallengeLocked, LimitReached
 from engine.logic import otp
-from engine.models.loan import Loan, mask_mobile
-from engine.models.portal import CreateSessionRequest, ValidateLoanRequest
+from engine.models.loan import mask_mobile
 from engine.models.session import (
     ChallengeIssued,
     CustomerSession,
@@ -31,6 +30,10 @@ from engine.models.session import (
 )
 from shared import clock
 from shared.http import RateLimited, Unauthorized
+
+if TYPE_CHECKING:
+    from engine.models.loan import Loan
+    from engine.models.portal import CreateSessionRequest, ValidateLoanRequest
 
 logger = logging.getLogger(__name__)
 

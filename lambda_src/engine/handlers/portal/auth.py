@@ -5,19 +5,29 @@
 
 A handler that loads something by another id (a payment) calls `require_loan` with that
 thing's loan, and answers 404 for a payment that does not exist the same way.
+
+The verifier's modules (and the secrets reader its hash key comes through) are imported
+with this one rather than on first use (engine.wiring builds lazily): every route of every
+portal function checks a session.
 """
 
 from __future__ import annotations
 
 from engine import wiring
+from engine.logic.sessions import SessionVerifier
 from engine.models.session import CustomerSession
+from shared import secrets  # noqa: F401 - see the docstring
 from shared.api import Request
 
 SESSION_HEADER = "X-Session-Token"
 
 
+def verifier() -> SessionVerifier:
+    return wiring.session_verifier()
+
+
 def customer_session(request: Request) -> CustomerSession:
-    return wiring.session_verifier().verify(request.header(SESSION_HEADER))
+    return verifier().verify(request.header(SESSION_HEADER))
 
 
 def source_ip(request: Request) -> str:
