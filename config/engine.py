@@ -259,7 +259,9 @@ class EngineConfig(EnvironmentConfig):
     payment_sweep_after_seconds: int = 300
     otp_ttl_seconds: int = 300
     session_ttl_seconds: int = 900  # customer sessions last 15 minutes
-    statement_timeout_ms: int = 5000
+    # 0: no session SET (through RDS Proxy a SET pins the client to one backend for its
+    # life); engine_app's role carries the timeouts instead (migration 0009).
+    statement_timeout_ms: int = 0
     # India's TRAI DLT rules: every SMS names the registered sender (header), principal
     # entity and content template. These are examples in the registered ids' shape; each
     # environment's real ids come from its DLT registration.
@@ -389,10 +391,11 @@ class EngineConfig(EnvironmentConfig):
                 "payment_sweep_after_seconds",
                 "otp_ttl_seconds",
                 "session_ttl_seconds",
-                "statement_timeout_ms",
             )
             if getattr(self, name) <= 0
         ]
+        if self.statement_timeout_ms < 0:
+            found.append("statement_timeout_ms must not be negative (0: the role's timeout)")
         if self.max_payment_amount < 1 or self.max_payment_amount != round(
             self.max_payment_amount, 2
         ):
