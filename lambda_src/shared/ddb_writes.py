@@ -1,5 +1,6 @@
 """Conditional DynamoDB writes with one policy: tell a failed condition from a conflict or a
-throttle, retry what is retryable with bounded backoff, and answer in domain errors.
+throttle, retry what is retryable with bounded backoff, and answer in domain errors. The
+transactional read (`transact_get`) follows the same policy.
 
 A cancelled transaction names a reason per item. `ConditionalCheckFailed` is definite: that
 item's condition is false, and retrying cannot change it. `TransactionConflict` (another
@@ -82,6 +83,26 @@ def transact(client: Any, items: list[dict[str, Any]], retry: Retry = DEFAULT_RE
         if attempt + 1 < retry.attempts:
             retry.pause(attempt)
     raise Conflict(f"transaction still conflicting after {retry.attempts} attempts")
+
+
+def transact_get(
+    client: Any, gets: list[dict[str, Any]], retry: Retry = DEFAULT_RETRY
+) -> list[dict[str, Any] | None]:
+    """One TransactGetItems of `gets` (`{"Get": {...}}` items, up to 100, any tables): each
+    item as plain values, or None where there is none, read together and strongly consistent.
+
+    IAM authorises it as a GetItem of each item. It is cancelled (never half-answered) while
+    a transaction is writing one of the items, or when throttled: tried again, then `Conflict`.
+    """
+    for attempt in range(retry.attempts):
+        try:
+            responses = client.transact_get_items(TransactItems=gets)["Responses"]
+            return [ddb.from_item(r.get("Item")) for r in responses]
+        except ClientError as exc:
+            _raise_unless_retryable(exc)
+        if attempt + 1 < retry.attempts:
+            retry.pause(attempt)
+    raise Conflict(f"transactional read still conflicting after {retry.attempts} attempts")
 
 
 def update(

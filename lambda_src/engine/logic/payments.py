@@ -214,16 +214,20 @@ class PaymentService:
     # ------------------------------------------------------------------ read
 
     def owned(self, payment_id: str, session_loan: str) -> Payment:
-        payment = self.payments.get(payment_id)
-        if payment is None or payment.loan_account_number != session_loan:
-            raise NotFound("no such payment")  # another loan's payment looks like none
-        return payment
+        return owned(self.payments.get(payment_id), session_loan)
 
     # ------------------------------------------------------------------ notification
 
     def notify(self, request: PaymentNotificationRequest, session_loan: str) -> Payment:
         """Checkout says the customer paid: believe RazorPay, not the browser."""
-        payment = self.owned(request.payment_id, session_loan)
+        return self.notify_read(request, session_loan, self.payments.get(request.payment_id))
+
+    def notify_read(
+        self, request: PaymentNotificationRequest, session_loan: str, read: Payment | None
+    ) -> Payment:
+        """`notify` for the payment as the caller read it (None: there is none), e.g. with
+        the customer's session in one request."""
+        payment = owned(read, session_loan)
         self._verify(payment, request)
         if is_past(payment.status, PaymentStatus.CAPTURED):
             return payment  # the webhook (or an earlier notification) got here first
@@ -276,6 +280,13 @@ class PaymentService:
                 extra={"payment_id": payment.transaction_id, "razorpay_payment_id": gateway.id},
             )
             raise Unprocessable("the amount paid is not this payment's", code="AMOUNT_MISMATCH")
+
+
+def owned(payment: Payment | None, session_loan: str) -> Payment:
+    """The payment if the session's loan owns it; none and another loan's answer alike."""
+    if payment is None or payment.loan_account_number != session_loan:
+        raise NotFound("no such payment")  # another loan's payment looks like none
+    return payment
 
 
 def _epoch() -> int:

@@ -14,9 +14,9 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.dal.ddb.sessions import ChallengeGone, ChallengeLocked, LimitReached
 from engine.logic import otp
@@ -65,6 +65,9 @@ class Store(Protocol):
     ) -> StoredChallenge: ...
     def open_session(self, challenge_hash: str, session: StoredSession, *, now: int) -> None: ...
     def session(self, token_hash: str, *, now: int) -> StoredSession | None: ...
+    def session_with(
+        self, token_hash: str, reads: Sequence[dict[str, Any]], *, now: int
+    ) -> tuple[StoredSession | None, list[dict[str, Any] | None]]: ...
 
 
 @dataclass(frozen=True)
@@ -222,12 +225,30 @@ class SessionVerifier:
         self._store, self._hash, self._now = store, hasher, now or _epoch
 
     def verify(self, token: str | None) -> CustomerSession:
+        token_hash = self._token_hash(token)
+        return _verified(self._store.session(token_hash, now=int(self._now())))
+
+    def verify_with(
+        self, token: str | None, reads: Sequence[dict[str, Any]]
+    ) -> tuple[CustomerSession, list[dict[str, Any] | None]]:
+        """`verify`, with the items `reads` names (another store's `{"Get": ...}` items, such
+        as the payment a route is about) read in the same request as the session. The same
+        checks, in the same order: a malformed token is refused before anything is read, and
+        nothing read is handed back unless the session is live."""
+        token_hash = self._token_hash(token)
+        stored, items = self._store.session_with(token_hash, reads, now=int(self._now()))
+        return _verified(stored), items
+
+    def _token_hash(self, token: str | None) -> str:
         if not token or not _TOKEN.fullmatch(token):
             raise Unauthorized("a valid X-Session-Token is required")
-        stored = self._store.session(self._hash.digest("session", token), now=int(self._now()))
-        if stored is None:
-            raise Unauthorized("the session does not exist or has expired")
-        return CustomerSession(stored.loan_account_number, stored.expires_at)
+        return self._hash.digest("session", token)
+
+
+def _verified(stored: StoredSession | None) -> CustomerSession:
+    if stored is None:
+        raise Unauthorized("the session does not exist or has expired")
+    return CustomerSession(stored.loan_account_number, stored.expires_at)
 
 
 def _epoch() -> float:

@@ -50,6 +50,15 @@ class Scripted:
     def update_item(self, **_: Any) -> None:
         self._next()
 
+    def transact_get_items(self, **params: Any) -> dict[str, Any]:
+        self._next()
+        return {
+            "Responses": [
+                {"Item": {"n": {"N": str(i)}}} if i else {}
+                for i, _ in enumerate(params["TransactItems"])
+            ]
+        }
+
 
 @pytest.fixture
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
@@ -153,4 +162,39 @@ def test_an_update_refused_for_another_reason_is_raised(pauses: list[float]) -> 
     with pytest.raises(ClientError):
         ddb_writes.update(client, {}, NO_JITTER)
 
+    assert client.calls == 1
+
+
+def test_a_transactional_read_answers_each_item_or_none_in_order(pauses: list[float]) -> None:
+    client = Scripted()
+
+    found = ddb_writes.transact_get(client, [{"Get": {}}, {"Get": {}}, {"Get": {}}], NO_JITTER)
+
+    assert found == [None, {"n": 1}, {"n": 2}]
+    assert client.calls == 1
+
+
+def test_a_transactional_read_cancelled_by_a_writing_transaction_is_read_again(
+    pauses: list[float],
+) -> None:
+    client = Scripted(cancelled("TransactionConflict", "None"), error("ThrottlingException"))
+
+    assert ddb_writes.transact_get(client, [{"Get": {}}], NO_JITTER) == [None]
+    assert client.calls == 3
+    assert pauses == pytest.approx([0.05, 0.1])
+
+
+def test_a_transactional_read_that_keeps_conflicting_is_a_conflict(pauses: list[float]) -> None:
+    client = Scripted(*(cancelled("TransactionConflict") for _ in range(4)))
+
+    with pytest.raises(Conflict):
+        ddb_writes.transact_get(client, [{"Get": {}}], NO_JITTER)
+    assert client.calls == 4
+
+
+def test_a_transactional_read_refused_for_another_reason_is_raised(pauses: list[float]) -> None:
+    client = Scripted(error("AccessDeniedException", "TransactGetItems"))
+
+    with pytest.raises(ClientError):
+        ddb_writes.transact_get(client, [{"Get": {}}], NO_JITTER)
     assert client.calls == 1

@@ -75,6 +75,7 @@ class FakeStore:
     sessions: dict[str, StoredSession] = field(default_factory=dict)
     gone: bool = False
     locked: bool = False
+    reads: list[list[Any]] = field(default_factory=list)
 
     def hit(self, name: str, key_hash: str, *, limit: int, window_seconds: int, now: int) -> None:
         self.hits.append(name)
@@ -97,7 +98,14 @@ class FakeStore:
         self.sessions[session.token_hash] = session
 
     def session(self, token_hash: str, *, now: int) -> StoredSession | None:
-        return self.sessions.get(token_hash)
+        found = self.sessions.get(token_hash)
+        return found if found is not None and found.expires_at > now else None
+
+    def session_with(
+        self, token_hash: str, reads: Any, *, now: int
+    ) -> tuple[StoredSession | None, list[dict[str, Any] | None]]:
+        self.reads.append(list(reads))
+        return self.session(token_hash, now=now), [{"read": r} for r in reads]
 
 
 class Clock:
@@ -225,3 +233,29 @@ def test_the_verifier_binds_the_session_to_its_loan() -> None:
     for bad in (None, "", token + "x", otp.new_session_token()):
         with pytest.raises(Unauthorized):
             verifier.verify(bad)
+
+
+def test_the_verifier_reads_other_items_with_the_session_and_checks_it_the_same_way() -> None:
+    store = FakeStore()
+    token, expired = otp.new_session_token(), otp.new_session_token()
+    store.sessions[HASHER.digest("session", token)] = StoredSession(
+        "h", LOAN.loan_account_number, 2_000_000, "t"
+    )
+    store.sessions[HASHER.digest("session", expired)] = StoredSession(
+        "h", LOAN.loan_account_number, 1_000_000, "t"
+    )
+    verifier = SessionVerifier(store, HASHER, now=lambda: 1_000_000.0)
+
+    session, items = verifier.verify_with(token, [{"Get": "payment"}])
+
+    assert session.loan_account_number == LOAN.loan_account_number
+    assert items == [{"read": {"Get": "payment"}}]
+    with pytest.raises(NotFound):
+        session.require_loan("LN0000000002")
+    with pytest.raises(Unauthorized):  # expired this very second: nothing handed back
+        verifier.verify_with(expired, [{"Get": "payment"}])
+    reads_so_far = len(store.reads)
+    for bad in (None, "", token + "x"):
+        with pytest.raises(Unauthorized):
+            verifier.verify_with(bad, [{"Get": "payment"}])
+    assert len(store.reads) == reads_so_far  # a malformed token reads nothing

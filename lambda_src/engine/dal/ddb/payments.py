@@ -90,7 +90,17 @@ class PaymentStore:
             Key=ddb.to_item({"transaction_id": transaction_id}),
             ConsistentRead=True,
         )
-        item = ddb.from_item(response.get("Item"))
+        return self.from_read(ddb.from_item(response.get("Item")))
+
+    def read_op(self, transaction_id: str) -> dict[str, Any]:
+        """The payment as one item of another store's transactional read (the portal reads
+        it with the customer's session: engine.dal.ddb.sessions.SessionStore.session_with);
+        `from_read` turns what comes back into the payment, as `get` answers."""
+        key = ddb.to_item({"transaction_id": transaction_id})
+        return {"Get": {"TableName": self.table, "Key": key}}
+
+    @staticmethod
+    def from_read(item: dict[str, Any] | None) -> Payment | None:
         return Payment.from_item(item) if item else None
 
     def history(

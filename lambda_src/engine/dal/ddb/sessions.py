@@ -9,6 +9,7 @@ here) from a conflict or a throttle (retried, then `Conflict`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.models.session import StoredChallenge, StoredSession
@@ -148,19 +149,39 @@ class SessionStore:
         """The live session, or None (none, expired but not yet swept by TTL)."""
         response = self.client.get_item(
             TableName=self.table,
-            Key=ddb.to_item({"session_id": f"session#{token_hash}"}),
+            Key=_session_key(token_hash),
             # Read what was just written: a client uses its token the moment it has it.
             ConsistentRead=True,
         )
-        item = ddb.from_item(response.get("Item"))
-        if not item or item.get("kind") != "session" or int(item["expires_at"]) <= now:
-            return None
-        return StoredSession(
-            token_hash=token_hash,
-            loan_account_number=str(item["loan_account_number"]),
-            expires_at=int(item["expires_at"]),
-            created_at=str(item["created_at"]),
-        )
+        return _live_session(token_hash, ddb.from_item(response.get("Item")), now)
+
+    def session_with(
+        self, token_hash: str, reads: Sequence[dict[str, Any]], *, now: int
+    ) -> tuple[StoredSession | None, list[dict[str, Any] | None]]:
+        """The live session (or None, as `session` answers) and the items `reads` names
+        (`{"Get": ...}` items of other stores), in one strongly consistent TransactGetItems.
+
+        The other items come back whatever the session is: the caller uses them only once
+        the session is known good.
+        """
+        get = {"Get": {"TableName": self.table, "Key": _session_key(token_hash)}}
+        session, *items = ddb_writes.transact_get(self.client, [get, *reads], self.retry)
+        return _live_session(token_hash, session, now), items
+
+
+def _session_key(token_hash: str) -> dict[str, Any]:
+    return ddb.to_item({"session_id": f"session#{token_hash}"})
+
+
+def _live_session(token_hash: str, item: dict[str, Any] | None, now: int) -> StoredSession | None:
+    if not item or item.get("kind") != "session" or int(item["expires_at"]) <= now:
+        return None
+    return StoredSession(
+        token_hash=token_hash,
+        loan_account_number=str(item["loan_account_number"]),
+        expires_at=int(item["expires_at"]),
+        created_at=str(item["created_at"]),
+    )
 
 
 def _why_refused(current: dict[str, Any] | None, now: int, max_attempts: int) -> StoreError:

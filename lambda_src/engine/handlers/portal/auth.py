@@ -4,7 +4,8 @@
     session.require_loan(loan_account_number)    # 404 NOT_FOUND for any other loan
 
 A handler that loads something by another id (a payment) calls `require_loan` with that
-thing's loan, and answers 404 for a payment that does not exist the same way.
+thing's loan, and answers 404 for a payment that does not exist the same way. It may read
+that thing with the session, in one request (`customer_session_with`).
 
 The verifier's modules (and the secrets reader its hash key comes through) are imported
 with this one rather than on first use (engine.wiring builds lazily): every route of every
@@ -12,6 +13,8 @@ portal function checks a session.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from engine import wiring
 from engine.logic.sessions import SessionVerifier
@@ -28,6 +31,14 @@ def verifier() -> SessionVerifier:
 
 def customer_session(request: Request) -> CustomerSession:
     return verifier().verify(request.header(SESSION_HEADER))
+
+
+def customer_session_with(
+    request: Request, *reads: dict[str, Any]
+) -> tuple[CustomerSession, list[dict[str, Any] | None]]:
+    """`customer_session`, and the items `reads` names (a store's `read_op`) read in the same
+    request: the same checks, and nothing handed back without a live session."""
+    return verifier().verify_with(request.header(SESSION_HEADER), reads)
 
 
 def source_ip(request: Request) -> str:

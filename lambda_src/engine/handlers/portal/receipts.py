@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from engine import wiring_payments
 from engine.handlers.common import api_handler, router
-from engine.handlers.portal.auth import customer_session
-from engine.handlers.portal.payment_errors import busy_as_503
-from engine.handlers.portal.payments import payment_id
+from engine.handlers.portal.payments import session_payment
 from engine.logic import receipts
 from shared.api import Reply, Request
 from shared.http import NotFound
@@ -25,12 +23,7 @@ def wants_pdf(request: Request) -> bool:
 
 @routes.route("GET", "/api/v1/customer/payments/{payment_id}/receipt")
 def get_receipt(request: Request) -> Reply:
-    session = customer_session(request)
-    wanted = payment_id(request)
-    with busy_as_503():
-        payment = wiring_payments.payments().get(wanted)
-    if payment is None or payment.loan_account_number != session.loan_account_number:
-        raise NotFound("no such payment")  # another loan's payment: answered as none
+    payment = session_payment(request)  # the session and the payment, in one read
     if not receipts.issued(payment):
         raise NotFound("this payment has no receipt: it has not been captured")
     if not wants_pdf(request):

@@ -4,12 +4,17 @@ The goals are create <= 2, notification <= 3, webhook <= 2. What the rules cost 
 
 * create 3: the session read, the one transaction that records the payment with its
   idempotency claim and payable check BEFORE RazorPay is called, and recording RazorPay's
-  order on it afterwards. Recording before the side effect is the rule that needs the third.
-* notification 5 (capture): the session, the payment (its stored order id and version), the
-  receipt number's ADD (a transaction cannot return a counter), the capture transaction and
-  the payment.captured event. 2 when the payment is already captured.
-* webhook 4 for the capture (the payment, the receipt ADD, the transaction, the event);
-  2 for authorized/failed (the payment, the transaction); 1 for a duplicate (the payment).
+  order on it afterwards. Recording before the side effect is the rule that needs the third;
+  the session is read first because nothing (a loan's state, a 422) may answer without one.
+* notification 4 (capture): the session and the payment in one TransactGetItems (its stored
+  order id and version), the receipt number's ADD (a transaction cannot return a counter),
+  the capture transaction and the payment.captured event (kept where it is: published after
+  the capture, the TransactionQueue item being the durable hand-off). 1 when the payment is
+  already captured; a status read and a receipt as JSON are 1 too.
+* webhook 4 for the capture: the payment (its version, its branch for the receipt number, and
+  the read that makes a duplicate or stale event cost nothing: a blind conditional write
+  would take a receipt number for every duplicate first), the receipt ADD, the transaction,
+  the event; 2 for authorized/failed (the payment, the transaction); 1 for a duplicate.
 
 These numbers are asserted so that a change that adds a call shows up here.
 """
@@ -54,15 +59,18 @@ def test_calls_per_operation_on_a_warm_container(portal: Portal) -> None:
     paid = portal.checkout(created["razorpay_order_id"])
     notify = calls(portal, lambda: portal.notify(created["payment_id"], paid, token=token))
     assert notify == {
-        "dynamodb.GetItem": 2,  # the session, the payment
-        "dynamodb.UpdateItem": 1,  # the receipt number
+        "dynamodb.TransactGetItems": 1,  # the session and the payment, read together
+        "dynamodb.UpdateItem": 1,  # the receipt number (a transaction cannot return it)
         "dynamodb.TransactWriteItems": 1,  # CAPTURED + loan counter + LMS item
-        "eventbridge.PutEvents": 1,
+        "eventbridge.PutEvents": 1,  # payment.captured, after the capture
     }
     again = calls(portal, lambda: portal.notify(created["payment_id"], paid, token=token))
-    assert again == {"dynamodb.GetItem": 2}
+    assert again == {"dynamodb.TransactGetItems": 1}  # captured already: nothing to write
     assert calls(portal, lambda: portal.status(created["payment_id"], token=token)) == {
-        "dynamodb.GetItem": 2
+        "dynamodb.TransactGetItems": 1  # the session and the payment
+    }
+    assert calls(portal, lambda: portal.receipt(created["payment_id"], token=token)) == {
+        "dynamodb.TransactGetItems": 1  # the session and the payment; JSON needs no S3
     }
 
 
@@ -84,14 +92,14 @@ def test_webhook_calls(portal: Portal) -> None:
         return lambda: portal.post_webhook(event["body"].encode(), headers)
 
     assert calls(portal, deliver("payment.authorized")) == {
-        "dynamodb.GetItem": 1,
-        "dynamodb.TransactWriteItems": 1,
+        "dynamodb.GetItem": 1,  # the payment (its order, amount, version)
+        "dynamodb.TransactWriteItems": 1,  # the event id's claim + AUTHORIZED
     }
     assert calls(portal, deliver("payment.captured")) == {
-        "dynamodb.GetItem": 1,
-        "dynamodb.UpdateItem": 1,
-        "dynamodb.TransactWriteItems": 1,
-        "eventbridge.PutEvents": 1,
+        "dynamodb.GetItem": 1,  # the payment (version, branch; a duplicate stops here)
+        "dynamodb.UpdateItem": 1,  # the receipt number
+        "dynamodb.TransactWriteItems": 1,  # claim + CAPTURED + loan counter + LMS item
+        "eventbridge.PutEvents": 1,  # payment.captured
     }
-    assert calls(portal, deliver("order.paid")) == {"dynamodb.GetItem": 1}
-    assert calls(portal, deliver("payment.captured")) == {"dynamodb.GetItem": 1}
+    assert calls(portal, deliver("order.paid")) == {"dynamodb.GetItem": 1}  # already there
+    assert calls(portal, deliver("payment.captured")) == {"dynamodb.GetItem": 1}  # a duplicate

@@ -153,6 +153,28 @@ def test_another_loans_session_cannot_notify(portal: Portal) -> None:
     assert portal.status(payment["payment_id"], token=other).status == 404
 
 
+def test_the_session_is_checked_first_though_it_is_read_with_the_payment(portal: Portal) -> None:
+    """The session and the payment come in one read; what is answered is what it always was:
+    401 without a live session, whatever the body or the id, and nothing moves."""
+    token = portal.session()
+    payment = created(portal, token)
+    paid = portal.checkout(payment["razorpay_order_id"])
+    expired = portal.session(ttl=-1)
+    for dead in (expired, "not-a-real-session-token-000000000000000000"):
+        assert portal.notify(payment["payment_id"], paid, token=dead).status == 401
+        bad_body = portal.notify(payment["payment_id"], paid, token=dead, razorpay_signature="x")
+        assert bad_body.status == 401
+        assert portal.status(payment["payment_id"], token=dead).status == 401
+        assert portal.status("not-a-payment", token=dead).status == 401
+        assert portal.receipt(payment["payment_id"], token=dead).status == 401
+    assert portal.payment(payment["payment_id"]).status.value == "CREATED"
+    # With a live session the body and the id are judged as before.
+    bad_body = portal.notify(payment["payment_id"], paid, token=token, razorpay_signature="x")
+    assert bad_body.status == 400
+    assert portal.status("not-a-payment", token=token).status == 404
+    assert portal.notify(payment["payment_id"], paid, token=token).status == 200
+
+
 def test_auto_capture_off_captures_an_authorized_payment_at_razorpay(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
