@@ -1,5 +1,6 @@
 """`make bench`'s engine part: its rows line up with payouts', a handler that does not import
-yet and an operation not measured yet are shown as such, and the throughput target is a floor."""
+yet and an operation not measured yet are shown as such, a handler's PostgreSQL routes show
+their import with psycopg's beside it, and the throughput target is a floor."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ RESULTS: dict[str, Any] = {
     "handler_import_ratio": {
         "TransactionsSync": 1.212,
         "PortalPayments": "missing: ModuleNotFoundError: No module named 'engine.handlers.x'",
+        "PortalLoans": 1.3,
     },
+    "handler_import_ratio_with_psycopg": {"PortalLoans": 1.81},
     "stream": {
         "records": 1000,
         "records_per_second": 18839,
@@ -53,6 +56,12 @@ def test_verdicts_missing_handlers_and_unmeasured_operations_are_explicit() -> N
     assert re.search(r"aws calls notification \(warm\)\s+5\s+<= 3\s+OVER", text)
     assert re.search(r"aws calls webhook \(warm\)\s+-\s+not measured: handler missing", text)
     assert re.search(r"stream SQL round trips per batch\s+3", text)
+    # A function that loads psycopg on its PostgreSQL routes only: both figures, both judged.
+    assert re.search(
+        r"import ratio PortalLoans\s+1\.3\s+<= 1\.5\s+ok\n\s+\+ psycopg \(its PostgreSQL "
+        r"routes\)\s+1\.81\s+<= 1\.5\s+OVER",
+        text,
+    )
 
 
 def test_a_module_that_does_not_import_is_reported_not_raised() -> None:
