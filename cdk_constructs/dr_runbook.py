@@ -1,6 +1,7 @@
 """The DR failover runbook: an SSM Automation document that promotes the DR Region's
-cross-Region read replica, switches on the jobs and consumers that run only in the active
-Region, moves DNS to the DR Region and makes the promoted instance Multi-AZ.
+cross-Region read replica, carries the regional receipt counters over, switches on the jobs
+and consumers that run only in the active Region, moves DNS to the DR Region and makes the
+promoted instance Multi-AZ.
 
 Started by an operator on purpose (the platform's rule: cross-Region replica promotion
 is manual), never by an alarm: promotion is one-way and splits the database from
@@ -14,14 +15,20 @@ publishes one datapoint to the switch's metric, in its own Region, and Route 53 
 answering with the primary whatever the primary's own health checks say. No Route 53 call
 and nothing in the primary Region is needed.
 
+Regional state does not replicate. Before anything can capture a payment here, the runbook
+invokes the function that raises this Region's receipt counters above every receipt the
+promoted database holds (`aws:invokeLambdaFunction`, synchronous); a check step then requires
+the function's answer to say it carried them over, so an error, a timeout or any other answer
+stops the runbook there: no job is enabled and no traffic moves.
+
 The standby's jobs and consumers are deployed switched off (their schedules disabled, their
 stream mappings disabled); once the promoted database takes writes, the runbook enables each
 named rule (EnableRule) and each named function's event source mapping (found with
 ListEventSourceMappings, enabled with UpdateEventSourceMapping).
 
 The document runs as a role created here that can promote and modify that one replica,
-enable those rules and those functions' mappings, publish to the switch's namespace and to
-the named topic, nothing else.
+invoke that one function, enable those rules and those functions' mappings, publish to the
+switch's namespace and to the named topic, nothing else.
 """
 
 from __future__ import annotations
@@ -44,9 +51,16 @@ from cdk_constructs.failover_dns import SWITCH_THROWN, SwitchMetric
 PROMOTION_START_DELAY = "PT2M"
 # Promotion of a large instance can take a while; the RTO for the database is 4 h.
 PROMOTION_TIMEOUT_SECONDS = 3600
+# An aws:invokeLambdaFunction step waits at most 300 seconds; the function is idempotent, so
+# a failed invocation (a throttle, a cold VPC start timing out) is tried again.
+CARRY_OVER_TIMEOUT_SECONDS = 300
+CARRY_OVER_ATTEMPTS = 3
+# What the carry-over function answers when it has raised every counter it had to.
+CARRY_OVER_OUTCOME = "carried-over"
 
 _DB_IDENTIFIER = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
 _DOCUMENT_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{3,128}$")
+_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,9 @@ class FailoverRunbookProps:
     rules_to_enable: Sequence[str] = ()
     # Functions (by name) whose one event source mapping the failover switches on.
     mappings_to_enable: Sequence[str] = ()
+    # The function (by name, in this Region) that carries the receipt counters over, invoked
+    # once the promoted instance is available and before any job or traffic moves.
+    receipt_counters_function: str | None = None
 
 
 class FailoverRunbook(Construct):
@@ -150,6 +167,14 @@ class FailoverRunbook(Construct):
                     resources=[self.replica_arn],
                 )
             )
+        if props.receipt_counters_function is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="CarryTheReceiptCountersOver",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[_function_arn(cdk.Stack.of(self), props.receipt_counters_function)],
+                )
+            )
         statements += self._job_statements(props)
         if props.traffic_switch is not None:
             # PutMetricData has no resource-level permissions; the namespace condition
@@ -197,10 +222,7 @@ class FailoverRunbook(Construct):
                 )
             )
         if props.mappings_to_enable:
-            functions = [
-                f"arn:aws:lambda:{stack.region}:{stack.account}:function:{name}"
-                for name in props.mappings_to_enable
-            ]
+            functions = [_function_arn(stack, name) for name in props.mappings_to_enable]
             statements += [
                 iam.PolicyStatement(
                     sid="FindTheStandbysMappings",
@@ -221,6 +243,10 @@ def _mapping_arns(stack: cdk.Stack) -> str:
     return f"arn:aws:lambda:{stack.region}:{stack.account}:event-source-mapping:*"
 
 
+def _function_arn(stack: cdk.Stack, name: str) -> str:
+    return f"arn:aws:lambda:{stack.region}:{stack.account}:function:{name}"
+
+
 def runbook_content(props: FailoverRunbookProps, role_arn: str) -> dict[str, Any]:
     """The Automation document (schema 0.3) as a dict; CloudFormation stores it as JSON."""
     steps = [
@@ -233,6 +259,7 @@ def runbook_content(props: FailoverRunbookProps, role_arn: str) -> dict[str, Any
             "inputs": {"Duration": PROMOTION_START_DELAY},
         },
         _wait_until_available(props),
+        *(_carry_over(props.receipt_counters_function) if props.receipt_counters_function else ()),
         *(_enable_rule(name) for name in props.rules_to_enable),
         *(step for name in props.mappings_to_enable for step in _enable_mapping(name)),
     ]
@@ -245,6 +272,8 @@ def runbook_content(props: FailoverRunbookProps, role_arn: str) -> dict[str, Any
     steps[-1]["isEnd"] = True
     steps.append(_refuse(props))
     actions = [f"promote the read replica {props.replica_identifier} to a standalone primary"]
+    if props.receipt_counters_function:
+        actions.append("carry the receipt counters over (stop if that fails)")
     if props.rules_to_enable or props.mappings_to_enable:
         actions.append("switch on the jobs and consumers that run only in the active Region")
     if props.traffic_switch is not None:
@@ -333,6 +362,50 @@ def _step_id(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
 
 
+def _carry_over(function: str) -> list[dict[str, Any]]:
+    """Invoke the carry-over synchronously, then require its answer: whether or not SSM
+    fails the invoke step on a function error, the check step fails on any answer that does
+    not say the counters were carried over (an error's payload included)."""
+    return [
+        {
+            "name": "CarryOverReceiptCounters",
+            "action": "aws:invokeLambdaFunction",
+            "timeoutSeconds": CARRY_OVER_TIMEOUT_SECONDS,
+            "maxAttempts": CARRY_OVER_ATTEMPTS,
+            "onFailure": "Abort",
+            "inputs": {
+                "FunctionName": function,
+                "InvocationType": "RequestResponse",
+                "Payload": "{}",
+            },
+        },
+        {
+            "name": "CheckReceiptCountersCarriedOver",
+            "action": "aws:executeScript",
+            "onFailure": "Abort",
+            "inputs": {
+                "Runtime": "python3.11",
+                "Handler": "check",
+                "InputPayload": {"Answer": "{{ CarryOverReceiptCounters.Payload }}"},
+                "Script": (
+                    "import json\n"
+                    "\n"
+                    "def check(events, context):\n"
+                    "    try:\n"
+                    "        answer = json.loads(events['Answer'])\n"
+                    "    except (TypeError, ValueError):\n"
+                    "        answer = None\n"
+                    "    if not isinstance(answer, dict) or answer.get('outcome') != "
+                    f"'{CARRY_OVER_OUTCOME}':\n"
+                    "        raise ValueError('the receipt counters were not carried over: ' "
+                    "+ str(events['Answer'])[:500])\n"
+                    "    return answer\n"
+                ),
+            },
+        },
+    ]
+
+
 def _enable_rule(name: str) -> dict[str, Any]:
     return {
         "name": f"Enable{_step_id(name)}",
@@ -416,6 +489,7 @@ def _notify(props: FailoverRunbookProps) -> dict[str, Any]:
                 f"Automation {{{{ automation:EXECUTION_ID }}}} promoted "
                 f"{props.replica_identifier} to primary"
                 + (" (Multi-AZ conversion under way)" if props.multi_az else "")
+                + (", carried the receipt counters over" if props.receipt_counters_function else "")
                 + (
                     " and threw the failover switch: DNS now answers with the DR Region."
                     if props.traffic_switch is not None
@@ -467,3 +541,10 @@ def _check(props: FailoverRunbookProps) -> None:
         raise ValueError("backup_retention_days must be 1 to 35 (the RDS limits)")
     if (props.notification_key_arn is not None) and props.notification_topic_arn is None:
         raise ValueError("notification_key_arn without notification_topic_arn")
+    if props.receipt_counters_function is not None and not _FUNCTION_NAME.match(
+        props.receipt_counters_function
+    ):
+        raise ValueError(
+            f"receipt_counters_function {props.receipt_counters_function!r} is not a "
+            "Lambda function name"
+        )

@@ -64,6 +64,8 @@ PRODUCTION_CONCURRENCY: Mapping[str, int] = {
     "PaymentSweeper": 1,
     "TransactionsSync": 5,
     "TransactionsRepair": 1,
+    # Invoked once per failover by the DR runbook.
+    "ReceiptCountersCarryOver": 1,
 }
 # Dev and qa: test traffic only; small, so a new account's quota is exceeded by little.
 SMALL_CONCURRENCY: Mapping[str, int] = {
@@ -262,6 +264,10 @@ class EngineConfig(EnvironmentConfig):
     # 0: no session SET (through RDS Proxy a SET pins the client to one backend for its
     # life); engine_app's role carries the timeouts instead (migration 0009).
     statement_timeout_ms: int = 0
+    # After a failover the DR runbook raises the new Region's receipt counters to the last
+    # sequence PostgreSQL holds plus this gap: room for receipts the old Region issued whose
+    # rows had not reached PostgreSQL (the stream's and the replica's lag at the failure).
+    receipt_counter_gap: int = 1000
     # India's TRAI DLT rules: every SMS names the registered sender (header), principal
     # entity and content template. These are examples in the registered ids' shape; each
     # environment's real ids come from its DLT registration.
@@ -394,6 +400,8 @@ class EngineConfig(EnvironmentConfig):
             )
             if getattr(self, name) <= 0
         ]
+        if self.receipt_counter_gap < 1:
+            found.append("receipt_counter_gap must be at least 1")
         if self.statement_timeout_ms < 0:
             found.append("statement_timeout_ms must not be negative (0: the role's timeout)")
         if self.max_payment_amount < 1 or self.max_payment_amount != round(

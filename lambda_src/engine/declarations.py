@@ -103,6 +103,16 @@ TRANSACTIONS_REPAIR = FunctionSpec(
     active_region_only=True,
 )
 
+# Invoked by the DR runbook (never scheduled), in the Region taking over, before traffic moves.
+# Its timeout stays under the 300 seconds an SSM aws:invokeLambdaFunction step waits.
+RECEIPT_COUNTERS_CARRY_OVER = FunctionSpec(
+    name="ReceiptCountersCarryOver",
+    handler="engine.handlers.jobs.receipt_counters.handler",
+    description="DR runbook: raise this Region's receipt counters above PostgreSQL's receipts",
+    memory_mb=512,
+    timeout_seconds=240,
+)
+
 FUNCTIONS = (
     PORTAL_HEALTH,
     INTERNAL_HEALTH,
@@ -116,6 +126,7 @@ FUNCTIONS = (
     PAYMENT_SWEEPER,
     TRANSACTIONS_SYNC,
     TRANSACTIONS_REPAIR,
+    RECEIPT_COUNTERS_CARRY_OVER,
 )
 
 SCHEDULES = (

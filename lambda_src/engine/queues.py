@@ -18,11 +18,13 @@ RAZORPAY_WEBHOOK_DLQ = QueueSpec(
 
 # `make redrive-webhooks SYSTEM=engine ENV=...` moves the DLQ's messages here; the replay
 # function applies them as the webhook function would, and failures return to the DLQ.
+# Visibility: six times the replayer's 60-second timeout (AWS's guidance for a queue that
+# feeds a Lambda event source), so a batch still being retried is not delivered twice.
 RAZORPAY_WEBHOOK_REPLAY = QueueSpec(
     name="RazorpayWebhookReplay",
     env_var="RAZORPAY_WEBHOOK_REPLAY_URL",
     description="RazorPay webhooks re-driven from the DLQ, applied by the replay function",
-    visibility_timeout_seconds=180,
+    visibility_timeout_seconds=360,
     dead_letter_queue=RAZORPAY_WEBHOOK_DLQ.name,
 )
 

@@ -56,6 +56,9 @@ class Settings(NamedTuple):
     otp_ip_window_seconds: int
     otp_max_wrong_attempts: int
     session_requests_per_ip: int
+    # After a failover, the receipt counters are raised this far above the last sequence
+    # PostgreSQL holds (room for receipts the old Region issued that had not reached it).
+    receipt_counter_gap: int
 
 
 def _text(name: str, default: str = "") -> str:
@@ -114,6 +117,7 @@ def get() -> Settings:
         otp_ip_window_seconds=_int("OTP_IP_WINDOW_SECONDS", 300),
         otp_max_wrong_attempts=_int("OTP_MAX_WRONG_ATTEMPTS", 5),
         session_requests_per_ip=_int("SESSION_REQUESTS_PER_IP", 30),
+        receipt_counter_gap=_int("RECEIPT_COUNTER_GAP", 1000),
     )
 
 

@@ -39,7 +39,9 @@ RECEIPTS_PREFIX = "receipts/"
 # deletes); IAM authentication through RDS Proxy in the primary Region.
 DATABASE_USER = "engine_app"
 
-Invoker = Literal["api", "schedule", "stream", "queue"]
+# "runbook": invoked synchronously by the DR runbook's aws:invokeLambdaFunction step (and
+# by hand), never on a schedule.
+Invoker = Literal["api", "schedule", "stream", "queue", "runbook"]
 LogKind = Literal["portal", "internal", "scheduler"]
 
 
@@ -220,6 +222,19 @@ ACCESS: dict[str, FunctionAccess] = {
         queues=(QueueGrant(TRANSACTIONS_SYNC_DLQ, (RECEIVE, DELETE_MESSAGE)),),
         database=True,
     ),
+    fn.RECEIPT_COUNTERS_CARRY_OVER.name: FunctionAccess(
+        invoked_by="runbook",
+        log_kind="internal",
+        # Reads receipt numbers from PostgreSQL; raises each counter by a conditional SET.
+        tables=(TableGrant(COUNTERS, (UPDATE,)),),
+        database=True,
+        settings=("RECEIPT_COUNTER_GAP",),
+        no_dlq_reason=(
+            "Invoked only synchronously (RequestResponse), by the DR runbook's "
+            "aws:invokeLambdaFunction step or an operator: an error is the caller's answer "
+            "and stops the runbook; a DLQ receives only failed asynchronous invocations."
+        ),
+    ),
 }
 
 CORS_ENV = "CORS_ALLOW_ORIGIN"
@@ -240,6 +255,7 @@ def config_values(cfg: EngineConfig) -> dict[str, str]:
         "OTP_TTL_SECONDS": str(cfg.otp_ttl_seconds),
         "SESSION_TTL_SECONDS": str(cfg.session_ttl_seconds),
         "STATEMENT_TIMEOUT_MS": str(cfg.statement_timeout_ms),
+        "RECEIPT_COUNTER_GAP": str(cfg.receipt_counter_gap),
         "SMS_SENDER_ID": cfg.sms_sender_id,
         "SMS_DLT_ENTITY_ID": cfg.sms_dlt_entity_id,
         "SMS_OTP_TEMPLATE_ID": cfg.sms_otp_template_id,

@@ -8,7 +8,8 @@ runbook that promotes the Singapore replica and moves traffic there.
   SECONDARY (Singapore) alias records per API name. Mumbai answers while its endpoint is
   healthy AND the runbook's failover switch is not thrown.
 * `EngineDrRunbookStack` (Singapore, only where DR is enabled): the SSM Automation
-  runbook and, with a domain, the failover switch (an alarm on a metric only the runbook
+  runbook (promote, carry the receipt counters over, switch the standby's jobs on, move
+  traffic) and, with a domain, the failover switch (an alarm on a metric only the runbook
   publishes). Both live in the DR Region so that they still work when Mumbai is down; the
   DNS stack names the switch by its fixed name, so it deploys after this stack and the
   runbook needs nothing from Mumbai.
@@ -38,7 +39,7 @@ from cdk_constructs.failover_dns import (
 )
 from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import DomainConfig, EngineConfig
-from engine.declarations import EVENT_SOURCES, FUNCTIONS, SCHEDULES
+from engine.declarations import EVENT_SOURCES, FUNCTIONS, RECEIPT_COUNTERS_CARRY_OVER, SCHEDULES
 from stacks.engine.functions import function_name
 from stacks.engine.regional import rule_name
 
@@ -253,6 +254,7 @@ class EngineDrRunbookStack(ConfiguredStack):
                 notification_key_arn=notification_key_arn,
                 rules_to_enable=standby_rules(cfg),
                 mappings_to_enable=standby_stream_consumers(cfg),
+                receipt_counters_function=function_name(cfg, RECEIPT_COUNTERS_CARRY_OVER),
             ),
         )
         self.document_name = self.runbook.document_name

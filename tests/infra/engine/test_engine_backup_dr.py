@@ -39,6 +39,8 @@ from cdk_constructs.failover_dns import FailoverRecords, FailoverRecordsProps, F
 from cdk_constructs.stack_base import ConfiguredStack
 from config import load_engine
 from config.engine import DR_REGION, REGION, DomainConfig, EngineConfig
+from engine import declarations
+from engine.handlers.jobs import receipt_counters as receipt_counters_handler
 from stacks.engine.backup import (
     EngineBackupStack,
     EngineDrBackupVaultStack,
@@ -486,6 +488,10 @@ STEPS = [
     "PromoteReplica",
     "LetPromotionStart",
     "WaitForPromotedInstance",
+    # The regional receipt counters raised above the promoted database's receipts, and the
+    # function's answer required, before anything can capture a payment here.
+    "CarryOverReceiptCounters",
+    "CheckReceiptCountersCarriedOver",
     # The jobs and consumers that run only in the active Region, once the database writes.
     "EnableEngineProdPaymentSweep",
     "EnableEngineProdTransactionsRepair",
@@ -587,6 +593,55 @@ def test_the_runbook_promotes_waits_moves_traffic_goes_multi_az_and_notifies(
     assert steps["NotifyOperations"]["inputs"]["TopicArn"] == _topic(built.prod)
 
 
+CARRY_OVER_FUNCTION = "engine-prod-receipt-counters-carry-over"
+
+
+def test_the_counters_are_carried_over_after_promotion_and_before_jobs_and_traffic_move(
+    built: Built,
+) -> None:
+    names = [s["name"] for s in _document(built)["Content"]["mainSteps"]]
+    promoted = names.index("WaitForPromotedInstance")
+    carried, checked = (
+        names.index("CarryOverReceiptCounters"),
+        names.index("CheckReceiptCountersCarriedOver"),
+    )
+    jobs = [i for i, n in enumerate(names) if n.startswith("Enable")]
+    switch = names.index("MoveTrafficToThisRegion")
+    assert promoted < carried < checked < min(jobs) <= max(jobs) < switch
+    assert checked == carried + 1 and min(jobs) == checked + 1
+
+
+def test_the_carry_over_is_invoked_synchronously_and_stops_the_runbook_unless_it_says_so(
+    built: Built,
+) -> None:
+    steps = {s["name"]: s for s in _document(built)["Content"]["mainSteps"]}
+    invoke = steps["CarryOverReceiptCounters"]
+    assert invoke["action"] == "aws:invokeLambdaFunction"
+    assert invoke["inputs"] == {
+        "FunctionName": CARRY_OVER_FUNCTION,
+        "InvocationType": "RequestResponse",
+        "Payload": "{}",
+    }
+    # SSM waits at most 300 s for the step; the function's own timeout is below that.
+    assert invoke["timeoutSeconds"] == 300
+    assert declarations.RECEIPT_COUNTERS_CARRY_OVER.timeout_seconds < 300
+    assert invoke["onFailure"] == "Abort" and invoke["maxAttempts"] > 1  # idempotent
+    check = steps["CheckReceiptCountersCarriedOver"]
+    assert check["action"] == "aws:executeScript" and check["onFailure"] == "Abort"
+    assert check["inputs"]["InputPayload"] == {"Answer": "{{ CarryOverReceiptCounters.Payload }}"}
+    namespace: dict[str, Any] = {}
+    exec(check["inputs"]["Script"], namespace)  # noqa: S102 - the document's own script
+    run = namespace[check["inputs"]["Handler"]]
+    done = {"outcome": "carried-over", "counters_raised": 3, "counters_already_higher": 0}
+    assert run({"Answer": json.dumps(done)}, None) == done
+    # The handler's own word for success is the one the check requires.
+    assert receipt_counters_handler.OUTCOME == "carried-over"
+    error = {"errorMessage": "cannot connect", "errorType": "DatabaseUnavailable"}
+    for answer in (json.dumps(error), "", "null", "not json", json.dumps({"outcome": "no"})):
+        with pytest.raises(ValueError, match="not carried over"):
+            run({"Answer": answer}, None)
+
+
 def test_the_runbook_switches_on_the_standbys_jobs_and_stream_consumer(built: Built) -> None:
     steps = {s["name"]: s for s in _document(built)["Content"]["mainSteps"]}
     for rule in ("engine-prod-payment-sweep", "engine-prod-transactions-repair"):
@@ -625,6 +680,7 @@ def test_the_runbook_role_can_only_promote_that_replica(built: Built) -> None:
     assert set(by_sid) == {
         "PromoteTheReplica",
         "MakeThePromotedInstanceMultiAz",
+        "CarryTheReceiptCountersOver",
         "EnableTheStandbysSchedules",
         "FindTheStandbysMappings",
         "EnableTheStandbysMappings",
@@ -649,6 +705,15 @@ def test_the_runbook_role_can_only_promote_that_replica(built: Built) -> None:
         }
     }
     assert all(s["Effect"] == "Allow" for s in statements)
+    # It can invoke that one function, by its exact ARN, and no other.
+    assert by_sid["CarryTheReceiptCountersOver"] == {
+        "Sid": "CarryTheReceiptCountersOver",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": f"arn:aws:lambda:{DR_REGION}:{account}:function:{CARRY_OVER_FUNCTION}",
+    }
+    invokers = [s for s in statements if "lambda:Invoke" in json.dumps(s["Action"])]
+    assert invokers == [by_sid["CarryTheReceiptCountersOver"]]
     assert by_sid["PromoteTheReplica"]["Action"] == [
         "rds:DescribeDBInstances",
         "rds:PromoteReadReplica",
@@ -706,9 +771,26 @@ def test_without_dns_or_topic_the_role_only_touches_the_replica() -> None:
     assert runbook.document_name == "engine-qa-dr-failover"
 
 
+def test_with_only_the_carry_over_it_follows_the_promotion_and_the_role_invokes_only_it() -> None:
+    props = _runbook_props(receipt_counters_function="engine-qa-receipt-counters-carry-over")
+    content = runbook_content(props, "arn:aws:iam::123456789012:role/r")
+    names = [s["name"] for s in content["mainSteps"]]
+    assert names == [*STEPS[:7], "RefuseWithoutConfirmation"]
+    assert content["mainSteps"][6]["isEnd"] is True
+    stack = _stack(DR_REGION)
+    FailoverRunbook(stack, "R", props)
+    policies = cdk.assertions.Template.from_stack(stack).find_resources("AWS::IAM::ManagedPolicy")
+    (policy,) = policies.values()
+    assert [s["Sid"] for s in policy["Properties"]["PolicyDocument"]["Statement"]] == [
+        "PromoteTheReplica",
+        "CarryTheReceiptCountersOver",
+    ]
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
+        ({"receipt_counters_function": "arn:aws:lambda:x"}, "not a Lambda function name"),
         ({"replica_identifier": "1db"}, "not an RDS instance identifier"),
         ({"replica_identifier": "db--x"}, "not an RDS instance identifier"),
         ({"replica_identifier": "db-"}, "not an RDS instance identifier"),

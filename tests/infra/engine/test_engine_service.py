@@ -20,7 +20,7 @@ import pytest
 from config import engine as engine_config
 from config.engine import DR_REGION, REGION
 from engine import declarations
-from engine.queues import RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
+from engine.queues import QUEUES, RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
 from engine.tables import ALL_TABLES
 from shared.declarations import FunctionSpec
 from stacks.engine import access
@@ -392,6 +392,49 @@ def test_asynchronous_sources_fail_into_dlqs(engine_synth: EngineSynth) -> None:
         if queue is not None:
             queue_arn = arn(engine_synth, d.region, "sqs", queue_name(cfg, queue))
             assert d.can(ts, "sqs:SendMessage", queue_arn), d.spec.name
+
+
+# AWS's guidance for a queue that feeds a Lambda event source: a visibility timeout of at
+# least six times the function's timeout, so a batch whose invocation is retried after a
+# throttle or an error is not delivered to a second invocation meanwhile.
+VISIBILITY_PER_TIMEOUT = 6
+
+
+def test_every_sqs_event_source_is_declared_with_six_times_its_functions_timeout() -> None:
+    queues = {q.name: q for q in QUEUES}
+    specs = {spec.name: spec for spec in declarations.FUNCTIONS}
+    sqs_sources = [s for s in declarations.EVENT_SOURCES if s.kind == "sqs"]
+    assert sqs_sources, "no SQS event source declared"
+    for source in sqs_sources:
+        visibility = queues[source.source].visibility_timeout_seconds
+        timeout = specs[source.function].timeout_seconds
+        assert visibility >= VISIBILITY_PER_TIMEOUT * timeout, (source.source, visibility, timeout)
+
+
+def test_every_deployed_sqs_mapping_has_six_times_its_functions_timeout(
+    engine_synth: EngineSynth,
+) -> None:
+    visibility = {
+        r["Properties"]["QueueName"]: r["Properties"].get("VisibilityTimeout", 30)
+        for template in engine_synth.templates.values()
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SQS::Queue" and isinstance(r["Properties"].get("QueueName"), str)
+    }
+    checked = 0
+    for role in SERVICE_ROLES:
+        resources = engine_synth.templates.get(role, {}).get("Resources", {})
+        for mapping in resources.values():
+            props = mapping["Properties"] if mapping["Type"].endswith("EventSourceMapping") else {}
+            source = props.get("EventSourceArn")
+            if not (isinstance(source, str) and source.startswith("arn:aws:sqs:")):
+                continue
+            function = resources[props["FunctionName"]["Ref"]]["Properties"]
+            queue = source.rsplit(":", 1)[1]
+            assert visibility[queue] >= VISIBILITY_PER_TIMEOUT * function["Timeout"], (role, queue)
+            checked += 1
+    assert checked == len([s for s in declarations.EVENT_SOURCES if s.kind == "sqs"]) * len(
+        [r for r in SERVICE_ROLES if r in engine_synth.templates]
+    )
 
 
 def test_reserved_concurrency_is_configured_for_every_service_function() -> None:

@@ -448,3 +448,26 @@ def test_transactions_repair(
     summary = sync.repair()
     assert summary["repaired"] == 2, summary
     assert_covered(recorder, "TransactionsRepair")
+
+
+# --------------------------------------------------------------------------- DR runbook
+
+
+def test_receipt_counters_carry_over(
+    portal: PaymentsPortal,  # noqa: F811
+    recorder: Recorder,
+) -> None:
+    needs_handler("ReceiptCountersCarryOver")
+    from engine.handlers.jobs import receipt_counters
+    from local.events import LambdaContext
+
+    portal.sql(
+        "INSERT INTO payments (transaction_id, loan_account_number, branch_code, amount,"
+        " status, receipt_number, channel, created_at, captured_at, version)"
+        " VALUES ('pay_access00000000000a', 'LN0000000001', 'BR001', 100.00, 'CAPTURED',"
+        " 'BR001/2026-27/000042', 'PORTAL', now(), now(), 3)"
+    )
+    context = LambdaContext(function_name="ReceiptCountersCarryOver", timeout_seconds=240)
+    for _ in range(2):  # raised, then already higher (a failed condition): both covered
+        receipt_counters.handler({}, context)
+    assert_covered(recorder, "ReceiptCountersCarryOver")

@@ -5,6 +5,10 @@
   to another path leaves a gap in the numbering: accepted, and rare (see logic.settlement).
 * `loan#<account>`: `captured`, the total ever captured for the loan. Create compares it with
   what PostgreSQL has applied, so money captured but not yet synced is not payable twice.
+
+The table is regional: after a failover the new Region's receipt counters start below what the
+old Region issued. `raise_receipt_sequence` lifts one to a floor (engine.logic.receipt_counters)
+and never lowers it.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from shared import ddb
+from shared import ddb, ddb_writes
 from shared.ddb_writes import RETRYABLE_ERRORS
-from shared.store_errors import Conflict
+from shared.store_errors import ConditionFailed, Conflict
 
 
 def receipt_counter_id(branch_code: str, financial_year: str) -> str:
@@ -47,6 +51,36 @@ class CounterStore:
                 raise Conflict("the receipt counter stayed busy") from exc
             raise
         return int(ddb.from_item(response["Attributes"])["seq"])  # type: ignore[index]
+
+    def raise_receipt_sequence(
+        self,
+        branch_code: str,
+        financial_year: str,
+        floor: int,
+        at: str,
+        retry: ddb_writes.Retry = ddb_writes.DEFAULT_RETRY,
+    ) -> bool:
+        """Sets the counter to `floor` where it is missing or lower: True if it was raised,
+        False if it already stood at `floor` or above (a failed condition, final: nothing
+        changed). A throttle or conflict is retried; if it persists, `Conflict`."""
+        try:
+            ddb_writes.update(
+                self.client,
+                {
+                    "TableName": self.table,
+                    "Key": ddb.to_item(
+                        {"counter_id": receipt_counter_id(branch_code, financial_year)}
+                    ),
+                    "UpdateExpression": "SET #v = :floor, carried_over_at = :at",
+                    "ConditionExpression": "attribute_not_exists(#v) OR #v < :floor",
+                    "ExpressionAttributeNames": {"#v": "seq"},
+                    "ExpressionAttributeValues": ddb.values({":floor": floor, ":at": at}),
+                },
+                retry,
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def add_captured_op(self, loan_account_number: str, amount: Decimal, at: str) -> dict[str, Any]:
         return {
