@@ -34,11 +34,19 @@ _TIMED_IMPORT = (
 
 
 def python(code: str, env: dict[str, str] | None = None) -> str:
-    """The last line `code` prints in a fresh interpreter (raises if it fails)."""
+    """The last line `code` prints in a fresh interpreter (raises if it fails).
+
+    Bytecode is written whatever the caller's environment says (the Makefile unexports
+    PYTHONDONTWRITEBYTECODE for the same reason): without .pyc files, every timed import of
+    a module changed since it was last compiled would time its compilation too, which a
+    deployed function never does.
+    """
+    run_env = {**os.environ, **(env or {})}
+    run_env.pop("PYTHONDONTWRITEBYTECODE", None)
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        env=run_env,
         capture_output=True,
         text=True,
         check=True,
