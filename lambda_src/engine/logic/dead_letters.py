@@ -4,12 +4,10 @@ the same bytes."""
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared import clock
+from shared.dead_letters import open_letter, seal
 
 SOURCE = "razorpay-webhook"
 KEPT_HEADERS = ("x-razorpay-signature", "x-razorpay-event-id", "content-type", "user-agent")
@@ -31,25 +29,14 @@ class DeadLetter:
         return self.headers.get("x-razorpay-event-id")
 
     def to_message(self) -> str:
-        return json.dumps(
-            {
-                "source": SOURCE,
-                "raw_body_b64": base64.b64encode(self.raw_body).decode("ascii"),
-                "headers": self.headers,
-                "error": self.error[:1000],
-                "request_id": self.request_id,
-                "received_at": clock.iso(clock.now()),
-            }
-        )
+        return seal(SOURCE, self.raw_body, self.error, self.request_id, headers=self.headers)
 
     @classmethod
     def from_message(cls, text: str) -> DeadLetter:
-        data: dict[str, Any] = json.loads(text)
-        if data.get("source") != SOURCE:
-            raise ValueError("not a RazorPay webhook dead letter")
+        raw_body, data = open_letter(text, SOURCE)
         headers = data.get("headers") or {}
         return cls(
-            raw_body=base64.b64decode(data["raw_body_b64"], validate=True),
+            raw_body=raw_body,
             headers={str(k).lower(): str(v) for k, v in headers.items()},
             error=str(data.get("error", "")),
             request_id=data.get("request_id"),

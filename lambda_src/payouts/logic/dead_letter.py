@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
-from typing import Any
 
-from shared import clock
+from shared.dead_letters import open_letter, seal
 
 SOURCE = "monoova-webhook"
 
@@ -20,24 +17,13 @@ class DeadLetter:
     request_id: str | None = None
 
     def to_message(self) -> str:
-        return json.dumps(
-            {
-                "source": SOURCE,
-                "raw_body_b64": base64.b64encode(self.raw_body).decode("ascii"),
-                "webhook_id": self.webhook_id,
-                "error": self.error[:1000],
-                "request_id": self.request_id,
-                "received_at": clock.iso(clock.now()),
-            }
-        )
+        return seal(SOURCE, self.raw_body, self.error, self.request_id, webhook_id=self.webhook_id)
 
     @classmethod
     def from_message(cls, text: str) -> DeadLetter:
-        data: dict[str, Any] = json.loads(text)
-        if data.get("source") != SOURCE:
-            raise ValueError("not a Monoova webhook dead letter")
+        raw_body, data = open_letter(text, SOURCE)
         return cls(
-            raw_body=base64.b64decode(data["raw_body_b64"]),
+            raw_body=raw_body,
             webhook_id=data.get("webhook_id"),
             error=str(data.get("error", "")),
             request_id=data.get("request_id"),
