@@ -56,13 +56,12 @@ def process(body: bytes, event_id: str | None, headers: dict[str, str], request_
         dead_letter(DeadLetter(body, headers, f"{type(exc).__name__}: {exc}", request_id))
         return "dead_lettered"
     except TRANSIENT as exc:
-        logger.warning(
-            "webhook not applied yet; RazorPay will retry",
-            extra={"event_id": event_id, "error": type(exc).__name__},
-        )
-        raise ServiceUnavailable(
-            "briefly unavailable; retry", headers={"Retry-After": "5"}
-        ) from exc
+        raise _retry_later(event_id, exc) from exc
+    except ClientError as exc:
+        # A throttle or a 5xx the store's own retries did not outlast: RazorPay's retry is ours.
+        if _transient(exc):
+            raise _retry_later(event_id, exc) from exc
+        raise
     logger.info("webhook handled", extra={"event_id": event_id, "result": result.value})
     return result.value
 

@@ -207,6 +207,39 @@ def test_a_store_outage_is_503_so_razorpay_retries(
     assert portal.post_webhook(raw, headers).status == 200  # RazorPay's retry applies it
 
 
+@pytest.mark.parametrize(
+    ("code", "http_status", "answer"),
+    [
+        ("ProvisionedThroughputExceededException", 400, 503),
+        ("InternalServerError", 500, 503),
+        ("AccessDeniedException", 400, 500),
+    ],
+)
+def test_a_store_error_left_after_retries_is_503_only_when_it_is_transient(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch, code: str, http_status: int, answer: int
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from engine.dal.ddb.payments import PaymentStore
+
+    portal.sim.set_mode("lost_webhook")
+    payment = created(portal)
+    portal.checkout(payment["razorpay_order_id"])
+    event = portal.sim.events()[-1]
+    raw = event["body"].encode()
+    headers = {"X-Razorpay-Signature": event["signature"], "x-razorpay-event-id": event["event_id"]}
+
+    def failing(*_: Any, **__: Any) -> None:
+        error = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": http_status}}
+        raise ClientError(error, "GetItem")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PaymentStore, "get", failing)
+    response = portal.post_webhook(raw, headers)
+
+    assert response.status == answer
+    assert portal.messages("RAZORPAY_WEBHOOK_DLQ_URL") == []  # never dead-lettered for our fault
+
+
 def test_a_dead_letter_re_driven_to_the_replay_queue_applies(portal: Portal) -> None:
     """An order whose answer we lost (timeout) was paid before the create was retried: the
     webhook cannot match the payment then; after the retry attached the order, the replay
