@@ -313,5 +313,7 @@ def test_validate_loan_takes_at_least_the_floor_either_way(
         assert engine_portal.validate(loan, mobile).status == 200
         timings.append(time.monotonic() - started)
 
+    # Only the lower bound: it shows the configured floor reaches the handler. How evenly
+    # matched and unmatched pairs are padded is proven with a fake clock in
+    # tests/unit/engine/test_otp.py; an upper bound here would time this machine's load.
     assert all(t >= 0.3 for t in timings)
-    assert abs(timings[0] - timings[1]) < 0.1

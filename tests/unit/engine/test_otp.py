@@ -174,13 +174,30 @@ def test_the_ip_is_counted_before_the_pair_and_both_before_the_lookup() -> None:
     assert looked == []
 
 
-def test_the_floor_pads_fast_answers_and_leaves_slow_ones() -> None:
+@pytest.mark.parametrize("loan_number", [LOAN.loan_account_number, "LN9999999999"])
+def test_the_floor_pads_fast_answers_and_leaves_slow_ones(loan_number: str) -> None:
     for work in (0.1, 0.7):
         ticks = Clock()
         service(FakeStore(), clock=ticks, work_seconds=work).validate_loan(
-            ValidateLoanRequest("LN9999999999", "9876543210"), "1.2.3.4"
+            ValidateLoanRequest(loan_number, "9876543210"), "1.2.3.4"
         )
         assert ticks.slept == ([0.4] if work < 0.5 else [])
+
+
+def test_a_lookup_that_fails_is_padded_to_the_floor_too() -> None:
+    ticks = Clock()
+
+    class Down:
+        def loan_by_number(self, number: str) -> None:
+            ticks.t += 0.2
+            raise ConnectionError("database down")
+
+    with pytest.raises(ConnectionError):
+        service(FakeStore(), clock=ticks, loans=Down()).validate_loan(
+            ValidateLoanRequest(LOAN.loan_account_number, "9876543210"), "1.2.3.4"
+        )
+
+    assert ticks.slept == [0.3]
 
 
 def test_a_failed_sms_is_counted_and_answered_as_usual() -> None:
