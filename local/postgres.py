@@ -75,7 +75,9 @@ class Server:
 
 def answers(url: str) -> bool:
     try:
-        with psycopg.connect(url, connect_timeout=PROBE_TIMEOUT_SECONDS) as conn:
+        with psycopg.connect(
+            url, connect_timeout=PROBE_TIMEOUT_SECONDS, prepare_threshold=None
+        ) as conn:
             conn.execute("SELECT 1")
     except psycopg.OperationalError:
         return False

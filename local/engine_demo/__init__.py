@@ -53,7 +53,7 @@ def prepare(data_dir: Path | None) -> EngineDatabase:
         server = postgres.start_server(data_dir / "postgres" if data_dir else None)
         admin = _ensure_database(server.admin_url, DATABASE)
         database = EngineDatabase(admin, _as_role(admin, APP_ROLE), "started", server)
-    with psycopg.connect(database.admin_url, autocommit=True) as conn:
+    with psycopg.connect(database.admin_url, autocommit=True, prepare_threshold=None) as conn:
         apply_migrations(conn, MIGRATIONS_DIR)
         conn.execute(SEED.read_bytes())
     return database
@@ -61,7 +61,7 @@ def prepare(data_dir: Path | None) -> EngineDatabase:
 
 def demo_loans(admin_url: str) -> list[dict[str, Any]]:
     """The seeded loans as they are now (outstanding moves as payments sync)."""
-    with psycopg.connect(admin_url) as conn:
+    with psycopg.connect(admin_url, prepare_threshold=None) as conn:
         rows = conn.execute(DEMO_LOANS_SQL).fetchall()
     return [
         {
@@ -81,7 +81,7 @@ def demo_loans(admin_url: str) -> list[dict[str, Any]]:
 
 
 def _ensure_database(admin_url: str, name: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True, prepare_threshold=None) as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not found:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -30,12 +30,18 @@ def connect(application: str, timeout_seconds: int = 10) -> psycopg.Connection[A
     """An autocommit connection: `DATABASE_URL` if set, else RDS Proxy with an IAM token.
 
     Environment in AWS: `DB_PROXY_ENDPOINT`, `DB_PORT` (default 5432), `DB_NAME`, `DB_USER`,
-    and the `AWS_REGION` Lambda sets.
+    and the `AWS_REGION` Lambda sets. Every connection prepares nothing
+    (`prepare_threshold=None`): a named prepared statement pins RDS Proxy's backend
+    connection to this client for good, and the migrator goes through the proxy too.
     """
     url = os.environ.get("DATABASE_URL")
     if url:
         return psycopg.connect(
-            url, autocommit=True, connect_timeout=timeout_seconds, application_name=application
+            url,
+            autocommit=True,
+            connect_timeout=timeout_seconds,
+            application_name=application,
+            prepare_threshold=None,
         )
     host = os.environ["DB_PROXY_ENDPOINT"]
     port = int(os.environ.get("DB_PORT", "5432"))
@@ -55,6 +61,7 @@ def connect(application: str, timeout_seconds: int = 10) -> psycopg.Connection[A
         connect_timeout=timeout_seconds,
         application_name=application,
         autocommit=True,
+        prepare_threshold=None,
     )
 
 

@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if not url:
         parser.error("set DATABASE_URL to the database to migrate")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
         applied = apply_migrations(conn, args.directory)
         latest = latest_version(conn)
     print(f"applied: {', '.join(applied) or 'nothing'}; latest: {latest or 'none'}")

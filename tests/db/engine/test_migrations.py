@@ -1016,6 +1016,7 @@ def test_custom_resource_connects_through_rds_proxy_with_an_iam_token(
         "connect_timeout": handler.CONNECT_TIMEOUT_SECONDS,
         "application_name": "engine-migrate",
         "autocommit": True,
+        "prepare_threshold": None,
     }
     assert "connecting through RDS Proxy" in log.getvalue()
     assert "X-Amz" not in log.getvalue()

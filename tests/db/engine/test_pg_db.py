@@ -10,6 +10,7 @@ import pytest
 
 from engine.dal.pg.db import CommitOutcomeUnknown, Database, DatabaseUnavailable, connect_engine
 from engine.dal.pg.loans import LoanStore
+from engine.db import connection
 from tests.engine_pg import ACTIVE, CLOSED, OVERDUE, EngineDb
 
 
@@ -218,3 +219,17 @@ def test_loan_by_number_reads_the_loan_and_its_customer(db: Database) -> None:
     assert not loan.is_closed
     assert loans.loan_by_number(CLOSED.loan_account_number).is_closed  # type: ignore[union-attr]
     assert loans.loan_by_number("LN9999999999") is None
+
+
+def test_every_engine_connection_prepares_nothing(
+    engine_db: EngineDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The one connect helper the functions and the migrator share, not only Database's.
+    monkeypatch.setenv("DATABASE_URL", engine_db.app_url)
+    with connection.connect("engine-test") as conn:
+        for _ in range(10):
+            conn.execute("SELECT %s::int + 1", (1,)).fetchone()
+        prepared = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+
+    assert conn.prepare_threshold is None
+    assert prepared == (0,)

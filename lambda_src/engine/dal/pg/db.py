@@ -2,8 +2,8 @@
 
 A Lambda container serves one invocation at a time, so one connection, opened on first use
 and kept across invocations, is all it needs: RDS Proxy pools behind it. The IAM token is only
-a password, needed at connect. `prepare_threshold=None` because a named prepared statement
-pins the proxy's backend connection to this client for good.
+a password, needed at connect. `engine.db.connection.connect` sets `prepare_threshold=None`,
+because a named prepared statement pins the proxy's backend connection to this client for good.
 
 Every unit of work is one transaction (`with conn.transaction()`), on an autocommit
 connection, so nothing sits "idle in transaction" between invocations. A connection found
@@ -49,7 +49,6 @@ class CommitOutcomeUnknown(DatabaseUnavailable):
 def connect_engine(application: str, statement_timeout_ms: int) -> psycopg.Connection[Any]:
     """A connection as the engine's role (DB_USER, or DATABASE_URL's user when set)."""
     conn = connection.connect(application, timeout_seconds=CONNECT_TIMEOUT_SECONDS)
-    conn.prepare_threshold = None
     if statement_timeout_ms > 0:
         conn.execute(
             sql.SQL("SET statement_timeout = {}").format(sql.Literal(int(statement_timeout_ms)))
