@@ -23,13 +23,8 @@ from engine.tables import COUNTERS, IDEMPOTENCY, SESSIONS, TRANSACTION_QUEUE, TR
 from shared.declarations import FunctionSpec, QueueSpec
 from shared.tables import TableSpec
 from stacks.engine.secrets import OTP_HASH_KEY, RAZORPAY_KEY, RAZORPAY_WEBHOOK, SecretSpec
+from stacks.table_access import BATCH_GET, CONDITION_CHECK, GET, PUT, QUERY, UPDATE, TableGrant
 
-GET = "dynamodb:GetItem"
-BATCH_GET = "dynamodb:BatchGetItem"
-PUT = "dynamodb:PutItem"
-UPDATE = "dynamodb:UpdateItem"
-QUERY = "dynamodb:Query"
-CONDITION_CHECK = "dynamodb:ConditionCheckItem"
 SEND = "sqs:SendMessage"
 RECEIVE = "sqs:ReceiveMessage"
 DELETE_MESSAGE = "sqs:DeleteMessage"
@@ -43,13 +38,6 @@ DATABASE_USER = "engine_app"
 # by hand), never on a schedule.
 Invoker = Literal["api", "schedule", "stream", "queue", "runbook"]
 LogKind = Literal["portal", "internal", "scheduler"]
-
-
-@dataclass(frozen=True)
-class TableGrant:
-    table: TableSpec
-    actions: tuple[str, ...]
-    query_indexes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

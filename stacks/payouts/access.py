@@ -11,21 +11,7 @@ from dataclasses import dataclass
 from config.payouts import PayoutsConfig
 from payouts import declarations as fn
 from payouts.tables import CIRCUIT_BREAKER, CUSTOMERS, IDEMPOTENCY, TRANSACTIONS
-from shared.tables import TableSpec
-
-GET = "dynamodb:GetItem"
-BATCH_GET = "dynamodb:BatchGetItem"
-PUT = "dynamodb:PutItem"
-UPDATE = "dynamodb:UpdateItem"
-QUERY = "dynamodb:Query"
-CONDITION_CHECK = "dynamodb:ConditionCheckItem"
-
-
-@dataclass(frozen=True)
-class TableGrant:
-    table: TableSpec
-    actions: tuple[str, ...]
-    query_indexes: tuple[str, ...] = ()
+from stacks.table_access import BATCH_GET, CONDITION_CHECK, GET, PUT, QUERY, UPDATE, TableGrant
 
 
 @dataclass(frozen=True)
