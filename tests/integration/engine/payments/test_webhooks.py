@@ -183,18 +183,24 @@ def test_events_we_do_not_handle_are_acknowledged_and_ignored(portal: Portal) ->
     assert portal.messages("RAZORPAY_WEBHOOK_DLQ_URL") == []
 
 
+def undelivered_capture(portal: Portal) -> tuple[bytes, dict[str, str]]:
+    """A payment paid at RazorPay whose webhook the simulator signed but never sent: its raw
+    body and headers, for a test to deliver itself."""
+    portal.sim.set_mode("lost_webhook")
+    payment = created(portal)
+    portal.checkout(payment["razorpay_order_id"])
+    event = portal.sim.events()[-1]
+    headers = {"X-Razorpay-Signature": event["signature"], "x-razorpay-event-id": event["event_id"]}
+    return event["body"].encode(), headers
+
+
 def test_a_store_outage_is_503_so_razorpay_retries(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from engine.dal.ddb.payments import PaymentStore
     from shared.store_errors import Conflict
 
-    portal.sim.set_mode("lost_webhook")
-    payment = created(portal)
-    portal.checkout(payment["razorpay_order_id"])
-    event = portal.sim.events()[-1]
-    raw = event["body"].encode()
-    headers = {"X-Razorpay-Signature": event["signature"], "x-razorpay-event-id": event["event_id"]}
+    raw, headers = undelivered_capture(portal)
 
     def busy(*_: Any, **__: Any) -> None:
         raise Conflict("busy")
@@ -222,16 +228,11 @@ def test_a_store_error_left_after_retries_is_503_only_when_it_is_transient(
 
     from engine.dal.ddb.payments import PaymentStore
 
-    portal.sim.set_mode("lost_webhook")
-    payment = created(portal)
-    portal.checkout(payment["razorpay_order_id"])
-    event = portal.sim.events()[-1]
-    raw = event["body"].encode()
-    headers = {"X-Razorpay-Signature": event["signature"], "x-razorpay-event-id": event["event_id"]}
+    raw, headers = undelivered_capture(portal)
 
     def failing(*_: Any, **__: Any) -> None:
         error = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": http_status}}
-        raise ClientError(error, "GetItem")  # type: ignore[arg-type]
+        raise ClientError(error, "GetItem")
 
     monkeypatch.setattr(PaymentStore, "get", failing)
     response = portal.post_webhook(raw, headers)
