@@ -361,21 +361,9 @@ def deliver_all(harness: PaymentsPortal, order_id: str) -> None:
 
 def dead_letter(harness: PaymentsPortal) -> list[dict[str, Any]]:
     """A signed capture of a payment we never made: applied nowhere, so dead-lettered."""
-    from tests.integration.engine.payments.test_webhooks import signed
+    from tests.integration.engine.payments.support import unknown_capture
 
-    entity = {
-        "id": "pay_UNKNOWN000009",
-        "order_id": "order_UNKNOWN00009",
-        "amount": 10000,
-        "currency": "INR",
-        "status": "captured",
-        "method": "upi",
-        "notes": {"payment_id": "pay_aaaaaaaaaaaaaaaaaaab"},
-    }
-    raw, headers = signed(
-        {"event": "payment.captured", "payload": {"payment": {"entity": entity}}},
-        event_id="evt_access_unknown",
-    )
+    raw, headers = unknown_capture(9, "evt_access_unknown")
     assert harness.post_webhook(raw, headers).body["result"] == "dead_lettered"
     return harness.messages("RAZORPAY_WEBHOOK_DLQ_URL")
 

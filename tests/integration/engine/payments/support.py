@@ -22,6 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from engine.clients.razorpay import hmac_hex
 from local import moto_serial
 from local.events import LambdaContext, rest_event
 from simulators.razorpay import RazorpaySimulator
@@ -358,6 +359,33 @@ class Portal:
                 return value
             time.sleep(0.02)
         raise AssertionError("condition not met in time")
+
+
+def signed(body: dict[str, Any], secret: str = WEBHOOK_SECRET, event_id: str = "evt_test1") -> Any:
+    raw = json.dumps(body).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Razorpay-Signature": hmac_hex(secret, raw),
+        "x-razorpay-event-id": event_id,
+    }
+    return raw, headers
+
+
+def unknown_capture(serial: int, event_id: str) -> tuple[bytes, dict[str, str]]:
+    """A signed payment.captured for an order and a payment we never made (unappliable)."""
+    entity = {
+        "id": f"pay_UNKNOWN{serial:06d}",
+        "order_id": f"order_UNKNOWN{serial:05d}",
+        "amount": 10000,
+        "currency": "INR",
+        "status": "captured",
+        "method": "upi",
+        "notes": {"payment_id": "pay_" + "a" * 19 + chr(ord("a") + serial % 26)},
+    }
+    return signed(  # type: ignore[no-any-return]
+        {"event": "payment.captured", "payload": {"payment": {"entity": entity}}},
+        event_id=event_id,
+    )
 
 
 def decimal(text: Any) -> Decimal:

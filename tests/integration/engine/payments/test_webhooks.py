@@ -13,7 +13,12 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from engine.clients.razorpay import hmac_hex
 from engine.dal.ddb.counters import loan_counter_id
-from tests.integration.engine.payments.support import PREVIOUS_WEBHOOK_SECRET, Portal
+from tests.integration.engine.payments.support import (
+    PREVIOUS_WEBHOOK_SECRET,
+    Portal,
+    signed,
+    unknown_capture,
+)
 from tests.integration.engine.razorpay_support import WEBHOOK_SECRET
 
 
@@ -34,16 +39,6 @@ def settled(portal: Portal, count: int) -> list[dict[str, Any]]:
 
     portal.wait_for(done, timeout=10)
     return portal.sim.deliveries()
-
-
-def signed(body: dict[str, Any], secret: str = WEBHOOK_SECRET, event_id: str = "evt_test1") -> Any:
-    raw = json.dumps(body).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Razorpay-Signature": hmac_hex(secret, raw),
-        "x-razorpay-event-id": event_id,
-    }
-    return raw, headers
 
 
 def test_a_captured_payment_webhook_alone_issues_the_receipt(portal: Portal) -> None:
@@ -144,19 +139,7 @@ def test_during_a_rotation_the_previous_secret_still_verifies(portal: Portal) ->
 
 
 def test_an_unappliable_event_goes_to_the_dlq_with_its_raw_body(portal: Portal) -> None:
-    entity = {
-        "id": "pay_UNKNOWN000001",
-        "order_id": "order_UNKNOWN00001",
-        "amount": 10000,
-        "currency": "INR",
-        "status": "captured",
-        "method": "upi",
-        "notes": {"payment_id": "pay_aaaaaaaaaaaaaaaaaaaa"},
-    }
-    raw, headers = signed(
-        {"event": "payment.captured", "payload": {"payment": {"entity": entity}}},
-        event_id="evt_unknown",
-    )
+    raw, headers = unknown_capture(1, "evt_unknown")
     response = portal.post_webhook(raw, headers)
     assert response.status == 200 and response.body["result"] == "dead_lettered"
     (message,) = portal.messages("RAZORPAY_WEBHOOK_DLQ_URL")
