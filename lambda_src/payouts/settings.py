@@ -8,6 +8,7 @@ from decimal import Decimal
 from functools import cache
 
 from payouts.models.schedule import Schedule
+from shared.breaker import BreakerSettings
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,6 @@ class MonoovaSettings:
     # POST /payouts waits for Monoova at most this long (one attempt and one short retry),
     # then answers 202 and leaves the payout to the reconciler under the same reference.
     create_budget_seconds: float = 6.0
-
-
-@dataclass(frozen=True)
-class BreakerSettings:
-    min_volume: int
-    failure_ratio: Decimal
-    window_seconds: int
-    open_seconds: int
 
 
 def _env(name: str, default: str | None = None) -> str:

@@ -13,14 +13,15 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from payouts import settings
-from payouts.dal.breaker import BreakerStore
 from payouts.dal.customers import CustomerStore
 from payouts.dal.idempotency import IdempotencyStore
 from payouts.dal.ledger import PayoutLedger
 from payouts.dal.transactions import TransactionStore
 from payouts.logic import metrics as m
+from payouts.tables import CIRCUIT_BREAKER
 from shared import aws, secrets
 from shared.aws import client
+from shared.breaker_store import BreakerStore
 
 if TYPE_CHECKING:
     from payouts.clients.monoova import MonoovaClient
@@ -71,7 +72,10 @@ def ledger(with_crypto: bool = False) -> PayoutLedger:
 
 
 def breaker() -> BreakerStore:
-    return BreakerStore(dynamodb(), settings.tables().breaker, settings.breaker())
+    """Monoova's circuit: items `monoova#state` and `monoova#bucket#<minute>` by `pk`."""
+    return BreakerStore.for_table(
+        dynamodb(), CIRCUIT_BREAKER, settings.tables().breaker, settings.breaker(), name="monoova"
+    )
 
 
 def monoova_api_key() -> str:

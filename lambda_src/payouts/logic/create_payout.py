@@ -16,17 +16,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from payouts.dal.breaker import BreakerStore
 from payouts.dal.customers import CustomerStore, active_destination
 from payouts.dal.destinations import PayoutDestinations
 from payouts.dal.idempotency import IdempotencyStore, fingerprint_hash, request_key
 from payouts.dal.ledger import PayoutLedger
-from payouts.logic import breaker as rules
 from payouts.logic import metrics as m
 from payouts.logic.submission import Submitter
 from payouts.models.payout import CURRENCY, CreatePayoutCommand, Destination
 from payouts.models.status import Status, Work
+from shared import breaker as rules
 from shared import clock, jsonutil
+from shared.breaker_store import BreakerStore
 from shared.http import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from shared.store_errors import AlreadyApplied, InsufficientBalance
 

@@ -17,15 +17,15 @@ from datetime import timedelta
 from typing import Any
 
 from payouts.clients.monoova import MonoovaClient, StatusResult
-from payouts.dal.breaker import BreakerStore
 from payouts.dal.destinations import DestinationUnavailable, PayoutDestinations
 from payouts.dal.transactions import TransactionStore, Transition
-from payouts.logic import breaker as rules
 from payouts.logic import metrics as m
 from payouts.logic.submission import Submitter
 from payouts.models.schedule import after
 from payouts.models.status import Status, Work, can_move
+from shared import breaker as rules
 from shared import clock
+from shared.breaker_store import BreakerStore
 from shared.store_errors import ConditionFailed, StoreError
 
 # Monoova transactionStatus -> our state. Pending and WaitingOnClearedFunds mean "in flight".

@@ -15,14 +15,14 @@ from datetime import timedelta
 from typing import Any
 
 from payouts.clients.monoova import MonoovaClient
-from payouts.dal.breaker import BreakerStore
 from payouts.dal.transactions import TransactionStore, Transition
-from payouts.logic import breaker as rules
 from payouts.logic import metrics as m
 from payouts.logic.reconcile import record_status_call
 from payouts.models.schedule import after
 from payouts.models.status import Status, Work
+from shared import breaker as rules
 from shared import clock
+from shared.breaker_store import BreakerStore
 from shared.store_errors import ConditionFailed
 
 DISHONOURED = "Dishonoured"

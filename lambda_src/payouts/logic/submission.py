@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from payouts.clients.monoova import ExecuteResult, MonoovaClient, Outcome
-from payouts.dal.breaker import BreakerStore
 from payouts.dal.transactions import TransactionStore, Transition
-from payouts.logic import breaker as rules
 from payouts.logic import metrics as m
 from payouts.logic.monoova_body import execute_body
 from payouts.models.payout import Destination
 from payouts.models.status import Status
 from payouts.settings import MonoovaSettings
+from shared import breaker as rules
 from shared import clock
+from shared.breaker_store import BreakerStore
 from shared.store_errors import ConditionFailed, StoreError
 
 

@@ -1,8 +1,12 @@
-"""Circuit-breaker rules for Monoova calls (pure: no I/O).
+"""Circuit-breaker rules (pure: no I/O), shared by every system that guards a provider.
 
 Opens when more than `failure_ratio` of the calls in the last `window_seconds` failed and at
 least `min_volume` calls were made; stays open `open_seconds`; then lets one probe through
 (half-open): its success closes the circuit, its failure opens it again.
+
+The state lives in DynamoDB (`shared.breaker_store.BreakerStore`); a caller reads a
+`Snapshot`, asks `decide` whether to call, and when the answer is `HALF_OPEN` calls only if
+its `claim_probe` won.
 """
 
 from __future__ import annotations
@@ -12,9 +16,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from payouts.settings import BreakerSettings
-
 PROBE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    min_volume: int
+    failure_ratio: Decimal
+    window_seconds: int
+    open_seconds: int
 
 
 class State(StrEnum):

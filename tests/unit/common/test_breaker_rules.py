@@ -1,4 +1,4 @@
-"""payouts.logic.breaker: minute buckets, open/half-open decisions and the trip rule."""
+"""shared.breaker: minute buckets, open/half-open decisions and the trip rule."""
 
 from __future__ import annotations
 
@@ -6,8 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from payouts.logic.breaker import Decision, Snapshot, State, bucket_minutes, decide, should_trip
-from payouts.settings import BreakerSettings
+from shared.breaker import (
+    BreakerSettings,
+    Decision,
+    Snapshot,
+    State,
+    bucket_minutes,
+    decide,
+    should_trip,
+)
 
 SETTINGS = BreakerSettings(
     min_volume=10, failure_ratio=Decimal("0.5"), window_seconds=300, open_seconds=600
