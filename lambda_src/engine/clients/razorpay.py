@@ -12,7 +12,8 @@ happens here and nowhere else. Every call is one of:
   `unique_receipt` (a repeat returns the same order) and a capture of a captured payment is
   refused, never repeated.
 
-Retries happen here, within a time budget per call, with jittered backoff.
+Retries happen here (engine.clients.transport), within a time budget per call, with jittered
+backoff.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import urllib3
-
+from engine.clients.transport import Answer, JsonTransport, Result
 from engine.models.payment import CURRENCY, paise, rupees
 from shared import jsonutil
 
@@ -162,25 +162,18 @@ def webhook_signature_ok(raw_body: bytes, signature: str | None, secrets: Iterab
     return any(matches)
 
 
-_POOL: urllib3.PoolManager | None = None
-
-
-def _pool() -> urllib3.PoolManager:
-    global _POOL  # noqa: PLW0603 - one connection pool per container, kept warm
-    if _POOL is None:
-        _POOL = urllib3.PoolManager(num_pools=1, maxsize=4, retries=False)
-    return _POOL
-
-
 def _sleep(seconds: float) -> None:
     """Module-level so tests can make the backoff instant."""
     time.sleep(seconds)
 
 
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    body: dict[str, Any]
+def _retryable(result: Result) -> bool:
+    """No answer, a 5xx, 408 or 429: worth another attempt within the budget."""
+    return not isinstance(result, Answer) or _no_definite_answer(result)
+
+
+def _no_definite_answer(answer: Answer) -> bool:
+    return answer.status >= 500 or answer.status in _RETRYABLE_4XX
 
 
 class RazorpayClient:
@@ -195,14 +188,22 @@ class RazorpayClient:
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
         self._credentials = credentials
-        self._timeout = timeout_seconds
-        self._backoff = backoff
-        self._budget = budget_seconds
-        self._monotonic = monotonic
-        self._rand = rand
-        self.calls = 0  # HTTP requests made (attempts), for the per-operation counts
+        self._transport = JsonTransport(
+            base_url,
+            timeout_seconds=timeout_seconds,
+            budget_seconds=budget_seconds,
+            backoff=backoff,
+            # Looked up at each pause, not bound now, so a test replacing _sleep is obeyed.
+            sleep=lambda seconds: _sleep(seconds),  # noqa: PLW0108
+            monotonic=monotonic,
+            rand=rand,
+        )
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests made (attempts), for the per-operation counts."""
+        return self._transport.calls
 
     def credentials(self) -> Credentials:
         """Read through the secret's cache: a rotated key is picked up within minutes."""
@@ -252,55 +253,20 @@ class RazorpayClient:
     # ------------------------------------------------------------------ transport
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        deadline = self._monotonic() + self._budget
+        deadline = self._transport.deadline()
         payload = jsonutil.dumps_exact(body).encode() if body is not None else None
         headers = self._headers()
-        for attempt in range(len(self._backoff) + 1):
-            timeout = self._timeout_before(attempt, deadline)
-            if timeout is None:
-                break
-            answer = self._attempt(method, path, payload, headers, timeout)
-            if answer is None or answer.status >= 500 or answer.status in _RETRYABLE_4XX:
-                continue
-            if answer.status in _AUTH_STATUSES:
-                raise Unavailable(f"RazorPay refused our credentials ({answer.status})")
-            if answer.status >= 400:
-                raise _refused(answer)
-            return answer.body
-        raise Unavailable(f"RazorPay gave no answer to {method} {path.split('?', maxsplit=1)[0]}")
-
-    def _timeout_before(self, attempt: int, deadline: float) -> float | None:
-        """Wait out the backoff before a retry; the attempt's timeout, or None if no time is
-        left for one within this call's budget."""
-        if attempt:
-            delay = self._backoff[attempt - 1] * (0.75 + self._rand() / 2)
-            if deadline - self._monotonic() - delay < min(self._timeout, 1.0):
-                return None
-            _sleep(delay)
-        left = deadline - self._monotonic()
-        return min(self._timeout, left) if left > 0 else None
-
-    def _attempt(
-        self, method: str, path: str, payload: bytes | None, headers: dict[str, str], timeout: float
-    ) -> _Answer | None:
-        self.calls += 1
-        try:
-            raw = _pool().request(
-                method,
-                self._base_url + path,
-                body=payload,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=min(timeout, 2.0), read=timeout),
-            )
-        except urllib3.exceptions.HTTPError:
-            return None  # timeout, refused or reset: this attempt's outcome is unknown
-        try:
-            parsed = jsonutil.loads(raw.data) if raw.data else {}
-        except jsonutil.InvalidJson:
-            return None if raw.status < 400 else _Answer(raw.status, {})
-        if not isinstance(parsed, dict):
-            return None if raw.status < 400 else _Answer(raw.status, {})
-        return _Answer(raw.status, parsed)
+        answer = self._transport.send(
+            method, path, body=payload, headers=headers, retry=_retryable, deadline=deadline
+        )
+        if not isinstance(answer, Answer) or _no_definite_answer(answer):
+            route = path.split("?", maxsplit=1)[0]
+            raise Unavailable(f"RazorPay gave no answer to {method} {route}")
+        if answer.status in _AUTH_STATUSES:
+            raise Unavailable(f"RazorPay refused our credentials ({answer.status})")
+        if answer.status >= 400:
+            raise _refused(answer)
+        return answer.body
 
     def _headers(self) -> dict[str, str]:
         credentials = self._credentials()
@@ -312,7 +278,7 @@ class RazorpayClient:
         }
 
 
-def _refused(answer: _Answer) -> Refused:
+def _refused(answer: Answer) -> Refused:
     error = answer.body.get("error")
     error = error if isinstance(error, dict) else {}
     code = str(error.get("code") or f"HTTP{answer.status}")
