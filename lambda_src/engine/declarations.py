@@ -8,8 +8,8 @@ failover check of one API exercises that API's own path to its dependencies.
 from __future__ import annotations
 
 from engine.models import portal
-from engine.queues import RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
-from engine.tables import TRANSACTIONS
+from engine.queues import LMS_POSTER_DLQ, RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
+from engine.tables import TRANSACTION_QUEUE, TRANSACTIONS
 from shared.declarations import EventSource, FunctionSpec, Route, Schedule
 
 PORTAL_HEALTH = FunctionSpec(
@@ -103,6 +103,32 @@ TRANSACTIONS_REPAIR = FunctionSpec(
     active_region_only=True,
 )
 
+# --- LMS posting (part 2): every receipt reaches the LMS once (engine.logic.lms_posting).
+LMS_POSTER = FunctionSpec(
+    name="LmsPoster",
+    handler="engine.handlers.consumers.lms_poster.handler",
+    description="TransactionQueue stream -> posts each new LMS receipt as soon as it is queued",
+    memory_mb=512,
+    timeout_seconds=120,
+    active_region_only=True,
+)
+LMS_SWEEPER = FunctionSpec(
+    name="LmsSweeper",
+    handler="engine.handlers.jobs.lms_sweep.handler",
+    description="Posts LMS receipts due for a retry or left by a poster; queue depth and age",
+    memory_mb=512,
+    timeout_seconds=120,
+    active_region_only=True,
+)
+LMS_HEARTBEAT = FunctionSpec(
+    name="LmsHeartbeat",
+    handler="engine.handlers.jobs.lms_heartbeat.handler",
+    description="Every minute: can the LMS be reached (lms_connectivity_status 1 or 0)",
+    memory_mb=256,
+    timeout_seconds=30,
+    active_region_only=True,
+)
+
 # Invoked by the DR runbook (never scheduled), in the Region taking over, before traffic moves.
 # Its timeout stays under the 300 seconds an SSM aws:invokeLambdaFunction step waits.
 RECEIPT_COUNTERS_CARRY_OVER = FunctionSpec(
@@ -126,6 +152,9 @@ FUNCTIONS = (
     PAYMENT_SWEEPER,
     TRANSACTIONS_SYNC,
     TRANSACTIONS_REPAIR,
+    LMS_POSTER,
+    LMS_SWEEPER,
+    LMS_HEARTBEAT,
     RECEIPT_COUNTERS_CARRY_OVER,
 )
 
@@ -142,6 +171,18 @@ SCHEDULES = (
         expression="rate(1 hour)",
         description="Re-sync transactions whose PostgreSQL row is missing or stale",
     ),
+    Schedule(
+        name="LmsSweep",
+        function=LMS_SWEEPER.name,
+        expression="rate(1 minute)",
+        description="Post LMS receipts due for a retry, or whose poster's claim ran out",
+    ),
+    Schedule(
+        name="LmsHeartbeat",
+        function=LMS_HEARTBEAT.name,
+        expression="rate(1 minute)",
+        description="Publish lms_connectivity_status (the LMS reachable or not)",
+    ),
 )
 
 EVENT_SOURCES = (
@@ -152,6 +193,16 @@ EVENT_SOURCES = (
         batch_size=100,
         max_batching_window_seconds=1,
         on_failure=TRANSACTIONS_SYNC_DLQ.name,
+    ),
+    # The poster never fails a record for the LMS's sake (an item it cannot post now is
+    # rescheduled in the table); what reaches the DLQ is a batch the function itself failed on.
+    EventSource(
+        function=LMS_POSTER.name,
+        kind="dynamodb-stream",
+        source=TRANSACTION_QUEUE.logical_name,
+        batch_size=25,
+        max_batching_window_seconds=1,
+        on_failure=LMS_POSTER_DLQ.name,
     ),
     EventSource(
         function=RAZORPAY_WEBHOOK_REPLAYER.name,

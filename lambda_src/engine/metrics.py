@@ -25,7 +25,7 @@ PAYMENT_SUCCESS_RATE = MetricSpec(
 # A heartbeat (1: LMS reachable, 0: not) published every minute by a scheduled job that
 # runs only in the active Region.
 LMS_CONNECTIVITY_STATUS = MetricSpec(
-    "lms_connectivity_status", "Count", dimensions=("status",), statistic="Minimum"
+    "lms_connectivity_status", "Count", producers=("LmsHeartbeat",), statistic="Minimum"
 )
 TRANSACTION_PROCESSING_TIME = MetricSpec(
     "transaction_processing_time",
@@ -33,7 +33,29 @@ TRANSACTION_PROCESSING_TIME = MetricSpec(
     dimensions=("service", "operation"),
     statistic="p90",
 )
-QUEUE_DEPTH = MetricSpec("queue_depth", "Count", dimensions=("queue_type",), statistic="Maximum")
+# Live outbox items (due or claimed) per queue type, and how long the oldest due one has
+# waited since it was queued: published by the LMS sweep every minute.
+QUEUE_DEPTH = MetricSpec(
+    "queue_depth",
+    "Count",
+    producers=("LmsSweeper",),
+    dimensions=("queue_type",),
+    statistic="Maximum",
+)
+LMS_QUEUE_OLDEST_AGE = MetricSpec(
+    "lms_queue_oldest_age", "Seconds", producers=("LmsSweeper",), statistic="Maximum"
+)
+# Receipts the LMS took (a first post, a repeat it recognised, or one found by reference
+# after an unknown outcome), and items moved to EXCEPTION (refused, or out of attempts).
+LMS_RECEIPTS_POSTED = MetricSpec(
+    "lms_receipts_posted", "Count", producers=("LmsPoster", "LmsSweeper")
+)
+LMS_POSTING_EXCEPTIONS = MetricSpec(
+    "lms_posting_exceptions", "Count", producers=("LmsPoster", "LmsSweeper")
+)
+LMS_CIRCUIT_OPENED = MetricSpec(
+    "lms_circuit_opened", "Count", producers=("LmsPoster", "LmsSweeper")
+)
 API_RESPONSE_TIME = MetricSpec(
     "api_response_time",
     "Milliseconds",
@@ -81,6 +103,10 @@ METRICS: tuple[MetricSpec, ...] = (
     LMS_CONNECTIVITY_STATUS,
     TRANSACTION_PROCESSING_TIME,
     QUEUE_DEPTH,
+    LMS_QUEUE_OLDEST_AGE,
+    LMS_RECEIPTS_POSTED,
+    LMS_POSTING_EXCEPTIONS,
+    LMS_CIRCUIT_OPENED,
     API_RESPONSE_TIME,
     ERROR_RATE,
     DATABASE_CONNECTION_POOL,

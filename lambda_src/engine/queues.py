@@ -36,8 +36,17 @@ TRANSACTIONS_SYNC_DLQ = QueueSpec(
     description="Transactions stream batches the PostgreSQL sync could not apply",
 )
 
+# TransactionQueue stream batches the LMS poster failed on (a bug, a crash): the stream's
+# on-failure destination. The items themselves stay in the table, where the sweep takes them.
+LMS_POSTER_DLQ = QueueSpec(
+    name="LmsPosterDLQ",
+    env_var="LMS_POSTER_DLQ_URL",
+    description="TransactionQueue stream batches the LMS poster failed on (items stay queued)",
+)
+
 QUEUES: tuple[QueueSpec, ...] = (
     RAZORPAY_WEBHOOK_DLQ,
     RAZORPAY_WEBHOOK_REPLAY,
     TRANSACTIONS_SYNC_DLQ,
+    LMS_POSTER_DLQ,
 )

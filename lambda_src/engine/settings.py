@@ -23,6 +23,7 @@ class Settings(NamedTuple):
     idempotency_table: str
     counters_table: str
     transaction_queue_table: str
+    audit_table: str
     razorpay_base_url: str
     razorpay_secret_arn: str
     razorpay_webhook_secret_arn: str
@@ -59,6 +60,22 @@ class Settings(NamedTuple):
     # After a failover, the receipt counters are raised this far above the last sequence
     # PostgreSQL holds (room for receipts the old Region issued that had not reached it).
     receipt_counter_gap: int
+    # The LMS (engine.clients.lms, engine.logic.lms_posting): where, with which credentials
+    # (a secret of {"client_id", "client_secret"}), each call's timeout, how long a poster's
+    # claim on an item lasts, how often an item is tried before it waits for a person, and
+    # the retry backoff (base x 2^n up to the cap). The breaker opens when more than
+    # lms_breaker_failure_ratio of at least lms_breaker_min_volume calls in its window failed.
+    lms_base_url: str
+    lms_secret_arn: str
+    lms_timeout_seconds: int
+    lms_lease_seconds: int
+    lms_max_attempts: int
+    lms_backoff_base_seconds: int
+    lms_backoff_cap_seconds: int
+    lms_breaker_min_volume: int
+    lms_breaker_failure_ratio: Decimal
+    lms_breaker_window_seconds: int
+    lms_breaker_open_seconds: int
 
 
 def _text(name: str, default: str = "") -> str:
@@ -88,6 +105,7 @@ def get() -> Settings:
         idempotency_table=_text("IDEMPOTENCY_TABLE"),
         counters_table=_text("COUNTERS_TABLE"),
         transaction_queue_table=_text("TRANSACTION_QUEUE_TABLE"),
+        audit_table=_text("AUDIT_TABLE"),
         razorpay_base_url=_text("RAZORPAY_BASE_URL", "https://api.razorpay.com").rstrip("/"),
         razorpay_secret_arn=_text("RAZORPAY_SECRET_ARN"),
         razorpay_webhook_secret_arn=_text("RAZORPAY_WEBHOOK_SECRET_ARN"),
@@ -118,6 +136,17 @@ def get() -> Settings:
         otp_max_wrong_attempts=_int("OTP_MAX_WRONG_ATTEMPTS", 5),
         session_requests_per_ip=_int("SESSION_REQUESTS_PER_IP", 30),
         receipt_counter_gap=_int("RECEIPT_COUNTER_GAP", 1000),
+        lms_base_url=_text("LMS_BASE_URL").rstrip("/"),
+        lms_secret_arn=_text("LMS_SECRET_ARN"),
+        lms_timeout_seconds=_int("LMS_TIMEOUT_SECONDS", 5),
+        lms_lease_seconds=_int("LMS_LEASE_SECONDS", 120),
+        lms_max_attempts=_int("LMS_MAX_ATTEMPTS", 24),
+        lms_backoff_base_seconds=_int("LMS_BACKOFF_BASE_SECONDS", 30),
+        lms_backoff_cap_seconds=_int("LMS_BACKOFF_CAP_SECONDS", 3600),
+        lms_breaker_min_volume=_int("LMS_BREAKER_MIN_VOLUME", 5),
+        lms_breaker_failure_ratio=Decimal(_text("LMS_BREAKER_FAILURE_RATIO", "0.5")),
+        lms_breaker_window_seconds=_int("LMS_BREAKER_WINDOW_SECONDS", 120),
+        lms_breaker_open_seconds=_int("LMS_BREAKER_OPEN_SECONDS", 60),
     )
 
 

@@ -26,12 +26,19 @@ TRANSACTIONS = TableSpec(
 )
 
 # The outbox: work for another system (LMS receipt posting, ...), found by type and due
-# time; expires by TTL. Regional: an item is claimed by a conditional write.
+# time; expires by TTL. Regional: an item is claimed by a conditional write. RetryIndex is
+# sparse: only live items (pending or claimed) have a retry_timestamp. The stream hands each
+# new item to its poster at once (engine.handlers.consumers.lms_poster).
 TRANSACTION_QUEUE = TableSpec(
     logical_name="TransactionQueue",
     partition_key=Key("queue_id"),
-    indexes=(Index("RetryIndex", Key("queue_type"), Key("retry_timestamp", "N")),),
+    indexes=(
+        Index("RetryIndex", Key("queue_type"), Key("retry_timestamp", "N")),
+        # The manual-intervention list: items by status, oldest first.
+        Index("StatusIndex", Key("status"), Key("created_at")),
+    ),
     ttl_attribute="ttl",
+    stream="NEW_IMAGE",
     env_var="TRANSACTION_QUEUE_TABLE",
 )
 
@@ -74,6 +81,9 @@ IDEMPOTENCY = TableSpec(
 COUNTERS = TableSpec(
     logical_name="Counters",
     partition_key=Key("counter_id"),
+    # Only the LMS circuit breaker's minute buckets (`lms#bucket#<minute>`) carry it: the
+    # counters themselves never expire.
+    ttl_attribute="expires_at",
     env_var="COUNTERS_TABLE",
 )
 

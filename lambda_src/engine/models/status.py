@@ -54,3 +54,35 @@ def is_past(current: PaymentStatus, target: PaymentStatus) -> bool:
     if current is target:
         return True
     return not can_move(current, target)
+
+
+class PostingStatus(StrEnum):
+    """An outbox item's posting to another system (the LMS receipt posting first).
+
+    Every claim marks the item in doubt before the call goes out, so a poster that dies
+    mid-call leaves an item the next claimer resolves (asks the LMS by reference) before it
+    posts again: an attempt whose outcome is unknown is never repeated blind.
+    """
+
+    PENDING = "PENDING"  # due at retry_timestamp
+    IN_FLIGHT = "IN_FLIGHT"  # claimed by a poster until its lease ends (retry_timestamp)
+    POSTED = "POSTED"  # the other system has it (final; the item expires by TTL)
+    EXCEPTION = "EXCEPTION"  # refused, or out of attempts: waits for a person
+    RESOLVED = "RESOLVED"  # a person settled it outside the poster (final)
+
+
+P = PostingStatus
+_POSTING_FROM: dict[PostingStatus, frozenset[PostingStatus]] = {
+    P.PENDING: frozenset({P.IN_FLIGHT, P.EXCEPTION}),  # a retry, or a person's "retry now"
+    # From IN_FLIGHT too: a lease that ran out is claimed again.
+    P.IN_FLIGHT: frozenset({P.PENDING, P.IN_FLIGHT}),
+    P.POSTED: frozenset({P.IN_FLIGHT}),
+    P.EXCEPTION: frozenset({P.IN_FLIGHT}),
+    P.RESOLVED: frozenset({P.EXCEPTION}),
+}
+# Items the poster may still take (and the RetryIndex holds); the rest have left the index.
+POSTING_LIVE = frozenset({P.PENDING, P.IN_FLIGHT})
+
+
+def posting_allowed_from(target: PostingStatus) -> frozenset[PostingStatus]:
+    return _POSTING_FROM[target]

@@ -1,0 +1,198 @@
+"""What staff do to outbox items by hand: list them, retry one now, mark one resolved.
+
+Each action and its audit record (the Audit table: who, when, what, why, the status before
+and after) are written in one transaction, so no action goes unrecorded and no record
+claims an action that did not happen. Only an item in EXCEPTION can be acted on: a live one
+is the poster's, a final one is done.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from engine.dal.ddb.posting import RETENTION_SECONDS
+from engine.dal.ddb.queue import lms_queue_id
+from engine.models.posting import QueueItem
+from engine.models.status import PostingStatus, posting_allowed_from
+from shared import cursors, ddb, ddb_writes
+from shared.ddb_writes import DEFAULT_RETRY, Cancelled, Retry
+from shared.store_errors import ConditionFailed
+
+P = PostingStatus
+STATUS_INDEX = "StatusIndex"
+_PAGE_KEYS = ("queue_id", "status", "created_at")
+
+
+class NotActionable(ConditionFailed):
+    """The item is not in EXCEPTION (or does not exist): nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A staff member as the authorizer named them."""
+
+    user_id: str
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """One person's action on one transaction's posting, and why."""
+
+    transaction_id: str
+    actor: Actor
+    reason: str
+    at: str  # ISO-8601 UTC
+    now: int  # the same moment, epoch seconds
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[QueueItem]
+    cursor: str | None
+
+
+class InterventionStore:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        transactions_table: str,
+        audit_table: str,
+        retry: Retry = DEFAULT_RETRY,
+    ) -> None:
+        self.client = client
+        self.table = table
+        self.transactions_table = transactions_table
+        self.audit_table = audit_table
+        self.retry = retry
+
+    def in_status(
+        self,
+        status: PostingStatus,
+        limit: int,
+        cursor: str | None = None,
+        loan_account_number: str | None = None,
+    ) -> Page:
+        """Items in `status`, oldest first; a loan filter reads the same pages (fewer may come
+        back than `limit`, and the cursor goes on from where the read stopped)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#s = :s",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": ddb.values({":s": status.value}),
+            "Limit": limit,
+        }
+        if loan_account_number:
+            request["FilterExpression"] = "payload.loan_account_number = :loan"
+            request["ExpressionAttributeValues"] |= ddb.values({":loan": loan_account_number})
+        if cursor:
+            start = cursors.decode(cursor, _PAGE_KEYS, ("status", status.value), "status")
+            request["ExclusiveStartKey"] = ddb.to_item(start)
+        response = self.client.query(**request)
+        items = [QueueItem.from_item(ddb.from_item(i) or {}) for i in response.get("Items", [])]
+        last = ddb.from_item(response.get("LastEvaluatedKey"))
+        return Page(items, cursors.encode(last, _PAGE_KEYS) if last else None)
+
+    def retry_now(self, action: Action) -> None:
+        """EXCEPTION -> PENDING, due now (the stream hands it to the poster at once), with a
+        fresh count of attempts. Whether an earlier attempt is unaccounted for (`in_doubt`)
+        is kept: the poster asks the LMS first."""
+        self._act(
+            action,
+            P.PENDING,
+            "SET retry_timestamp = :now, attempts = :zero, #s = :to ADD manual_retries :one",
+            {":now": action.now, ":zero": 0, ":one": 1},
+            kind="LMS_RETRY",
+        )
+
+    def resolve(self, action: Action, lms_receipt_id: str | None = None) -> None:
+        """EXCEPTION -> RESOLVED (final). With `lms_receipt_id` (the person found the receipt
+        at the LMS), the transaction is marked posted with it too."""
+        sets = "SET #s = :to, resolution = :why, resolved_at = :at, #ttl = :ttl"
+        values: dict[str, Any] = {
+            ":why": action.reason,
+            ":at": action.at,
+            ":ttl": action.now + RETENTION_SECONDS,
+        }
+        extra = []
+        if lms_receipt_id:
+            sets += ", lms_receipt_id = :rid"
+            values[":rid"] = lms_receipt_id
+            extra.append(self._transaction_op(action, lms_receipt_id))
+        self._act(
+            action, P.RESOLVED, sets, values, kind="LMS_RESOLVE", extra=extra, names={"#ttl": "ttl"}
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _act(
+        self,
+        action: Action,
+        target: PostingStatus,
+        expression: str,  # the whole UpdateExpression; it must set #s = :to
+        values: dict[str, Any],
+        *,
+        kind: str,
+        extra: list[dict[str, Any]] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
+        if P.EXCEPTION not in posting_allowed_from(target):
+            raise ValueError(f"EXCEPTION -> {target} is not a declared transition")
+        update = {
+            "Update": {
+                "TableName": self.table,
+                "Key": ddb.to_item({"queue_id": lms_queue_id(action.transaction_id)}),
+                "UpdateExpression": expression,
+                "ConditionExpression": "#s = :exception",
+                "ExpressionAttributeNames": {"#s": "status"} | (names or {}),
+                "ExpressionAttributeValues": ddb.values(
+                    values | {":to": target.value, ":exception": P.EXCEPTION.value}
+                ),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        audit = self._audit_op(action, kind, target)
+        try:
+            ddb_writes.transact(self.client, [update, audit, *(extra or [])], self.retry)
+        except Cancelled as cancelled:
+            if 0 in cancelled.failed:
+                current = cancelled.items[0]
+                status = current.get("status") if current else "missing"
+                raise NotActionable(f"the item is {status}, not EXCEPTION", current) from None
+            raise
+
+    def _transaction_op(self, action: Action, receipt_id: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.transactions_table,
+                "Key": ddb.to_item({"transaction_id": action.transaction_id}),
+                "UpdateExpression": "SET lms_receipt_id = :rid, lms_posted_at = :at",
+                "ConditionExpression": "attribute_exists(transaction_id)",
+                "ExpressionAttributeValues": ddb.values({":rid": receipt_id, ":at": action.at}),
+            }
+        }
+
+    def _audit_op(self, action: Action, kind: str, target: PostingStatus) -> dict[str, Any]:
+        record = {
+            "entity_id": lms_queue_id(action.transaction_id),
+            # Unique even for two actions in one millisecond.
+            "event_at": f"{action.at}#{secrets.token_hex(4)}",
+            "entity_type": "LMS_POSTING",
+            "actor_id": action.actor.user_id,
+            "actor_email": action.actor.email,
+            "action": kind,
+            "reason": action.reason,
+            "status_before": P.EXCEPTION.value,
+            "status_after": target.value,
+        }
+        return {
+            "Put": {
+                "TableName": self.audit_table,
+                "Item": ddb.to_item(record),
+                "ConditionExpression": "attribute_not_exists(entity_id)",
+            }
+        }

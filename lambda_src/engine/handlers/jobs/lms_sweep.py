@@ -1,0 +1,28 @@
+"""Every minute, in the active Region: post what is due (retries, and items whose poster's
+claim ran out), then publish the queue's depth and the age of its oldest due item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import metrics, telemetry, wiring_lms
+from engine.dal.ddb.queue import LMS_RECEIPT
+from engine.handlers.common import inject_context, logger
+from engine.handlers.lms_metrics import publish_counts
+from engine.logic.lms_posting import queue_gauges
+from shared import clock
+
+# At most this many items a run; what is left is still due for the next.
+SWEEP_LIMIT = 200
+
+
+@inject_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    poster = wiring_lms.poster()
+    counts = poster.sweep(SWEEP_LIMIT, lambda: context.get_remaining_time_in_millis() / 1000)
+    publish_counts(counts)
+    depth, oldest_age = queue_gauges(poster.store, clock.epoch())
+    telemetry.publish(metrics.QUEUE_DEPTH, depth, queue_type=LMS_RECEIPT)
+    telemetry.publish(metrics.LMS_QUEUE_OLDEST_AGE, oldest_age)
+    logger.info("lms sweep", extra={"counts": counts, "depth": depth, "oldest_age": oldest_age})
+    return {"counts": counts, "depth": depth, "oldest_age_seconds": oldest_age}
