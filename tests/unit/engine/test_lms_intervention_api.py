@@ -1,0 +1,180 @@
+"""The internal API's LMS-posting routes through their handler on moto: bad input is a 400 in
+the engine's shape and changes nothing, a staff identity is required, only EXCEPTION items
+can be acted on (409), and the list pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine import settings, wiring_lms
+from engine.dal.ddb.queue import LMS_RECEIPT, lms_queue_id
+from engine.tables import AUDIT, TRANSACTION_QUEUE, TRANSACTIONS
+from local.events import rest_event
+from shared import ddb
+from tests.support import ApiResponse, invoke
+
+STAFF = {"sub": "staff-sub-7", "email": "ops@example.com", "cognito:groups": "[Admin]"}
+PAY = "pay_" + "c" * 20
+
+
+@pytest.fixture
+def api(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for spec in (TRANSACTIONS, TRANSACTION_QUEUE, AUDIT):
+        dynamodb.create_table(**spec.create_table_kwargs(spec.logical_name))
+        monkeypatch.setenv(spec.env_var, spec.logical_name)
+    settings.reset()
+    wiring_lms.reset()
+    from engine.handlers.internal import lms
+
+    yield lms.handler
+    settings.reset()
+
+
+def queue(client: Any, status: str = "EXCEPTION", transaction_id: str = PAY) -> None:
+    client.put_item(
+        TableName=TRANSACTIONS.logical_name,
+        Item=ddb.to_item({"transaction_id": transaction_id, "status": "CAPTURED"}),
+    )
+    client.put_item(
+        TableName=TRANSACTION_QUEUE.logical_name,
+        Item=ddb.to_item(
+            {
+                "queue_id": lms_queue_id(transaction_id),
+                "queue_type": LMS_RECEIPT,
+                "status": status,
+                "attempts": 3,
+                "transaction_id": transaction_id,
+                "created_at": "2027-01-15T08:00:00.000Z",
+                "last_error": "LOAN_CLOSED: the loan is closed",
+                "payload": {
+                    "loan_account_number": "LN0000000004",
+                    "branch_code": "BR001",
+                    "receipt_number": "BR001/2026-27/000009",
+                    "amount": "9500.00",
+                },
+            }
+        ),
+    )
+
+
+def call(
+    handler: Any,
+    method: str,
+    resource: str,
+    *,
+    transaction_id: str = PAY,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    claims: dict[str, Any] | None = STAFF,
+) -> ApiResponse:
+    path = resource.replace("{transaction_id}", transaction_id)
+    event = rest_event(
+        method,
+        path,
+        resource=resource,
+        path_parameters={"transaction_id": transaction_id} if "{" in resource else None,
+        query=query,
+        body=json.dumps(body) if body is not None else None,
+        claims=claims,
+    )
+    return invoke(handler, event, "InternalLms")
+
+
+RETRY = "/api/v1/lms/postings/{transaction_id}/retry"
+RESOLVE = "/api/v1/lms/postings/{transaction_id}/resolve"
+LIST = "/api/v1/lms/postings"
+
+
+def item_status(client: Any, transaction_id: str = PAY) -> str:
+    raw = client.get_item(
+        TableName=TRANSACTION_QUEUE.logical_name,
+        Key=ddb.to_item({"queue_id": lms_queue_id(transaction_id)}),
+    )["Item"]
+    return str((ddb.from_item(raw) or {})["status"])
+
+
+def audit_count(client: Any) -> int:
+    return int(client.scan(TableName=AUDIT.logical_name, Select="COUNT")["Count"])
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (RETRY, {}, PAY, "reason"),
+        (RETRY, {"reason": "no"}, PAY, "reason"),
+        (RETRY, {"reason": "line\nbreak"}, PAY, "reason"),
+        (RETRY, {"reason": "fine reason", "extra": 1}, PAY, "extra"),
+        (RESOLVE, {"reason": "found it", "lms_receipt_id": "R1"}, PAY, "lms_receipt_id"),
+        (RETRY, {"reason": "fine reason"}, "pay_BAD", "transaction_id"),
+    ],
+)
+def test_bad_input_is_a_400_and_changes_nothing(
+    api: Any, dynamodb: Any, case: tuple[str, Any, str, str]
+) -> None:
+    resource, body, transaction_id, field = case
+    queue(dynamodb)
+    answer = call(api, "POST", resource, body=body, transaction_id=transaction_id)
+    assert answer.status == 400
+    assert answer.body["error"]["code"] == "VALIDATION_ERROR"
+    assert field in [d["field"] for d in answer.body["error"]["details"]]
+    assert item_status(dynamodb) == "EXCEPTION" and audit_count(dynamodb) == 0
+
+
+def test_without_a_staff_identity_nothing_is_done(api: Any, dynamodb: Any) -> None:
+    queue(dynamodb)
+    answer = call(api, "POST", RETRY, body={"reason": "retry it"}, claims=None)
+    assert answer.status == 401 and answer.body["error"]["code"] == "UNAUTHORIZED"
+    assert item_status(dynamodb) == "EXCEPTION" and audit_count(dynamodb) == 0
+
+
+def test_retry_and_resolve_answer_and_record(api: Any, dynamodb: Any) -> None:
+    queue(dynamodb)
+    answer = call(api, "POST", RETRY, body={"reason": "LMS reopened the loan"})
+    assert (answer.status, answer.body["status"]) == (202, "PENDING")
+    assert item_status(dynamodb) == "PENDING" and audit_count(dynamodb) == 1
+
+    again = call(api, "POST", RESOLVE, body={"reason": "done by hand"})
+    assert again.status == 409 and again.body["error"]["code"] == "CONFLICT"
+    assert audit_count(dynamodb) == 1
+
+
+def test_resolve_with_a_receipt_id(api: Any, dynamodb: Any) -> None:
+    queue(dynamodb)
+    body = {"reason": "posted by the LMS team", "lms_receipt_id": "LMSR0000000042"}
+    answer = call(api, "POST", RESOLVE, body=body)
+    assert (answer.status, answer.body["status"]) == (200, "RESOLVED")
+    assert item_status(dynamodb) == "RESOLVED"
+
+
+def test_the_list_shows_exceptions_by_default_without_pii(api: Any, dynamodb: Any) -> None:
+    queue(dynamodb)
+    queue(dynamodb, "PENDING", "pay_" + "d" * 20)
+    answer = call(api, "GET", LIST)
+    assert answer.status == 200 and answer.headers.get("Cache-Control") == "no-store"
+    [row] = answer.body["items"]
+    assert row["transaction_id"] == PAY and row["status"] == "EXCEPTION"
+    assert row["last_error"] == "LOAN_CLOSED: the loan is closed"
+    assert set(row) >= {"loan_account_number", "receipt_number", "amount", "attempts"}
+    assert not {"customer_name", "mobile_number"} & set(row)
+    pending = call(api, "GET", LIST, query={"status": "PENDING"})
+    assert [r["status"] for r in pending.body["items"]] == ["PENDING"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"status": "LOST"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"loan_account_number": "ln-1"}, "loan_account_number"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+    ],
+)
+def test_bad_list_parameters_are_400(api: Any, query: dict[str, str], field: str) -> None:
+    answer = call(api, "GET", LIST, query=query)
+    assert answer.status == 400
+    assert [d["field"] for d in answer.body["error"]["details"]] == [field]
