@@ -459,3 +459,87 @@ def test_receipt_counters_carry_over(
     for _ in range(2):  # raised, then already higher (a failed condition): both covered
         receipt_counters.handler({}, context)
     assert_covered(recorder, "ReceiptCountersCarryOver")
+
+
+# --------------------------------------------------------------------------- LMS posting
+
+
+@pytest.fixture
+def lms(portal: PaymentsPortal, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:  # noqa: F811
+    """The LMS simulator over HTTP, its credentials in moto, a breaker that trips on one
+    failure and half-opens at once, and retries due within a second."""
+    import json
+
+    from engine import wiring_lms
+    from simulators.lms import LmsSimulator, demo_loans
+
+    simulator = LmsSimulator("engine-access", "lms-access-secret", loans=demo_loans())
+    base_url = simulator.start()
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="access-lms",
+        SecretString=json.dumps(
+            {"client_id": "engine-access", "client_secret": "lms-access-secret"}
+        ),
+    )["ARN"]
+    for key, value in {
+        "LMS_BASE_URL": base_url,
+        "LMS_SECRET_ARN": arn,
+        "LMS_BREAKER_MIN_VOLUME": "1",
+        "LMS_BREAKER_OPEN_SECONDS": "0",
+        "LMS_BACKOFF_BASE_SECONDS": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    settings.reset()
+    wiring_lms.reset()
+    try:
+        yield simulator
+    finally:
+        wiring_lms.reset()
+        simulator.stop()
+
+
+def queued_receipt(harness: PaymentsPortal, key: str) -> dict[str, Any]:
+    """A captured payment's LMS_RECEIPT item as the TransactionQueue stream carries it."""
+    from engine.dal.ddb.queue import lms_queue_id
+    from shared import ddb
+
+    token, created, result = paid(harness, key)
+    assert harness.notify(created["payment_id"], result, token=token).status == 200
+    item = boto3.client("dynamodb").get_item(
+        TableName=os.environ["TRANSACTION_QUEUE_TABLE"],
+        Key=ddb.to_item({"queue_id": lms_queue_id(created["payment_id"])}),
+    )["Item"]
+    return {"eventName": "INSERT", "dynamodb": {"NewImage": item}}
+
+
+def test_lms_poster_and_sweeper(
+    portal: PaymentsPortal,  # noqa: F811
+    lms: Any,
+    recorder: Recorder,
+) -> None:
+    needs_handler("LmsPoster")
+    needs_handler("LmsSweeper")
+    import time
+
+    from engine.handlers.consumers import lms_poster
+    from engine.handlers.jobs import lms_sweep
+    from local.events import LambdaContext
+
+    record = queued_receipt(portal, "key-access-0006")
+    lms.set_mode("error_500", count=1)  # no answer: rescheduled in doubt, the breaker opens
+    lms_poster.handler({"Records": [record]}, LambdaContext("LmsPoster", timeout_seconds=120))
+    time.sleep(1.1)  # due again; the breaker half-open
+    summary = lms_sweep.handler({}, LambdaContext("LmsSweeper", timeout_seconds=120))
+    assert summary["counts"].get("posted") == 1 and summary["depth"] == 0, summary
+    assert_covered(recorder, "LmsPoster")
+    assert_covered(recorder, "LmsSweeper")
+
+
+def test_lms_heartbeat(lms: Any, recorder: Recorder) -> None:
+    needs_handler("LmsHeartbeat")
+    from engine.handlers.jobs import lms_heartbeat
+    from local.events import LambdaContext
+
+    answer = lms_heartbeat.handler({}, LambdaContext("LmsHeartbeat", timeout_seconds=30))
+    assert answer == {"lms_reachable": True}
+    assert_covered(recorder, "LmsHeartbeat")
