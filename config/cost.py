@@ -469,9 +469,10 @@ ENGINE = Footprint(
             ),
         ),
         Step(
-            name="Transactions stream -> PostgreSQL (create, order, capture)",
-            # Three changes a repayment; at these volumes each is its own batch.
-            count=Decimal(3),
+            name="Transactions stream -> PostgreSQL (create, order, capture, LMS receipt id)",
+            # Four changes a repayment (the LMS poster's mark the fourth); at these volumes
+            # each is its own batch.
+            count=Decimal(4),
             usage=Usage(
                 invocations=(Invocation(function="transactions-sync", duration_ms=40),),
                 log_bytes=_INVOCATION_LOG_BYTES,
@@ -479,20 +480,40 @@ ENGINE = Footprint(
             ),
         ),
         Step(
-            name="LMS receipt posting (queue consumer, part 2) and the receipt notice",
+            name="LMS receipt posting (TransactionQueue stream -> LmsPoster)",
+            # The capture's new outbox item is one stream batch and one invocation; the
+            # poster's own writes (the claim, the POSTED mark) come back on the stream and are
+            # dropped by the mapping's filter, uninvoked; Lambda's stream reads are free.
+            # Breaker: one consistent BatchGetItem of its state and two minute buckets (3 x 1
+            # RRU) and the minute's count (UpdateItem ADD, 1 WRU). The claim (UpdateItem on a
+            # ~1.5 KB item, 2 WRU), then one transaction marking the item and its payment
+            # (2 items x 2 WRU per KB, transactional). Billed time is mostly the LMS's answer;
+            # the token and the credentials are cached in the container (a secret read at most
+            # every 5 minutes, ~0.1 per receipt at prod's volume).
             usage=Usage(
-                invocations=(_engine_call("lms-poster", 600),),
+                invocations=(Invocation(function="lms-poster", duration_ms=600),),
                 tables=(
-                    TableUse(
-                        table="transaction-queue", write_units=Decimal(2), read_units=Decimal(1)
-                    ),
-                    TableUse(table="notifications", write_units=Decimal(1), stored_bytes=500),
+                    TableUse(table="transaction-queue", write_units=Decimal(6)),
+                    TableUse(table="transactions", write_units=Decimal(4)),
+                    TableUse(table="counters", read_units=Decimal(3), write_units=Decimal(1)),
                 ),
                 kms_requests=Decimal(3),
+                secrets_calls=Decimal("0.1"),
+                log_bytes=_INVOCATION_LOG_BYTES,
+                nat_bytes=8_000,  # the LMS (the lender's MuleSoft) over the NAT gateway
+                endpoint_bytes=2_000,
+            ),
+        ),
+        Step(
+            name="receipt notice (notifications, planned)",
+            usage=Usage(
+                invocations=(_engine_call("notification-sender", 300),),
+                tables=(TableUse(table="notifications", write_units=Decimal(1), stored_bytes=500),),
+                kms_requests=Decimal(1),
                 sns_publishes=Decimal(1),  # SMS/e-mail receipt notice
                 log_bytes=_INVOCATION_LOG_BYTES,
-                nat_bytes=12_000,
-                endpoint_bytes=6_000,
+                nat_bytes=4_000,
+                endpoint_bytes=4_000,
             ),
         ),
     ),
@@ -517,6 +538,28 @@ ENGINE = Footprint(
             database_bytes=30_000,
             log_bytes=_INVOCATION_LOG_BYTES,
         ),
+        # Every minute in the active Region (43,200 runs a month): the due items off the
+        # sparse RetryIndex, then the live items' summary (two Queries, 0.5 RRU each: at
+        # these volumes the index is nearly empty, receipts leave it within seconds); a run
+        # that finds work posts it as the poster does (priced there). Three EMF documents
+        # (queue_depth twice, lms_queue_oldest_age) beside the run's line.
+        "lms-sweep": Usage(
+            invocations=(Invocation(function="lms-sweeper", duration_ms=120),),
+            tables=(TableUse(table="transaction-queue", read_units=Decimal(1)),),
+            kms_requests=Decimal(1),
+            log_bytes=_INVOCATION_LOG_BYTES + 900,
+        ),
+        # Every minute in the active Region: a token when the cached one expires (the
+        # credentials read at most every 5 minutes) and one authenticated read of the LMS
+        # over the NAT gateway; lms_connectivity_status published.
+        "lms-heartbeat": Usage(
+            invocations=(Invocation(function="lms-heartbeat", duration_ms=300),),
+            secrets_calls=Decimal("0.2"),
+            kms_requests=Decimal("0.2"),
+            log_bytes=_INVOCATION_LOG_BYTES,
+            nat_bytes=3_000,
+            endpoint_bytes=500,
+        ),
     },
     per_health_check=Usage(
         api_requests=Decimal(1),
@@ -527,9 +570,15 @@ ENGINE = Footprint(
     emitted_metrics=(
         "api_response_time",
         "event_publish_failed",
+        "lms_circuit_opened",
+        "lms_connectivity_status",
+        "lms_posting_exceptions",
+        "lms_queue_oldest_age",
+        "lms_receipts_posted",
         "otp_sms_failed",
         "payment_success_rate",
         "payments_swept",
+        "queue_depth",
         "stream_sync_failed_records",
         "transactions_repaired",
         "webhook_dead_lettered",

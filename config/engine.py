@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 
 from config.base import EnvironmentConfig, MessagingLimits
 from config.cost import CostConfig
-from config.validation import check_availability_zones, check_positive
+from config.validation import check_availability_zones, check_https_url, check_positive
 
 SYSTEM = "engine"
 REGION = "ap-south-1"
@@ -33,6 +33,16 @@ DR_VPC_CIDR = "10.1.0.0/16"
 PUBLIC_THIRD_OCTETS = (1, 2)
 APP_THIRD_OCTETS = (11, 12)
 DB_THIRD_OCTETS = (21, 22)
+
+
+# The LMS (FinnOne behind the lender's MuleSoft; docs/lms-api.yml is the contract). No public
+# endpoint exists to default to: each environment names its own (the lender's UAT for dev and
+# qa, its pre-production for staging, production for prod). These are placeholders in the
+# reserved .example domain until the lender's integration team gives the real hosts; until
+# then the heartbeat cannot reach it and LMSConnectivityFailure says so.
+def lms_placeholder_url(env_name: str) -> str:
+    return f"https://lms-{env_name}.fivestar.example"
+
 
 # RDS and DynamoDB PITR both stop at 35 days; production keeps 35.
 MAX_BACKUP_RETENTION_DAYS = 35
@@ -66,6 +76,14 @@ PRODUCTION_CONCURRENCY: Mapping[str, int] = {
     "TransactionsRepair": 1,
     # Invoked once per failover by the DR runbook.
     "ReceiptCountersCarryOver": 1,
+    # The LMS poster takes each new receipt off the TransactionQueue stream; 2 containers at
+    # most, so a backlog (a failover's TRIM_HORIZON replay, a morning's retries) cannot
+    # overrun the lender's MuleSoft API. A throttled batch waits on its shard; the items stay
+    # in the table either way, and the sweep takes whatever is still due a minute later.
+    "LmsPoster": 2,
+    # Jobs, one at a time: the sweep every minute, the heartbeat every minute.
+    "LmsSweeper": 1,
+    "LmsHeartbeat": 1,
 }
 # Dev and qa: test traffic only; small, so a new account's quota is exceeded by little.
 SMALL_CONCURRENCY: Mapping[str, int] = {
@@ -268,6 +286,26 @@ class EngineConfig(EnvironmentConfig):
     # sequence PostgreSQL holds plus this gap: room for receipts the old Region issued whose
     # rows had not reached PostgreSQL (the stream's and the replica's lag at the failure).
     receipt_counter_gap: int = 1000
+    # The LMS poster, sweep and heartbeat (engine.settings LMS_*; engine.logic.lms_posting).
+    # Each environment names its LMS base URL (https, no path: the contract's paths follow).
+    lms_base_url: str
+    # One call's timeout; an answer that does not come in time is an unknown outcome, asked
+    # about (GET by reference) before the receipt is posted again.
+    lms_timeout_seconds: int = 5
+    # How long a poster's claim on an item lasts: longer than the call it covers, so a claim
+    # runs out only when its poster died.
+    lms_lease_seconds: int = 120
+    # Attempts before an item waits for a person (EXCEPTION), retried base x 2^n up to the cap:
+    # 24 attempts at 30 s doubling to an hour keep a receipt trying for about a day.
+    lms_max_attempts: int = 24
+    lms_backoff_base_seconds: int = 30
+    lms_backoff_cap_seconds: int = 3600
+    # The circuit breaker shared by every poster (its state in the Counters table): opens when
+    # more than the ratio of at least min_volume calls in the window failed, for open_seconds.
+    lms_breaker_min_volume: int = 5
+    lms_breaker_failure_ratio: Decimal = Decimal("0.5")
+    lms_breaker_window_seconds: int = 120
+    lms_breaker_open_seconds: int = 60
     # India's TRAI DLT rules: every SMS names the registered sender (header), principal
     # entity and content template. These are examples in the registered ids' shape; each
     # environment's real ids come from its DLT registration.
@@ -419,6 +457,35 @@ class EngineConfig(EnvironmentConfig):
         ]
         if not self.razorpay_base_url.startswith("https://"):
             found.append("razorpay_base_url must be https://")
+        return found + self._lms_problems()
+
+    def _lms_problems(self) -> list[str]:
+        url = check_https_url(self.lms_base_url)
+        found = [f"lms_base_url: {url}"] if url else []
+        found += [
+            f"{name} must be positive"
+            for name in (
+                "lms_timeout_seconds",
+                "lms_lease_seconds",
+                "lms_max_attempts",
+                "lms_backoff_base_seconds",
+                "lms_breaker_min_volume",
+                "lms_breaker_window_seconds",
+                "lms_breaker_open_seconds",
+            )
+            if getattr(self, name) <= 0
+        ]
+        if self.lms_lease_seconds <= self.lms_timeout_seconds:
+            found.append(
+                f"lms_lease_seconds ({self.lms_lease_seconds}) must be longer than "
+                f"lms_timeout_seconds ({self.lms_timeout_seconds}): a claim outlives its call"
+            )
+        if self.lms_backoff_cap_seconds < self.lms_backoff_base_seconds:
+            found.append("lms_backoff_cap_seconds must be at least lms_backoff_base_seconds")
+        if not 0 < self.lms_breaker_failure_ratio <= 1:
+            found.append(
+                f"lms_breaker_failure_ratio must be in (0, 1], got {self.lms_breaker_failure_ratio}"
+            )
         return found
 
 
@@ -462,6 +529,7 @@ def _dr_network(az_count: int, nat_gateways: int) -> NetworkConfig:
 # RDS needs a DB subnet group in two zones and RDS Proxy two subnets, even for one instance.
 DEV = EngineConfig(
     env_name="dev",
+    lms_base_url=lms_placeholder_url("dev"),
     messaging=SANDBOX_MESSAGING,
     cost=CostConfig(operations_per_day=200, monthly_budget_usd=Decimal(400), active_staff_users=20),
     event_archive_retention_days=7,
@@ -486,6 +554,7 @@ DEV = EngineConfig(
 # QA: multi-AZ, production-like shape, masked data; no DR counterpart.
 QA = EngineConfig(
     env_name="qa",
+    lms_base_url=lms_placeholder_url("qa"),
     messaging=SANDBOX_MESSAGING,
     cost=CostConfig(operations_per_day=500, monthly_budget_usd=Decimal(800), active_staff_users=30),
     event_archive_retention_days=30,
@@ -510,6 +579,7 @@ QA = EngineConfig(
 # Staging: a production replica, DR included, one NAT gateway to save cost.
 STAGING = EngineConfig(
     env_name="staging",
+    lms_base_url=lms_placeholder_url("staging"),
     messaging=STAGING_MESSAGING,
     cost=CostConfig(
         operations_per_day=1_000, monthly_budget_usd=Decimal(1_400), active_staff_users=30
@@ -536,6 +606,7 @@ STAGING = EngineConfig(
 # The Singapore standby keeps one NAT gateway until it is promoted.
 PROD = EngineConfig(
     env_name="prod",
+    lms_base_url=lms_placeholder_url("prod"),
     messaging=PROD_MESSAGING,
     # 10,000 transactions a day now, 50,000 in year 1 (its ~400 staff are a
     # guess from the branch network: cashiers, managers, operations, finance).

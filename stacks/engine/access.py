@@ -18,11 +18,17 @@ from typing import Literal
 
 from config.engine import EngineConfig
 from engine import declarations as fn
-from engine.queues import RAZORPAY_WEBHOOK_DLQ, TRANSACTIONS_SYNC_DLQ
+from engine.queues import LMS_POSTER_DLQ, RAZORPAY_WEBHOOK_DLQ, TRANSACTIONS_SYNC_DLQ
 from engine.tables import COUNTERS, IDEMPOTENCY, SESSIONS, TRANSACTION_QUEUE, TRANSACTIONS
 from shared.declarations import FunctionSpec, QueueSpec
 from shared.tables import TableSpec
-from stacks.engine.secrets import OTP_HASH_KEY, RAZORPAY_KEY, RAZORPAY_WEBHOOK, SecretSpec
+from stacks.engine.secrets import (
+    LMS_CLIENT,
+    OTP_HASH_KEY,
+    RAZORPAY_KEY,
+    RAZORPAY_WEBHOOK,
+    SecretSpec,
+)
 from stacks.table_access import BATCH_GET, CONDITION_CHECK, GET, PUT, QUERY, UPDATE, TableGrant
 
 SEND = "sqs:SendMessage"
@@ -85,6 +91,33 @@ _SETTLES = (
     TableGrant(TRANSACTIONS, (GET, UPDATE)),
     TableGrant(COUNTERS, (UPDATE,)),
     TableGrant(TRANSACTION_QUEUE, (PUT,)),
+)
+# The LMS: the client's settings (heartbeat, poster, sweep), and the posting's (its claims,
+# retries and the breaker).
+_LMS_CLIENT = ("LMS_BASE_URL", "LMS_TIMEOUT_SECONDS")
+_LMS_POSTING = (
+    *_LMS_CLIENT,
+    "LMS_LEASE_SECONDS",
+    "LMS_MAX_ATTEMPTS",
+    "LMS_BACKOFF_BASE_SECONDS",
+    "LMS_BACKOFF_CAP_SECONDS",
+    "LMS_BREAKER_MIN_VOLUME",
+    "LMS_BREAKER_FAILURE_RATIO",
+    "LMS_BREAKER_WINDOW_SECONDS",
+    "LMS_BREAKER_OPEN_SECONDS",
+)
+# Posting a receipt (engine.dal.ddb.posting): an item is claimed and settled by conditional
+# UpdateItems; posted, the item and its transaction are marked in one TransactWriteItems
+# (an Update on each). The breaker's items live in Counters (shared.breaker_store): read by
+# BatchGetItem, counted by UpdateItem ADD, opened by a conditional PutItem, its probe claimed
+# and the circuit closed by UpdateItem. Nothing is read by GetItem, nothing deleted.
+_LMS_POSTS = (
+    TableGrant(TRANSACTIONS, (UPDATE,)),
+    TableGrant(COUNTERS, (BATCH_GET, PUT, UPDATE)),
+)
+_STREAM_NO_DLQ = (
+    "Invoked by the {table} stream's event source mapping, not asynchronously: a batch "
+    "that still fails after bisecting goes to the mapping's on-failure destination {dlq}."
 )
 # A webhook event id is deduplicated by a conditional put, never read back.
 _WEBHOOK_DEDUPE = TableGrant(IDEMPOTENCY, (PUT,))
@@ -201,6 +234,34 @@ ACCESS: dict[str, FunctionAccess] = {
             "destination TransactionsSyncDLQ."
         ),
     ),
+    fn.LMS_POSTER.name: FunctionAccess(
+        invoked_by="stream",
+        log_kind="internal",
+        # Claims and settles the items the stream hands it (no query: the record names it).
+        tables=(TableGrant(TRANSACTION_QUEUE, (UPDATE,)), *_LMS_POSTS),
+        secrets=(LMS_CLIENT,),
+        settings=_LMS_POSTING,
+        no_dlq_reason=_STREAM_NO_DLQ.format(table="TransactionQueue", dlq=LMS_POSTER_DLQ.name),
+    ),
+    fn.LMS_SWEEPER.name: FunctionAccess(
+        invoked_by="schedule",
+        log_kind="scheduler",
+        # The due items and the live summary (queue depth, oldest age) off the sparse
+        # RetryIndex only; each due item claimed and settled as the poster does.
+        tables=(
+            TableGrant(TRANSACTION_QUEUE, (UPDATE,), query_indexes=("RetryIndex",)),
+            *_LMS_POSTS,
+        ),
+        secrets=(LMS_CLIENT,),
+        settings=_LMS_POSTING,
+    ),
+    fn.LMS_HEARTBEAT.name: FunctionAccess(
+        invoked_by="schedule",
+        log_kind="scheduler",
+        # A token and one authenticated read of the LMS: the credentials, nothing else.
+        secrets=(LMS_CLIENT,),
+        settings=_LMS_CLIENT,
+    ),
     fn.TRANSACTIONS_REPAIR.name: FunctionAccess(
         invoked_by="schedule",
         log_kind="scheduler",
@@ -247,6 +308,16 @@ def config_values(cfg: EngineConfig) -> dict[str, str]:
         "SMS_SENDER_ID": cfg.sms_sender_id,
         "SMS_DLT_ENTITY_ID": cfg.sms_dlt_entity_id,
         "SMS_OTP_TEMPLATE_ID": cfg.sms_otp_template_id,
+        "LMS_BASE_URL": cfg.lms_base_url,
+        "LMS_TIMEOUT_SECONDS": str(cfg.lms_timeout_seconds),
+        "LMS_LEASE_SECONDS": str(cfg.lms_lease_seconds),
+        "LMS_MAX_ATTEMPTS": str(cfg.lms_max_attempts),
+        "LMS_BACKOFF_BASE_SECONDS": str(cfg.lms_backoff_base_seconds),
+        "LMS_BACKOFF_CAP_SECONDS": str(cfg.lms_backoff_cap_seconds),
+        "LMS_BREAKER_MIN_VOLUME": str(cfg.lms_breaker_min_volume),
+        "LMS_BREAKER_FAILURE_RATIO": str(cfg.lms_breaker_failure_ratio),
+        "LMS_BREAKER_WINDOW_SECONDS": str(cfg.lms_breaker_window_seconds),
+        "LMS_BREAKER_OPEN_SECONDS": str(cfg.lms_breaker_open_seconds),
     }
 
 

@@ -2,7 +2,7 @@
 environment, from one Region's resources given as names and ARNs.
 
 Everything is named by string (tables, queues, the bus and the bucket by their fixed names;
-keys, secrets, the stream and the database by what the caller passes), so the same code
+keys, secrets, the streams and the database by what the caller passes), so the same code
 serves Mumbai and Singapore without a cross-Region reference. Key actions are exact and
 usable only through the service that needs them (kms:ViaService), never `kms:*` wildcards.
 """
@@ -66,7 +66,9 @@ class RegionResources:
     cfg: EngineConfig
     data_key: kms.IKey
     table_names: dict[str, str]  # logical name -> name
-    transactions_stream_arn: str
+    # Table logical name -> this Region's stream of it (its own table's, or its replica's),
+    # for the tables whose stream a function here consumes or reads.
+    stream_arns: dict[str, str]
     queue_names: dict[str, str]  # QueueSpec name -> name
     secrets: dict[str, SecretRef]  # SecretSpec env var -> reference
     documents_bucket: str
@@ -101,6 +103,15 @@ class Granter:
 
     def bucket_arn(self) -> str:
         return f"arn:aws:s3:::{self.r.documents_bucket}"
+
+    def stream_arn(self, logical_name: str) -> str:
+        try:
+            return self.r.stream_arns[logical_name]
+        except KeyError:
+            raise ValueError(
+                f"no stream ARN for {logical_name} in {self.stack.stack_name}: "
+                f"the region's resources give {sorted(self.r.stream_arns)}"
+            ) from None
 
     # ------------------------------------------------------------------ environment
 
@@ -140,7 +151,8 @@ class Granter:
             if _DYNAMODB_WRITES.intersection(table.actions):
                 key_actions["dynamodb"] |= {"kms:Encrypt", "kms:GenerateDataKey"}
         if declared.reads_stream is not None:
-            self._allow(principal, _STREAM_READ, [self.r.transactions_stream_arn])
+            stream = self.stream_arn(declared.reads_stream.logical_name)
+            self._allow(principal, _STREAM_READ, [stream])
             key_actions["dynamodb"] |= {"kms:Decrypt", "kms:DescribeKey"}
         for queue in declared.queues:
             self._allow(principal, queue.actions, [self.queue_arn(queue.queue.name)])
@@ -162,11 +174,11 @@ class Granter:
         if declared.sends_sms:
             self._grant_sms(function)
 
-    def allow_stream_read(self, principal: iam.IGrantable) -> None:
-        """What an event source mapping reads the Transactions stream with (the function's
-        role): Lambda's documented four, on the stream (as CDK's own grant names them)."""
+    def allow_stream_read(self, principal: iam.IGrantable, logical_name: str) -> None:
+        """What an event source mapping reads a table's stream with (the function's role):
+        Lambda's documented four, on that one stream (as CDK's own grant names them)."""
         actions = (*_STREAM_READ, "dynamodb:ListStreams")
-        self._allow(principal, actions, [self.r.transactions_stream_arn])
+        self._allow(principal, actions, [self.stream_arn(logical_name)])
         grant_via_service(principal, self.r.data_key, "dynamodb", ["kms:Decrypt"])
 
     def allow_queue_consume(self, principal: iam.IGrantable, queue: str) -> None:

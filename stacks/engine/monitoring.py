@@ -14,8 +14,8 @@ REST API's id, a DB endpoint, a `CfnWebACL`) or lacks the alarm (RDS latency and
 ReplicaLag, DynamoDB ReplicationLatency).
 
 Severity: the critical topic pages (payments failing, LMS
-unreachable, a message in a DLQ, a database not reporting, the DR replica past its
-RPO); everything else goes to the warning topic.
+unreachable, receipts not reaching the LMS, a message in a DLQ, a database not reporting,
+the DR replica past its RPO); everything else goes to the warning topic.
 """
 
 from __future__ import annotations
@@ -54,11 +54,16 @@ REGION_ROLES = (PRIMARY_ROLE, DR_ROLE)
 PAYMENT_SUCCESS_RATE = engine_metrics.PAYMENT_SUCCESS_RATE.name
 LMS_CONNECTIVITY_STATUS = engine_metrics.LMS_CONNECTIVITY_STATUS.name
 API_RESPONSE_TIME = engine_metrics.API_RESPONSE_TIME.name
+LMS_QUEUE_OLDEST_AGE = engine_metrics.LMS_QUEUE_OLDEST_AGE.name
+LMS_POSTING_EXCEPTIONS = engine_metrics.LMS_POSTING_EXCEPTIONS.name
+# Receipts must reach the LMS within 15 minutes of their capture.
+LMS_RECEIPT_MAX_AGE_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
 class SeedAlarm:
-    """One of the platform's three specified CloudWatch alarms, as specified."""
+    """A business alarm on one engine metric: the platform's three specified CloudWatch
+    alarms as specified, and the LMS posting's (LMS_ALARMS)."""
 
     name: str
     metric_name: str
@@ -117,6 +122,46 @@ SEED_ALARMS: tuple[SeedAlarm, ...] = (
         why="The LMS heartbeat reported unreachable, or did not report, for a minute.",
     ),
 )
+
+# The LMS posting's business alarms (engine.logic.lms_posting), armed like the specified ones
+# only where their producer runs: the sweep and the poster, in the active Region.
+LMS_ALARMS: tuple[SeedAlarm, ...] = (
+    SeedAlarm(
+        name="LMSReceiptsDelayed",
+        metric_name=LMS_QUEUE_OLDEST_AGE,
+        statistic="Maximum",
+        threshold=LMS_RECEIPT_MAX_AGE_SECONDS,
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=3,
+        period_seconds=60,
+        critical=True,
+        # The sweep publishes the oldest live item's age on every run, every minute, 0 when
+        # nothing waits, traffic or none. Three minutes without a datapoint therefore mean
+        # the sweep is not running (failed, throttled, cut off from CloudWatch), which is
+        # when nothing retries a receipt and nobody measures how late they are: silence
+        # must page as an old receipt does (as LMSConnectivityFailure does for the
+        # heartbeat). A run lasts at most its 2-minute timeout, so a sweep that overruns
+        # its minute leaves a one-minute gap, not three.
+        treat_missing_data=cw.TreatMissingData.BREACHING,
+        why="A receipt has waited more than 15 minutes to reach the LMS (3 of 3 minutes), "
+        "or the LMS sweep that measures it stopped reporting.",
+    ),
+    SeedAlarm(
+        name="LMSPostingExceptions",
+        metric_name=LMS_POSTING_EXCEPTIONS,
+        statistic="Sum",
+        threshold=0,
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        period_seconds=300,
+        critical=False,
+        # Published only when an item moves to EXCEPTION: no datapoint, none did.
+        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        why="A receipt moved to EXCEPTION (the LMS refused it, or it ran out of attempts): "
+        "a person must retry or resolve it.",
+    ),
+)
+BUSINESS_ALARMS: tuple[SeedAlarm, ...] = SEED_ALARMS + LMS_ALARMS
 
 # Thresholds beyond the three specified alarms. The platform's rule: "Resource utilization
 # >80%" and "High error rate (>5%)" are warnings.
@@ -405,13 +450,15 @@ class EngineMonitoringStack(ConfiguredStack):
     # --- the three specified alarms --------------------------------------------------------------
 
     def _seed_alarms(self) -> None:
-        """The specified alarms whose metric a running function emits; graphs of the rest."""
+        """The business alarms whose metric a running function emits; graphs of the rest."""
         namespace = self.targets.metric_namespace
         business = self.business
-        alarmed = {seed.metric_name for seed in SEED_ALARMS if business.alarmable(seed.metric_name)}
+        alarmed = {
+            seed.metric_name for seed in BUSINESS_ALARMS if business.alarmable(seed.metric_name)
+        }
         groups = [
             cmc.CustomMetricGroup(title=seed.name, metrics=[self._seed_alarm(namespace, seed)])
-            for seed in SEED_ALARMS
+            for seed in BUSINESS_ALARMS
             if seed.metric_name in alarmed
         ]
         groups += [
@@ -820,9 +867,11 @@ class EngineMonitoringStack(ConfiguredStack):
             },
         }
         if name in self.targets.stream_function_names:
-            # PostgreSQL's balances lag the payments by this much: warn after 5 minutes,
-            # page after 30 (customers see stale outstanding amounts, the repair job is
-            # hourly). No records, no datapoints: an idle stream is not a late one.
+            # The consumer is this far behind its stream (PostgreSQL's balances behind the
+            # payments, receipts behind their capture): warn after 5 minutes, page after 30
+            # (customers see stale outstanding amounts; the repair job is hourly, the LMS
+            # sweep's age alarm pages at 15). No records, no datapoints: an idle stream is
+            # not a late one.
             alarms["add_max_iterator_age_alarm"] = {
                 "Warning": cmc.MaxAgeThreshold(
                     max_age_in_millis=STREAM_AGE_WARNING_MS,

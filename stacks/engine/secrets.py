@@ -1,4 +1,5 @@
-"""The engine's secrets: RazorPay's API key, its webhook secrets, the OTP/session hash key.
+"""The engine's secrets: RazorPay's API key, its webhook secrets, the OTP/session hash key,
+the LMS client credentials.
 
 Each lives in Mumbai under the Data key and, where DR is enabled, is replicated by Secrets
 Manager to Singapore under the Singapore replica of that key: the standby reads its own
@@ -70,7 +71,22 @@ OTP_HASH_KEY = SecretSpec(
         "rotation function's schedule that would sign customers out mid-payment."
     ),
 )
-SECRETS: tuple[SecretSpec, ...] = (RAZORPAY_KEY, RAZORPAY_WEBHOOK, OTP_HASH_KEY)
+LMS_CLIENT = SecretSpec(
+    construct_id="LmsClient",
+    name="lms",
+    env_var="LMS_SECRET_ARN",
+    generated_key="client_secret",
+    template={"client_id": "set-the-lms-client-id"},
+    description="LMS (MuleSoft) OAuth2 client credentials: {client_id, client_secret}",
+    rotation=(
+        "The LMS client id and secret are issued by the lender's MuleSoft administrators "
+        "(docs/lms-api.yml: client credentials at POST /oauth/token); no API lets a rotation "
+        "function issue a new pair, so operators put both fields in one put-secret-value "
+        "when the lender issues them (and on suspected compromise). A stale pair fails the "
+        "token call, which LMSConnectivityFailure reports within minutes."
+    ),
+)
+SECRETS: tuple[SecretSpec, ...] = (RAZORPAY_KEY, RAZORPAY_WEBHOOK, OTP_HASH_KEY, LMS_CLIENT)
 
 
 def secret_name(cfg: EngineConfig, spec: SecretSpec) -> str:

@@ -4,7 +4,10 @@ Every function engine.declarations declares (but the health functions, in the AP
 and the schema migrator, in the database stack) is built here from its FunctionSpec with the
 access stacks/engine/access.py declares for it, in the App subnets behind lambda_sg, with its
 environment encrypted under the Region's Data key and its reserved concurrency from config.
-The schedules and event sources come from the declarations too.
+The schedules and event sources come from the declarations too; a stream mapping reads its
+table's stream in this Region (Region resources map each table to it: the Mumbai tables' own
+streams, Singapore's regional tables' own, and the global tables' Singapore replicas' streams
+read from DynamoDB at deploy time).
 
 Jobs and consumers declared `active_region_only` run only in `cfg.active_region`: in the
 other Region their schedules and mappings exist but are disabled, so the DR runbook can
@@ -15,6 +18,7 @@ the same Region routes to these functions by their fixed names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +40,14 @@ from cdk_constructs.network import APP, ThreeTierVpc
 from cdk_constructs.stack_base import ConfiguredStack
 from cdk_constructs.stream_arn import LatestStreamArn, LatestStreamArnProps
 from config.engine import EngineConfig
-from engine.declarations import EVENT_SOURCES, SCHEDULES
+from engine.dal.ddb.queue import LMS_RECEIPT
+from engine.declarations import EVENT_SOURCES, LMS_POSTER, LMS_SWEEPER, SCHEDULES
+from engine.models.status import PostingStatus
 from engine.queues import QUEUES
-from engine.tables import ALL_TABLES, TRANSACTIONS
+from engine.tables import ALL_TABLES
 from shared.declarations import EventSource, FunctionSpec, Schedule
 from stacks.engine import access
-from stacks.engine.functions import EngineFunctionProps, EngineRuntime, engine_function
+from stacks.engine.functions import EngineFunctionProps, EngineRuntime, engine_function, kebab
 from stacks.engine.grants import Database, Granter, RegionResources, SecretRef
 from stacks.engine.regional import SCHEDULED_JOBS_DLQ, queue_name, rule_name, table_name
 
@@ -52,6 +58,21 @@ SCHEDULE_RETRIES = 2
 SCHEDULE_MAX_EVENT_AGE = cdk.Duration.hours(1)
 # The smallest maximum concurrency an SQS mapping takes; the replayer reserves as much.
 SQS_MAPPING_MAX_CONCURRENCY = 2
+# The stream records a consumer is invoked for (Lambda event filtering), by function. The LMS
+# poster: an LMS receipt whose new image is PENDING (a capture's new item, a reschedule, a
+# person's "retry now"). Its own claims (IN_FLIGHT) and outcomes (POSTED, EXCEPTION) come back
+# on the stream and are dropped by Lambda without an invocation; a TTL removal has no new
+# image and never matches. The handler checks the same, and that the item is due.
+STREAM_FILTERS: Mapping[str, Mapping[str, Any]] = {
+    LMS_POSTER.name: {
+        "dynamodb": {
+            "NewImage": {
+                "queue_type": {"S": lambda_.FilterRule.is_equal(LMS_RECEIPT)},
+                "status": {"S": lambda_.FilterRule.is_equal(PostingStatus.PENDING.value)},
+            }
+        }
+    },
+}
 SQS_MAPPING_REASON = (
     "SQS event source mappings take no on-failure destination: a message that fails "
     "returns to its queue, whose redrive policy moves it to the queue's DLQ after the "
@@ -63,9 +84,11 @@ SQS_MAPPING_REASON = (
 class ServiceInputs:
     logs_key_arn: str
     data_key_arn: str
-    # The Transactions stream of this Region; None: read it from DynamoDB at deploy time
-    # (a global table's replica, whose stream ARN no template holds).
-    transactions_stream_arn: str | None
+    # Table logical name -> that table's stream in this Region, for every table with a
+    # stream; None: read it from DynamoDB at deploy time (a global table's replica, whose
+    # stream ARN no template holds). Only the streams a function here consumes or reads
+    # are used.
+    stream_arns: Mapping[str, str | None]
     secrets: dict[str, SecretRef]
     documents_bucket: str
     event_bus_name: str
@@ -112,12 +135,18 @@ class EngineServiceStack(ConfiguredStack):
 
     def _resources(self, inputs: ServiceInputs) -> RegionResources:
         cfg = self.cfg
-        stream_arn = inputs.transactions_stream_arn or self._stream_lookup()
+        missing = sorted(streams_used() - set(inputs.stream_arns))
+        if missing:
+            raise ValueError(f"{self.stack_name}: no stream given for {missing}")
+        streams = {
+            name: inputs.stream_arns[name] or self._stream_lookup(name)
+            for name in sorted(streams_used())
+        }
         return RegionResources(
             cfg=cfg,
             data_key=self.data_key,
             table_names={t.logical_name: table_name(cfg, t.logical_name) for t in ALL_TABLES},
-            transactions_stream_arn=stream_arn,
+            stream_arns=streams,
             queue_names={
                 name: queue_name(cfg, name)
                 for name in (*(q.name for q in QUEUES), SCHEDULED_JOBS_DLQ)
@@ -128,20 +157,20 @@ class EngineServiceStack(ConfiguredStack):
             database=inputs.database,
         )
 
-    def _stream_lookup(self) -> str:
+    def _stream_lookup(self, logical_name: str) -> str:
         cfg = self.cfg
         lookup = LatestStreamArn(
             self,
-            "TransactionsStream",
+            f"{logical_name}Stream",
             LatestStreamArnProps(
-                table_name=table_name(cfg, TRANSACTIONS.logical_name),
+                table_name=table_name(cfg, logical_name),
                 log_encryption_key=self.logs_key,
                 log_retention=cfg.internal_log_retention,
                 log_removal_policy=cfg.removal_policy,
                 vpc=self.network.vpc,
                 vpc_subnets=ec2.SubnetSelection(subnet_group_name=APP),
                 security_groups=[self.network.lambda_sg],
-                function_name=cfg.resource_name("transactions-stream-lookup"),
+                function_name=cfg.resource_name(f"{kebab(logical_name)}-stream-lookup"),
             ),
         )
         return lookup.stream_arn
@@ -221,21 +250,25 @@ class EngineServiceStack(ConfiguredStack):
     def _stream_mapping(
         self, function: SecureFunction, source: EventSource
     ) -> lambda_.EventSourceMapping:
-        if source.source != TRANSACTIONS.logical_name or source.on_failure is None:
-            raise ValueError(f"{source.function}: only the Transactions stream, with a DLQ")
-        stream_arn = self.granter.r.transactions_stream_arn
-        self.granter.allow_stream_read(function.function)
+        streamed = {t.logical_name for t in ALL_TABLES if t.stream}
+        if source.source not in streamed or source.on_failure is None:
+            raise ValueError(
+                f"{source.function}: a stream source is one of {sorted(streamed)}, with a DLQ"
+            )
+        self.granter.allow_stream_read(function.function, source.source)
         dlq = self._queue(source.on_failure)
         grant_via_service(
             function.function, self.data_key, "sqs", ["kms:Decrypt", "kms:GenerateDataKey"]
         )
+        pattern = STREAM_FILTERS.get(source.function)
         # TRIM_HORIZON: a standby mapping switched on at failover starts from the oldest
-        # record the stream keeps (24 h); the consumer's version guard makes replays no-ops.
+        # record the stream keeps (24 h); each consumer's guard (the sync's version, the
+        # poster's conditional claim) makes a replay a no-op.
         return lambda_.EventSourceMapping(
             self,
             f"{source.function}Stream",
             target=function.function,
-            event_source_arn=stream_arn,
+            event_source_arn=self.granter.stream_arn(source.source),
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
             batch_size=source.batch_size,
             max_batching_window=cdk.Duration.seconds(source.max_batching_window_seconds),
@@ -244,6 +277,7 @@ class EngineServiceStack(ConfiguredStack):
             report_batch_item_failures=True,
             # Lambda records a failed batch with the function's own role (SendMessage).
             on_failure=sources.SqsDlq(dlq),
+            filters=[lambda_.FilterCriteria.filter(dict(pattern))] if pattern else None,
             enabled=self._enabled(source.function),
         )
 
@@ -267,12 +301,27 @@ class EngineServiceStack(ConfiguredStack):
         return mapping
 
 
+def streams_used() -> set[str]:
+    """The tables whose stream a service function consumes (a mapping) or reads itself."""
+    consumed = {s.source for s in EVENT_SOURCES if s.kind == "dynamodb-stream"}
+    read = {a.reads_stream.logical_name for a in access.ACCESS.values() if a.reads_stream}
+    return consumed | read
+
+
 def _retention(cfg: EngineConfig, kind: str) -> logs.RetentionDays:
     retention: logs.RetentionDays = getattr(cfg, f"{kind}_log_retention")
     return retention
 
 
 def _check(cfg: EngineConfig, region_role: str, env: cdk.Environment) -> str:
+    # A poster stops taking items when less than a quarter of the lease is left in its run
+    # (engine.logic.lms_posting): with a lease that long, a run would post nothing.
+    for spec in (LMS_POSTER, LMS_SWEEPER):
+        if cfg.lms_lease_seconds / 4 + cfg.lms_timeout_seconds >= spec.timeout_seconds:
+            raise ValueError(
+                f"{cfg.env_name}: lms_lease_seconds / 4 + lms_timeout_seconds must be under "
+                f"{spec.name}'s {spec.timeout_seconds} s timeout, or no run posts anything"
+            )
     if region_role not in REGION_ROLES:
         raise ValueError(f"region_role must be one of {REGION_ROLES}, got {region_role!r}")
     expected = cfg.region if region_role == "service" else cfg.dr_region
@@ -283,4 +332,4 @@ def _check(cfg: EngineConfig, region_role: str, env: cdk.Environment) -> str:
     return expected
 
 
-__all__ = ["EngineServiceStack", "ServiceInputs"]
+__all__ = ["STREAM_FILTERS", "EngineServiceStack", "ServiceInputs", "streams_used"]

@@ -67,7 +67,7 @@ from stacks.engine.grants import Database, SecretRef
 from stacks.engine.keys import EngineDrKeysStack, EngineKeysStack, event_bus_name
 from stacks.engine.monitoring import EngineMonitoringStack, MonitoringTargets
 from stacks.engine.network import EngineNetworkStack
-from stacks.engine.regional import SCHEDULED_JOBS_DLQ
+from stacks.engine.regional import SCHEDULED_JOBS_DLQ, RegionalData
 from stacks.engine.secrets import SECRETS, secret_arn_pattern, secret_name
 from stacks.engine.service import EngineServiceStack, ServiceInputs
 from stacks.engine.storage import EngineDrStorageStack, EngineStorageStack, bucket_name
@@ -253,7 +253,17 @@ class EngineStage(cdk.Stage):
                 inputs=ServiceInputs(
                     logs_key_arn=self.key_arn("Logs"),
                     data_key_arn=self.key_arn("Data"),
-                    transactions_stream_arn=self.data.tables["Transactions"].table.table_stream_arn,
+                    # Every table's own stream here: the global tables' and the regional ones'.
+                    stream_arns={
+                        **{
+                            spec.logical_name: self.data.tables[
+                                spec.logical_name
+                            ].table.table_stream_arn
+                            for spec in GLOBAL_TABLES
+                            if spec.stream
+                        },
+                        **_regional_streams(self.data.regional),
+                    },
                     secrets={
                         spec.env_var: SecretRef(secret.secret_arn, secret.secret_arn)
                         for spec in SECRETS
@@ -275,7 +285,12 @@ class EngineStage(cdk.Stage):
             self.storage,
         )
         self.dr_service: EngineServiceStack | None = None
-        if self.dr_keys is None or self.dr_network is None or self.dr_database is None:
+        if (
+            self.dr_keys is None
+            or self.dr_network is None
+            or self.dr_database is None
+            or self.dr_data is None
+        ):
             return
         replica = self.dr_database.replica
         self.dr_service = self._add(
@@ -289,8 +304,13 @@ class EngineStage(cdk.Stage):
                 inputs=ServiceInputs(
                     logs_key_arn=self.dr_keys.keys["Logs"].key_arn,
                     data_key_arn=self.dr_keys.keys["Data"].key_arn,
-                    # The Singapore replica's own stream, read from DynamoDB at deploy time.
-                    transactions_stream_arn=None,
+                    # The global tables' Singapore replicas' streams, read from DynamoDB at
+                    # deploy time (None); the regional tables' streams are those of Singapore's
+                    # own tables (dr-data, same Region: no cross-Region reference).
+                    stream_arns={
+                        **{spec.logical_name: None for spec in GLOBAL_TABLES if spec.stream},
+                        **_regional_streams(self.dr_data.regional),
+                    },
                     # The secrets' replicas, by name (same name, Singapore's random suffix).
                     secrets={
                         spec.env_var: SecretRef(
@@ -562,6 +582,16 @@ class EngineStage(cdk.Stage):
         """Stack role (the suffix of its name) -> stack."""
         prefix = f"{self.cfg.system}-{self.cfg.env_name}-"
         return {stack.stack_name.removeprefix(prefix): stack for stack in self.stacks}
+
+
+def _regional_streams(regional: RegionalData) -> dict[str, str | None]:
+    """The streams of one Region's own regional tables (never replicated: each Region's
+    consumer reads its own table's stream)."""
+    return {
+        spec.logical_name: regional.tables[spec.logical_name].table.table_stream_arn
+        for spec in REGIONAL_TABLES
+        if spec.stream
+    }
 
 
 def _queue_names(cfg: EngineConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:

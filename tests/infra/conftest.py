@@ -79,3 +79,19 @@ def stage_synth(
 ) -> Synth:
     system, env_name = request.param
     return engine_synth_of(env_name) if system == "engine" else synth_of(env_name)
+
+
+@pytest.fixture(scope="session")
+def engine_prod_failed_over(tmp_path_factory: pytest.TempPathFactory) -> EngineSynth:
+    """Prod after a failover: config names Singapore the active Region (synthesized once;
+    config is patched only while it synthesizes)."""
+    import dataclasses
+
+    from config import engine as engine_config
+
+    moved = dataclasses.replace(
+        engine_config.ENVIRONMENTS["prod"], active_region=engine_config.DR_REGION
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(engine_config.ENVIRONMENTS, "prod", moved)
+        return synthesize_engine("prod", tmp_path_factory.mktemp("engine-prod-failed-over"))

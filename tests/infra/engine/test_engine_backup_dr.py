@@ -495,8 +495,12 @@ STEPS = [
     # The jobs and consumers that run only in the active Region, once the database writes.
     "EnableEngineProdPaymentSweep",
     "EnableEngineProdTransactionsRepair",
+    "EnableEngineProdLmsSweep",
+    "EnableEngineProdLmsHeartbeat",
     "FindEngineProdTransactionsSyncMapping",
     "EnableEngineProdTransactionsSyncMapping",
+    "FindEngineProdLmsPosterMapping",
+    "EnableEngineProdLmsPosterMapping",
     "MoveTrafficToThisRegion",
     "MakeMultiAz",
     "NotifyOperations",
@@ -693,14 +697,20 @@ def test_the_runbook_role_can_only_promote_that_replica(built: Built) -> None:
         "Sid": "EnableTheStandbysSchedules",
         "Effect": "Allow",
         "Action": "events:EnableRule",
-        "Resource": [f"{prefix}payment-sweep", f"{prefix}transactions-repair"],
+        "Resource": [
+            f"{prefix}lms-heartbeat",
+            f"{prefix}lms-sweep",
+            f"{prefix}payment-sweep",
+            f"{prefix}transactions-repair",
+        ],
     }
     assert by_sid["FindTheStandbysMappings"]["Action"] == "lambda:ListEventSourceMappings"
     assert by_sid["EnableTheStandbysMappings"]["Action"] == "lambda:UpdateEventSourceMapping"
     assert by_sid["EnableTheStandbysMappings"]["Condition"] == {
         "StringEquals": {
             "lambda:FunctionArn": [
-                f"arn:aws:lambda:{DR_REGION}:{account}:function:engine-prod-transactions-sync"
+                f"arn:aws:lambda:{DR_REGION}:{account}:function:engine-prod-{name}"
+                for name in ("transactions-sync", "lms-poster")
             ]
         }
     }

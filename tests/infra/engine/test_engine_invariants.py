@@ -357,13 +357,13 @@ def test_transactions_shape_is_the_seeds(engine_synth: EngineSynth) -> None:
 
     assert TRANSACTIONS.stream == "NEW_AND_OLD_IMAGES"
     assert {i.name for i in TRANSACTIONS.indexes} == {"LoanAccountIndex", "StatusIndex"}
-    (retry,) = TRANSACTION_QUEUE.indexes
-    assert (retry.name, retry.partition_key.type, retry.sort_key and retry.sort_key.type) == (
-        "RetryIndex",
-        "S",
-        "N",
-    )
+    indexes = {i.name: i for i in TRANSACTION_QUEUE.indexes}
+    assert set(indexes) == {"RetryIndex", "StatusIndex"}
+    retry = indexes["RetryIndex"]
+    assert (retry.partition_key.type, retry.sort_key and retry.sort_key.type) == ("S", "N")
     assert TRANSACTION_QUEUE.ttl_attribute == "ttl"
+    # Each new item reaches the LMS poster through the stream (engine.handlers.consumers).
+    assert TRANSACTION_QUEUE.stream == "NEW_IMAGE"
 
 
 # --------------------------------------------------------------------------- queues, topics, logs
@@ -376,9 +376,10 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dlq(
     queues = resources(template, "AWS::SQS::Queue")
     work = {k: q for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
     dlqs = {k for k in queues if k not in work}
-    # LMS posting, notifications and the webhook replay; their three DLQs, the stream's
-    # on-failure queue and the scheduled jobs' DLQ.
-    assert len(work) == 3 and len(dlqs) == 5
+    # LMS posting, notifications and the webhook replay; their three DLQs, the two stream
+    # mappings' on-failure queues (TransactionsSyncDLQ, LmsPosterDLQ) and the scheduled
+    # jobs' DLQ.
+    assert len(work) == 3 and len(dlqs) == 6
     targets = {
         q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         for q in work.values()

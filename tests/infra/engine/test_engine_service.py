@@ -27,7 +27,7 @@ from stacks.engine import access
 from stacks.engine.functions import function_name
 from stacks.engine.regional import SCHEDULED_JOBS_DLQ, queue_name, rule_name, table_name
 from stacks.engine.secrets import SECRETS, SecretSpec, secret_name
-from tests.infra.engine_synth import EngineSynth, synthesize_engine
+from tests.infra.engine_synth import EngineSynth
 from tests.infra.policy_eval import Ref, Request, TemplateSet, allows, template_set
 
 SERVICE_ROLES = {"service": REGION, "dr-service": DR_REGION}
@@ -280,6 +280,27 @@ def _expected_states(synth: EngineSynth, active: bool) -> tuple[dict[str, str], 
     return rules, mappings
 
 
+# Each stream consumer's on-failure destination, as declared.
+STREAM_DLQS = {
+    s.function: s.on_failure
+    for s in declarations.EVENT_SOURCES
+    if s.kind == "dynamodb-stream" and s.on_failure
+}
+
+
+def mappings_by_function(synth: EngineSynth, role: str) -> dict[str, dict[str, Any]]:
+    """The event source mappings of a service template, by the declared function they feed."""
+    resources = synth.templates[role]["Resources"]
+    names = {function_name(synth.cfg, spec): spec.name for spec in SPECS.values()}
+    found = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Lambda::EventSourceMapping":
+            continue
+        target = resources[resource["Properties"]["FunctionName"]["Ref"]]
+        found[names[target["Properties"]["FunctionName"]]] = resource
+    return found
+
+
 def _by_function(synth: EngineSynth, role: str, mappings: dict[str, bool]) -> dict[str, bool]:
     """Mapping states by the function (a Ref to it in the same template) they feed."""
     template = synth.templates[role]["Resources"]
@@ -309,14 +330,10 @@ def test_jobs_and_consumers_run_only_in_the_active_region(engine_synth: EngineSy
         assert _by_function(engine_synth, role, mappings) == expected_mappings, role
 
 
-@pytest.fixture(scope="module")
-def failed_over(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineSynth]:
+@pytest.fixture
+def failed_over(engine_prod_failed_over: EngineSynth) -> EngineSynth:
     """Prod after a failover: config names Singapore the active Region."""
-    prod = engine_config.ENVIRONMENTS["prod"]
-    moved = dataclasses.replace(prod, active_region=DR_REGION)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(engine_config.ENVIRONMENTS, "prod", moved)
-        yield synthesize_engine("prod", tmp_path_factory.mktemp("engine-prod-failed-over"))
+    return engine_prod_failed_over
 
 
 def test_after_a_failover_the_jobs_run_in_singapore_and_mumbai_stops_them(
@@ -373,20 +390,21 @@ def test_asynchronous_sources_fail_into_dlqs(engine_synth: EngineSynth) -> None:
             (target,) = rule["Targets"]
             assert target["DeadLetterConfig"] == {"Arn": jobs_dlq}
             assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
-        (stream,) = [
-            r["Properties"]
-            for r in resources
-            if r["Type"] == "AWS::Lambda::EventSourceMapping"
-            and "StartingPosition" in r["Properties"]
-        ]
-        sync_dlq = arn(engine_synth, region, "sqs", queue_name(cfg, TRANSACTIONS_SYNC_DLQ.name))
-        assert stream["DestinationConfig"] == {"OnFailure": {"Destination": sync_dlq}}
-        assert stream["BisectBatchOnFunctionError"] is True
-        assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert stream["StartingPosition"] == "TRIM_HORIZON"
+        streams = {
+            function: r["Properties"]
+            for function, r in mappings_by_function(engine_synth, role).items()
+            if "StartingPosition" in r["Properties"]
+        }
+        assert set(streams) == set(STREAM_DLQS), role
+        for function, stream in streams.items():
+            dlq = arn(engine_synth, region, "sqs", queue_name(cfg, STREAM_DLQS[function]))
+            assert stream["DestinationConfig"] == {"OnFailure": {"Destination": dlq}}, function
+            assert stream["BisectBatchOnFunctionError"] is True
+            assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+            assert stream["StartingPosition"] == "TRIM_HORIZON"
     ts = template_set(engine_synth)
     for d in deployed(engine_synth):
-        queue = {"TransactionsSync": TRANSACTIONS_SYNC_DLQ.name}.get(d.spec.name)
+        queue = STREAM_DLQS.get(d.spec.name)
         if access.ACCESS[d.spec.name].invoked_by == "schedule":
             queue = SCHEDULED_JOBS_DLQ
         if queue is not None:
@@ -449,17 +467,9 @@ def test_the_standby_reads_the_replicas_stream_found_at_deploy_time(
     resources = synth.templates["dr-service"]["Resources"]
     (lookup_id,) = [k for k, r in resources.items() if r["Type"] == "Custom::LatestStreamArn"]
     assert resources[lookup_id]["Properties"]["TableName"] == "engine-prod-transactions"
-    (stream,) = [
-        r["Properties"]
-        for r in resources.values()
-        if r["Type"] == "AWS::Lambda::EventSourceMapping" and "StartingPosition" in r["Properties"]
-    ]
+    stream = mappings_by_function(synth, "dr-service")["TransactionsSync"]["Properties"]
     assert stream["EventSourceArn"] == {"Fn::GetAtt": [lookup_id, "StreamArn"]}
-    (primary,) = [
-        r["Properties"]
-        for r in synth.templates["service"]["Resources"].values()
-        if r["Type"] == "AWS::Lambda::EventSourceMapping" and "StartingPosition" in r["Properties"]
-    ]
+    primary = mappings_by_function(synth, "service")["TransactionsSync"]["Properties"]
     assert "Fn::ImportValue" in primary["EventSourceArn"]  # the data stack's own stream
 
 

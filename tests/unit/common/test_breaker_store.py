@@ -19,7 +19,7 @@ from payouts.tables import CIRCUIT_BREAKER
 from shared import breaker as rules
 from shared import ddb, ddb_writes
 from shared.breaker import PROBE_SECONDS, BreakerSettings
-from shared.breaker_store import BreakerStore
+from shared.breaker_store import BUCKET_TTL_SECONDS, BreakerStore
 from shared.store_errors import Conflict
 from shared.tables import TableSpec
 
@@ -83,8 +83,8 @@ def lms_store(client: Any, table: str) -> BreakerStore:
         table,
         SETTINGS,
         name="lms",
-        key_attribute="counter_id",
-        expiry_attribute=None,
+        key_attribute=COUNTERS.partition_key.name,
+        expiry_attribute=COUNTERS.ttl_attribute,
         retry=NO_WAIT,
     )
 
@@ -101,7 +101,7 @@ def test_for_table_reads_the_key_and_the_ttl_from_the_declaration(dynamodb: Any)
     engine = BreakerStore.for_table(dynamodb, COUNTERS, "t", SETTINGS, name="lms")
     payouts = BreakerStore.for_table(dynamodb, CIRCUIT_BREAKER, "t", SETTINGS, name="monoova")
 
-    assert (engine.key_attribute, engine.expiry_attribute) == ("counter_id", None)
+    assert (engine.key_attribute, engine.expiry_attribute) == ("counter_id", "expires_at")
     assert (payouts.key_attribute, payouts.expiry_attribute) == ("pk", "expiration")
     assert engine.keys(NOW)[:2] == [
         {"counter_id": "lms#state"},
@@ -127,7 +127,8 @@ def test_a_snapshot_counts_the_window_only(dynamodb: Any, lms: BreakerStore, cou
         "counter_id": f"lms#bucket#{MINUTE}",
         "ok": 1,
         "failed": 3,
-    }  # no expiry attribute: Counters has no TTL
+        "expires_at": MINUTE * 60 + BUCKET_TTL_SECONDS,  # Counters' TTL removes old buckets
+    }
     assert stored["receipt#BR001#2026-27"]["n"] == 7
 
 
