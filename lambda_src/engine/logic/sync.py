@@ -8,7 +8,9 @@ n. When it fails for any other reason (the database is down, a timeout), no reco
 blame: the whole batch is reported, nothing of it having been written, and redelivered.
 
 Records are parsed before anything is written: a record with missing or malformed keys is a
-failure of its own, never of the batch. Money is Decimal from DynamoDB's N strings.
+failure of its own, never of the batch. Money is Decimal from DynamoDB's N strings. The
+posting facts (`lms_receipt_id`, `lms_posted_at`) travel with the row once the poster has
+set them; the loan sync (engine.logic.loan_sync) reads them.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ def row_from_item(item: Mapping[str, Any]) -> PaymentRow:
         payment_method=_optional_text(item, "payment_method"),
         captured_at=_time(item, "captured_at") if item.get("captured_at") else None,
         refunded_amount=_money(item, "refunded_amount") if "refunded_amount" in item else ZERO,
+        # Set by the poster (engine.dal.ddb.posting) once the LMS has the receipt.
+        lms_receipt_id=_optional_text(item, "lms_receipt_id") or None,
+        lms_posted_at=_time(item, "lms_posted_at") if item.get("lms_posted_at") else None,
     )
 
 

@@ -25,7 +25,7 @@ from engine.handlers import migrate as handler
 from local.events import LambdaContext
 from tests import postgres
 
-ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
+ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
 
 NOW = "now()"
 UUID = "gen_random_uuid()"
@@ -86,6 +86,8 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("overdue_amount", "numeric(15,2)", True, "0"),
         ("days_past_due", "integer", True, "0"),
         ("advance_balance", "numeric(15,2)", True, "0"),
+        ("lms_updated_at", TZ, False, None),
+        ("lms_receipt_references", "ARRAY", True, "'{}'::text[]"),
     ],
     "payments": [
         ("transaction_id", "varchar(40)", True, None),
@@ -106,6 +108,18 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("advance_amount", "numeric(15,2)", True, "0"),
         ("balance_restored", "numeric(15,2)", True, "0"),
         ("synced_at", TZ, True, NOW),
+        ("lms_receipt_id", "varchar(40)", False, None),
+        ("lms_posted_at", TZ, False, None),
+    ],
+    "lms_sync_state": [
+        ("sync_name", "varchar(40)", True, None),
+        ("watermark", TZ, True, None),
+        ("cursor", "text", False, None),
+        ("run_high_water", TZ, False, None),
+        ("run_started_at", TZ, False, None),
+        ("run_pages", "integer", True, "0"),
+        ("last_finished_at", TZ, False, None),
+        ("updated_at", TZ, True, NOW),
     ],
     "payment_mandates": [
         ("mandate_id", "uuid", True, UUID),

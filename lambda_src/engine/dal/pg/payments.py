@@ -14,13 +14,21 @@ statements (pipelined: one round trip on top of BEGIN and COMMIT, whatever the b
      one loan in one batch take in stream order;
    - `refunded_amount` above what was already taken back (`balance_restored`) comes back
      off the advance first (a refund of an overpayment), then onto the outstanding. An
-     advance already used elsewhere cannot go negative: that part goes onto the outstanding.
+     advance already used elsewhere cannot go negative: that part goes onto the outstanding;
+   - a capture whose receipt the loan's last LMS version already reflects (its receipt
+     number is in `loan_accounts.lms_receipt_references`, written by the loan sync: the
+     receipt was posted and the loan synced before the stream applied the capture) is taken
+     whole into `balance_applied` without moving the loan: the outstanding the loan sync
+     set already has it off. Its refunds move the loan as any other's;
+   - the posting facts (`lms_receipt_id`, `lms_posted_at`) are set as soon as an image
+     carries them, whatever its version (the poster marks the item posted without a new
+     version), and never erased by an image without them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -48,11 +56,13 @@ class PaymentRow:
     payment_method: str | None = None
     captured_at: datetime | None = None
     refunded_amount: Decimal = Decimal("0")
+    lms_receipt_id: str | None = None  # set by the poster once the LMS has the receipt
+    lms_posted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    written: int  # payments rows inserted or moved to a higher version
+    written: int  # payments rows inserted, moved to a higher version, or given posting facts
     loans_moved: int  # loan_accounts rows whose outstanding or advance changed
 
 
@@ -81,6 +91,8 @@ _COLUMNS = (
     "captured_at",
     "refunded_amount",
     "version",
+    "lms_receipt_id",
+    "lms_posted_at",
 )
 _SYNC = """
 WITH incoming AS (
@@ -88,17 +100,24 @@ WITH incoming AS (
         %s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[],
         %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
         %s::timestamptz[], %s::timestamptz[], %s::numeric[], %s::bigint[],
+        %s::text[], %s::timestamptz[],
         %s::int[]
     ) AS i (
         transaction_id, loan_account_number, branch_code, amount, status,
         receipt_number, razorpay_order_id, razorpay_payment_id, payment_method, channel,
         created_at, captured_at, refunded_amount, version,
+        lms_receipt_id, lms_posted_at,
         position
     )
 ),
 moving AS (
     SELECT i.*,
            COALESCE(p.balance_applied + p.advance_amount > 0, false) AS was_taken,
+           -- First seen captured, its receipt already in the loan's last LMS version.
+           (COALESCE(p.balance_applied + p.advance_amount, 0) = 0
+            AND i.status IN ('CAPTURED', 'REFUNDED')
+            AND COALESCE(i.receipt_number = ANY(l.lms_receipt_references), false))
+               AS reflected,
            COALESCE(p.balance_applied, 0) AS was_applied,
            COALESCE(p.advance_amount, 0) AS was_advance,
            COALESCE(p.balance_restored, 0) AS was_restored,
@@ -106,6 +125,7 @@ moving AS (
                AS refund_total
     FROM incoming i
     LEFT JOIN payments p USING (transaction_id)
+    LEFT JOIN loan_accounts l ON l.loan_account_number = i.loan_account_number
     WHERE p.version IS NULL OR i.version > p.version
 ),
 -- What refunds of payments taken before this batch give back to each loan's outstanding
@@ -124,7 +144,7 @@ taking AS (
                PARTITION BY m.loan_account_number ORDER BY m.position
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS earlier
     FROM moving m
-    WHERE NOT m.was_taken AND m.status IN ('CAPTURED', 'REFUNDED')
+    WHERE NOT m.was_taken AND NOT m.reflected AND m.status IN ('CAPTURED', 'REFUNDED')
 ),
 taken_now AS (
     SELECT t.transaction_id,
@@ -136,10 +156,11 @@ taken_now AS (
 ),
 effects AS (
     SELECT m.*,
-           CASE WHEN m.was_taken THEN m.was_applied ELSE COALESCE(n.applied, 0) END AS applied,
+           CASE WHEN m.was_taken THEN m.was_applied
+                WHEN m.reflected THEN m.amount ELSE COALESCE(n.applied, 0) END AS applied,
            CASE WHEN m.was_taken THEN m.was_advance
                 WHEN n.applied IS NOT NULL THEN m.amount - n.applied ELSE 0 END AS advance,
-           (m.was_taken OR n.applied IS NOT NULL) AS taken
+           (m.was_taken OR m.reflected OR n.applied IS NOT NULL) AS taken
     FROM moving m
     LEFT JOIN taken_now n USING (transaction_id)
 ),
@@ -156,13 +177,15 @@ upserted AS (
         transaction_id, loan_account_number, branch_code, amount, status,
         receipt_number, razorpay_order_id, razorpay_payment_id, payment_method, channel,
         created_at, captured_at, refunded_amount, version,
-        balance_applied, advance_amount, balance_restored, synced_at
+        balance_applied, advance_amount, balance_restored, synced_at,
+        lms_receipt_id, lms_posted_at
     )
     SELECT
         transaction_id, loan_account_number, branch_code, amount, status,
         receipt_number, razorpay_order_id, razorpay_payment_id, payment_method, channel,
         created_at, captured_at, refunded_amount, version,
-        applied, advance, restored, now()
+        applied, advance, restored, now(),
+        lms_receipt_id, lms_posted_at
     FROM final
     ON CONFLICT (transaction_id) DO UPDATE SET
         loan_account_number = EXCLUDED.loan_account_number,
@@ -181,13 +204,28 @@ upserted AS (
         balance_applied = EXCLUDED.balance_applied,
         advance_amount = EXCLUDED.advance_amount,
         balance_restored = EXCLUDED.balance_restored,
-        synced_at = EXCLUDED.synced_at
+        synced_at = EXCLUDED.synced_at,
+        lms_receipt_id = COALESCE(EXCLUDED.lms_receipt_id, payments.lms_receipt_id),
+        lms_posted_at = COALESCE(EXCLUDED.lms_posted_at, payments.lms_posted_at)
     WHERE payments.version < EXCLUDED.version
     RETURNING transaction_id
 ),
+-- Images no newer than the stored row (`upserted` never touches those): only the posting
+-- facts they add.
+posted AS (
+    UPDATE payments p SET
+        lms_receipt_id = COALESCE(p.lms_receipt_id, i.lms_receipt_id),
+        lms_posted_at = COALESCE(p.lms_posted_at, i.lms_posted_at)
+    FROM incoming i
+    WHERE p.transaction_id = i.transaction_id
+      AND i.version <= p.version
+      AND ((p.lms_receipt_id IS NULL AND i.lms_receipt_id IS NOT NULL)
+           OR (p.lms_posted_at IS NULL AND i.lms_posted_at IS NOT NULL))
+    RETURNING p.transaction_id
+),
 per_loan AS (
     SELECT f.loan_account_number,
-           SUM(f.applied - f.was_applied) AS applied,
+           SUM(CASE WHEN f.reflected THEN 0 ELSE f.applied - f.was_applied END) AS applied,
            SUM(f.advance - f.was_advance) AS advance,
            SUM(f.restored - f.was_restored - f.advance_back) AS restore,
            SUM(f.advance_back) AS advance_back
@@ -206,7 +244,8 @@ moved AS (
       AND (d.applied, d.advance, d.restore, d.advance_back) <> (0, 0, 0, 0)
     RETURNING l.loan_account_number
 )
-SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM moved)
+SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM posted),
+       (SELECT count(*) FROM moved)
 """
 
 _CAPTURES_APPLIED = """
@@ -235,14 +274,24 @@ def sync_payments(cur: Cursor, rows: Iterable[PaymentRow]) -> SyncOutcome:
 
 
 def latest_per_payment(rows: Iterable[PaymentRow]) -> list[PaymentRow]:
-    """The highest version of each payment, in the order each was last seen.
+    """The highest version of each payment (of two equal, the later: the poster's mark adds
+    posting facts without a new version), in the order each was last seen, with the posting
+    facts any of its images carried.
 
     One statement can change a row only once, and the lower versions would change nothing.
     """
     latest: dict[str, PaymentRow] = {}
     for row in rows:
         kept = latest.pop(row.transaction_id, None)
-        latest[row.transaction_id] = row if kept is None or row.version > kept.version else kept
+        if kept is None:
+            latest[row.transaction_id] = row
+            continue
+        newer, older = (row, kept) if row.version >= kept.version else (kept, row)
+        latest[row.transaction_id] = replace(
+            newer,
+            lms_receipt_id=newer.lms_receipt_id or older.lms_receipt_id,
+            lms_posted_at=newer.lms_posted_at or older.lms_posted_at,
+        )
     return list(latest.values())
 
 
