@@ -46,7 +46,7 @@ def txn(n: int) -> str:
 def put_item(client: Any, n: int, status: PostingStatus, loan: str = "LN0000000001") -> str:
     client.put_item(
         TableName=TRANSACTIONS.logical_name,
-        Item=ddb.to_item({"transaction_id": txn(n), "status": "CAPTURED"}),
+        Item=ddb.to_item({"transaction_id": txn(n), "status": "CAPTURED", "version": 3}),
     )
     item: dict[str, Any] = {
         "queue_id": lms_queue_id(txn(n)),
@@ -109,7 +109,8 @@ def test_resolve_with_the_lms_receipt_marks_the_transaction_posted(stores: Any) 
     stored = client.get_item(
         TableName=TRANSACTIONS.logical_name, Key=ddb.to_item({"transaction_id": transaction_id})
     )["Item"]
-    assert (ddb.from_item(stored) or {})["lms_receipt_id"] == "LMSR0000004242"
+    marked = ddb.from_item(stored) or {}
+    assert (marked["lms_receipt_id"], marked["version"]) == ("LMSR0000004242", 4)
     assert [r["action"] for r in audit_records(client, transaction_id)] == ["LMS_RESOLVE"]
 
 

@@ -170,9 +170,13 @@ class InterventionStore:
             "Update": {
                 "TableName": self.transactions_table,
                 "Key": ddb.to_item({"transaction_id": action.transaction_id}),
-                "UpdateExpression": "SET lms_receipt_id = :rid, lms_posted_at = :at",
+                # A new version, as the poster's posted mark (engine.dal.ddb.posting).
+                "UpdateExpression": "SET lms_receipt_id = :rid, lms_posted_at = :at "
+                "ADD version :one",
                 "ConditionExpression": "attribute_exists(transaction_id)",
-                "ExpressionAttributeValues": ddb.values({":rid": receipt_id, ":at": action.at}),
+                "ExpressionAttributeValues": ddb.values(
+                    {":rid": receipt_id, ":at": action.at, ":one": 1}
+                ),
             }
         }
 

@@ -167,9 +167,14 @@ class PostingStore:
             "Update": {
                 "TableName": self.transactions_table,
                 "Key": ddb.to_item({"transaction_id": item.transaction_id}),
-                "UpdateExpression": "SET lms_receipt_id = :rid, lms_posted_at = :at",
+                # A new version, so the stream sync and the repair job carry the posting
+                # facts to PostgreSQL like any other change (the loan sync relies on them).
+                "UpdateExpression": "SET lms_receipt_id = :rid, lms_posted_at = :at "
+                "ADD version :one",
                 "ConditionExpression": "attribute_exists(transaction_id)",
-                "ExpressionAttributeValues": ddb.values({":rid": lms_receipt_id, ":at": at}),
+                "ExpressionAttributeValues": ddb.values(
+                    {":rid": lms_receipt_id, ":at": at, ":one": 1}
+                ),
             }
         }
         try:
