@@ -1,12 +1,12 @@
 """Creates the payments engine's AWS resources in moto from the same declarations as the stacks:
-its tables (engine/tables.py), its queues (engine/queues.py), its secrets, the documents
-bucket and the event bus."""
+its tables (engine/tables.py), its queues (engine/queues.py), its secrets (RazorPay's, the OTP
+hash key, the LMS client's), the documents bucket and the event bus."""
 
 from __future__ import annotations
 
 import json
 import secrets as pysecrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.queues import QUEUES
@@ -23,6 +23,8 @@ class EngineResources:
     otp_hash_key_arn: str
     documents_bucket: str
     event_bus_name: str
+    # Empty in state saved before the LMS: `ensure_lms_secret` creates it then.
+    lms_secret_arn: str = ""
 
     def env(self) -> dict[str, str]:
         """The variables the stacks give the functions that point at resources."""
@@ -34,12 +36,19 @@ class EngineResources:
             "OTP_HASH_KEY_ARN": self.otp_hash_key_arn,
             "DOCUMENTS_BUCKET": self.documents_bucket,
             "EVENT_BUS_NAME": self.event_bus_name,
+            "LMS_SECRET_ARN": self.lms_secret_arn,
         }
         return env
 
 
 def provision(
-    clients: Any, *, key_id: str, key_secret: str, webhook_secret: str, prefix: str = "local"
+    clients: Any,
+    *,
+    key_id: str,
+    key_secret: str,
+    webhook_secret: str,
+    lms_client: dict[str, str],
+    prefix: str = "local",
 ) -> EngineResources:
     """`clients(name)` returns a boto3 client; call inside a moto mock."""
     dynamodb = clients("dynamodb")
@@ -53,12 +62,9 @@ def provision(
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
             )
         tables[spec.logical_name] = name
-    sm = clients("secretsmanager")
 
     def secret(name: str, value: dict[str, str]) -> str:
-        return str(
-            sm.create_secret(Name=f"{prefix}/engine/{name}", SecretString=json.dumps(value))["ARN"]
-        )
+        return _secret(clients, prefix, name, value)
 
     resources = EngineResources(
         tables=tables,
@@ -68,9 +74,36 @@ def provision(
         otp_hash_key_arn=secret("otp-hash-key", {"key": pysecrets.token_urlsafe(48)}),
         documents_bucket=f"{prefix}-engine-documents",
         event_bus_name=f"{prefix}-engine-bus",
+        lms_secret_arn=secret("lms", _lms_secret(lms_client)),
     )
     ensure_unsaved(clients, resources)
     return resources
+
+
+def ensure_lms_secret(
+    clients: Any, resources: EngineResources, lms_client: dict[str, str], prefix: str = "local"
+) -> EngineResources:
+    """State saved before the LMS has no LMS secret: create it (with these credentials)."""
+    if resources.lms_secret_arn:
+        return resources
+    sm, name = clients("secretsmanager"), f"{prefix}/engine/lms"
+    value = json.dumps(_lms_secret(lms_client))
+    try:
+        arn = str(sm.create_secret(Name=name, SecretString=value)["ARN"])
+    except sm.exceptions.ResourceExistsException:  # saved without its ARN: take it over
+        arn = str(sm.put_secret_value(SecretId=name, SecretString=value)["ARN"])
+    return replace(resources, lms_secret_arn=arn)
+
+
+def _lms_secret(lms_client: dict[str, str]) -> dict[str, str]:
+    """The secret's shape (stacks/engine/secrets.py LMS_CLIENT): {client_id, client_secret}."""
+    return {"client_id": lms_client["client_id"], "client_secret": lms_client["client_secret"]}
+
+
+def _secret(clients: Any, prefix: str, name: str, value: dict[str, str]) -> str:
+    sm = clients("secretsmanager")
+    created = sm.create_secret(Name=f"{prefix}/engine/{name}", SecretString=json.dumps(value))
+    return str(created["ARN"])
 
 
 def ensure_unsaved(clients: Any, resources: EngineResources) -> None:

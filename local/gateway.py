@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import queue
 import re
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -92,10 +94,42 @@ def _now() -> str:
     return clock.iso(clock.now())
 
 
+_Work = tuple[Callable[[], Any], "Future[Any]"]
+
+
+class _Container:
+    """One warm container of a function: a thread of its own that runs one invocation at a
+    time, in order. What a handler keeps per thread (engine.dal.pg.db's connection) is then
+    kept per container, as in Lambda, instead of per HTTP request thread, which would leave
+    a PostgreSQL connection open for every request served."""
+
+    def __init__(self, name: str) -> None:
+        self.in_use = 0  # invocations given to it and not yet answered (Functions' lock)
+        self._work: queue.SimpleQueue[_Work] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name=f"lambda {name}", daemon=True).start()
+
+    def run(self, work: Callable[[], Any]) -> Any:
+        future: Future[Any] = Future()
+        self._work.put((work, future))
+        return future.result()
+
+    def _serve(self) -> None:
+        while True:
+            work, future = self._work.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # handed to the caller, as Lambda reports it
+                future.set_exception(exc)
+
+
 class Functions:
-    """Imports handlers by name and runs one invocation per function at a time, as one
-    Lambda container does (Powertools' logger and metrics are per-container state), each
-    with its own environment variables (`environment(name)`), as each Lambda has."""
+    """Imports handlers by name and runs each invocation in a container of its function (its
+    own thread, one invocation at a time, as a Lambda container: Powertools' logger and
+    metrics are per-container state), each with its own environment variables
+    (`environment(name)`), as each Lambda has. Invocations queue for the function's one warm
+    container; `scale_out` ones take an idle container or start another."""
 
     def __init__(
         self,
@@ -105,13 +139,34 @@ class Functions:
         self._specs = {spec.name: spec for spec in specs}
         if len(self._specs) != len(specs):
             raise ValueError("two systems declare a function of the same name")
-        self._locks = {spec.name: threading.Lock() for spec in specs}
+        self._containers: dict[str, list[_Container]] = {spec.name: [] for spec in specs}
+        self._lock = threading.Lock()
         self._environment = environment
 
     def spec(self, name: str) -> FunctionSpec:
         return self._specs[name]
 
-    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+    def invoke(self, name: str, event: dict[str, Any], *, scale_out: bool = False) -> Any:
+        """One invocation, answered when it ends (its exception raised here)."""
+        container = self._take(name, scale_out)
+        try:
+            return container.run(lambda: self._run(name, event))
+        finally:
+            with self._lock:
+                container.in_use -= 1
+
+    def _take(self, name: str, scale_out: bool) -> _Container:
+        with self._lock:
+            containers = self._containers[name]
+            idle = next((c for c in containers if c.in_use == 0), None)
+            if not containers or (scale_out and idle is None):
+                idle = _Container(f"{name} #{len(containers) + 1}")
+                containers.append(idle)
+            chosen = idle if scale_out and idle is not None else containers[0]
+            chosen.in_use += 1
+            return chosen
+
+    def _run(self, name: str, event: dict[str, Any]) -> Any:
         spec = self._specs[name]
         module_name, _, attribute = spec.handler.rpartition(".")
         context = events.LambdaContext(
@@ -119,7 +174,7 @@ class Functions:
             memory_limit_in_mb=spec.memory_mb,
             timeout_seconds=spec.timeout_seconds,
         )
-        with self._locks[name], environ.scoped(self._environment(name)):
+        with environ.scoped(self._environment(name)):
             handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
             return handler(event, context)
 

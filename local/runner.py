@@ -3,10 +3,11 @@
     python -m local.runner [--port 3000] [--data-dir .local-data] [--fast]
 
 The main port (--port) serves the payouts API and the runner's own routes (`POST /local/token`,
-`GET /_local/endpoints`, `/_local/...`); the engine's portal and internal APIs and the
-provider simulators (Monoova, RazorPay) listen on the ports after it. AWS is moto, in this
-process; PostgreSQL is DATABASE_URL or a private server started here; the simulators call
-the webhook routes back as the providers would.
+`GET /_local/endpoints`, `GET|POST /_local/jobs[/{name}]`, `/_local/...`); the engine's portal
+and internal APIs and the simulators (Monoova, RazorPay, the LMS) listen on the ports after
+it. AWS is moto, in this process; PostgreSQL is DATABASE_URL or a private server started here;
+the simulators call the webhook routes back as the providers would. Every system's declared
+schedules run on their timers (local/schedules.py) and on demand.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from local import environ, moto_serial, state
 from local.auth import LocalIssuer
 from local.gateway import Functions, LocalGateway
 from local.runner_routes import serve_safely
+from local.schedules import Job, parse_every
 from local.systems import Api, Context, System
 from local.workers import REGION, Worker
 
@@ -38,9 +40,9 @@ _FAKE_AWS = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
 }
-_DISPLAY = {"razorpay": "RazorPay"}
+_DISPLAY = {"razorpay": "RazorPay", "lms": "LMS"}
 # Each API's port, as an offset from --port when not given (0: every port picked free).
-PORT_OPTIONS = {"payouts": 0, "monoova": 1, "portal": 2, "internal": 3, "razorpay": 4}
+PORT_OPTIONS = {"payouts": 0, "monoova": 1, "portal": 2, "internal": 3, "razorpay": 4, "lms": 5}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,6 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--portal-port", type=int, help="the portal API's; default: --port + 2")
     parser.add_argument("--internal-port", type=int, help="the internal API's; default: --port + 3")
     parser.add_argument("--razorpay-port", type=int, help="RazorPay's; default: --port + 4")
+    parser.add_argument("--lms-port", type=int, help="the LMS simulator's; default: --port + 5")
     parser.add_argument("--data-dir", type=Path, help="keep state here across restarts")
     parser.add_argument(
         "--webhook-delay", type=float, default=2.0, help="seconds before Monoova calls back"
@@ -71,11 +74,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--session-ttl", type=int, help="seconds a portal session lasts (setting: 900)"
     )
     parser.add_argument(
+        "--lms-breaker-open",
+        type=_positive,
+        help="seconds the LMS circuit stays open (config: 60; --fast: 10)",
+    )
+    parser.add_argument(
+        "--lms-backoff",
+        type=_positive,
+        help="seconds before an LMS post's first retry, doubling (config: 30; --fast: 2)",
+    )
+    parser.add_argument(
+        "--every",
+        action="append",
+        metavar="JOB=SECONDS",
+        help="run a declared schedule every SECONDS here (0: only by POST /_local/jobs/JOB);"
+        " repeatable; GET /_local/jobs lists the jobs",
+    )
+    parser.add_argument(
         "--fast",
         action="store_true",
-        help="reconcile and sweep every 5 s; Monoova's circuit open for 30 s",
+        help="reconcile and every rate schedule every 5 s (the repair job 30 s); Monoova's"
+        " circuit open 30 s, the LMS's 10 s, LMS retries from 2 s",
     )
     args = parser.parse_args(argv)
+    try:
+        args.every = parse_every(args.every)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.fast:
         args.reconcile_every = args.reconcile_every or 5.0
         args.breaker_open = args.breaker_open or 30.0
@@ -85,6 +110,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if name != "payouts" and getattr(args, option) is None:
             setattr(args, option, args.port + offset if args.port else 0)
     return args
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("a whole number of seconds, at least 1")
+    return value
 
 
 def default_systems() -> list[System]:
@@ -109,6 +141,12 @@ class Runner:
         self.systems = list(systems) if systems is not None else default_systems()
         self.apis = [api for system in self.systems for api in system.apis]
         self.main = self.apis[0]  # the main port: this API and the runner's own routes
+        declared = sorted(s.name for system in self.systems for s in system.schedules)
+        unknown = sorted(set(args.every) - set(declared))
+        if unknown:  # before anything starts
+            self._mock.stop()
+            names = ", ".join(declared)
+            raise SystemExit(f"--every: no job {', '.join(unknown)}; the jobs: {names}")
 
     def start(self) -> str:
         args = self.args
@@ -150,8 +188,10 @@ class Runner:
         self.local_routes = {
             key: route for system in self.systems for key, route in system.local_routes().items()
         }
+        self.jobs = self._jobs()
         self.workers = [
             *(w for system in self.systems for w in system.workers(self.functions)),
+            *(self._timer(job) for job in self.jobs.values() if job.delay() is not None),
             Worker("moto housekeeping", 5.0, moto_serial.forget_model_instances),
         ]
         for worker in self.workers:
@@ -160,6 +200,30 @@ class Runner:
             threading.Thread(target=server.serve_forever, name=f"http-{name}", daemon=True).start()
         self._print_banner(seeded, restored=saved is not None)
         return self.urls[self.main.name]
+
+    def _jobs(self) -> dict[str, Job]:
+        """Every system's declared schedules by name, each at the pace chosen here."""
+        jobs: dict[str, Job] = {}
+        for system in self.systems:
+            for schedule in system.schedules:
+                if schedule.name in jobs:
+                    raise ValueError(f"two schedules are named {schedule.name}")
+                every = self.args.every.get(schedule.name, system.schedule_every(schedule))
+                jobs[schedule.name] = Job(system.name, schedule, every)
+        return dict(sorted(jobs.items()))
+
+    def _timer(self, job: Job) -> Worker:
+        def run() -> None:
+            self.functions.invoke(job.function, job.event())
+
+        return Worker(f"{job.name} (schedule)", 0.0, run, delay=job.delay())
+
+    def run_job(self, name: str) -> dict[str, Any]:
+        """POST /_local/jobs/{name}: the job's function now, as its rule would invoke it (a
+        container of its own when its warm one is busy); KeyError for no such job."""
+        job = self.jobs[name]
+        result = self.functions.invoke(job.function, job.event(), scale_out=True)
+        return {"job": job.name, "function": job.function, "result": result}
 
     def endpoints(self) -> dict[str, str]:
         """Every API's and simulator's base URL, by name (GET /_local/endpoints)."""
@@ -212,6 +276,8 @@ class Runner:
         ]
         lines += [
             f"All endpoints:    {base}/_local/endpoints",
+            *_wrapped("Jobs:", [f"{job.name} ({job.pace()})" for job in self.jobs.values()]),
+            f"{'':18}run one now: curl -s -X POST {base}/_local/jobs/<name>",
             "State:            "
             + (f"restored from {self.args.data_dir}" if restored else "fresh")
             + (f", saved to {self.args.data_dir} on exit" if self.args.data_dir else ", not kept"),
@@ -222,6 +288,19 @@ class Runner:
             lines += ["", *system.banner()]
         lines += ["", f"Listening on {base}"]
         print("\n".join(lines), flush=True)
+
+
+def _wrapped(label: str, entries: list[str], width: int = 100) -> list[str]:
+    """`label` then the entries, comma-separated, on lines of at most `width` (an entry is
+    never split), each line indented as the banner's values are."""
+    lines, line = [], f"{label:<18}"
+    for index, entry in enumerate(entries):
+        piece = entry + ("," if index < len(entries) - 1 else "")
+        if len(line) + len(piece) + 1 > width and line.strip() != label:
+            lines.append(line.rstrip())
+            line = " " * 18
+        line += piece + " "
+    return [*lines, line.rstrip()]
 
 
 class _Server(ThreadingHTTPServer):

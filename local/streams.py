@@ -16,12 +16,16 @@ Three things moto does not do as DynamoDB Streams and Lambda do, handled here:
   dropped from the shard, and its used iterators are forgotten, so the runner's memory
   stays flat however many payouts it serves (and moto's per-transaction table copies stay
   small).
+
+An event source mapping's filter (`filter_pattern`, the stacks' Lambda FilterCriteria
+pattern) is applied as Lambda applies it: a record that does not match is passed over
+without an invocation, and counts as done.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from local import moto_serial
@@ -42,8 +46,10 @@ class StreamPump:
         batch_size: int = 10,
         max_retries: int = MAX_RETRIES,
         on_failure: Callable[[list[dict[str, Any]]], None] | None = None,
+        filter_pattern: Mapping[str, Any] | None = None,
     ) -> None:
         self._streams = streams
+        self._pattern = check_pattern(filter_pattern) if filter_pattern else None
         self._table = table_name
         self._arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
         self._batch_size = batch_size
@@ -65,18 +71,36 @@ class StreamPump:
         return records
 
     def drain(self, handler: Handler) -> int:
-        """Deliver every pending record; returns how many the handler took."""
+        """Deliver every pending record; returns how many are done with (the handler took
+        them, or the filter passed them over)."""
         delivered = 0
         while True:
             records = self.poll()
             if not records:
                 return delivered
-            for start in range(0, len(records), self._batch_size):
-                batch = records[start : start + self._batch_size]
-                taken = self._deliver(batch, handler)
+            for span in self._spans(records):
+                taken = self._deliver(span, handler)
                 delivered += taken
-                if taken < len(batch):
+                if taken < len(span):
                     break  # read again from the first record not done, as Lambda does
+
+    def _spans(
+        self, records: list[tuple[str, dict[str, Any]]]
+    ) -> list[list[tuple[str, dict[str, Any]]]]:
+        """Consecutive runs of records holding up to `batch_size` that the filter passes
+        (every record, without one), the records it drops between them included."""
+        spans: list[list[tuple[str, dict[str, Any]]]] = [[]]
+        taken = 0
+        for entry in records:
+            if taken == self._batch_size:
+                spans.append([])
+                taken = 0
+            spans[-1].append(entry)
+            taken += int(self._passes(entry[1]))
+        return [span for span in spans if span]
+
+    def _passes(self, record: dict[str, Any]) -> bool:
+        return self._pattern is None or matches(self._pattern, record)
 
     def _iterator(self, shard_id: str) -> str:
         last = self._delivered.get(shard_id)
@@ -87,27 +111,34 @@ class StreamPump:
             kwargs |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": str(last)}
         return str(self._streams.get_shard_iterator(**kwargs)["ShardIterator"])
 
-    def _deliver(self, batch: list[tuple[str, dict[str, Any]]], handler: Handler) -> int:
-        """Hand one batch over; returns how many of its records are done with."""
+    def _deliver(self, span: list[tuple[str, dict[str, Any]]], handler: Handler) -> int:
+        """Hand one batch (the span's records the filter passes) over; returns how many of
+        the span's records are done with."""
+        chosen = [i for i, (_, r) in enumerate(span) if self._passes(r)]
+        if not chosen:
+            self._done(span)  # filtered out: Lambda never invokes for them
+            return len(span)
+        batch = [span[i] for i in chosen]
         event = {"Records": [_as_lambda_record(r, self._arn) for _, r in batch]}
         try:
             result = handler(event)
         except Exception as exc:  # a function error fails the whole batch
             print(f"[stream] batch failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            failed_at: int | None = 0
+            failed: int | None = 0
         else:
-            failed_at = _first_failure(batch, result)
-        if failed_at is None:
-            self._done(batch)
-            return len(batch)
-        self._done(batch[:failed_at])
-        first = _sequence(batch[failed_at][1])
+            failed = _first_failure(batch, result)
+        if failed is None:
+            self._done(span)
+            return len(span)
+        failed_at = chosen[failed]
+        self._done(span[:failed_at])
+        first = _sequence(span[failed_at][1])
         self._attempts[first] = self._attempts.get(first, 0) + 1
         if self._attempts[first] <= self._max_retries:
             return failed_at
-        self._on_failure([r for _, r in batch[failed_at:]])  # AWS: the on-failure destination
-        self._done(batch[failed_at:])
-        return len(batch)
+        self._on_failure([r for _, r in batch[failed:]])  # AWS: the on-failure destination
+        self._done(span[failed_at:])
+        return len(span)
 
     def _done(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
         for shard_id, record in batch:
@@ -122,6 +153,55 @@ def _first_failure(batch: list[tuple[str, dict[str, Any]]], result: Any) -> int 
     failures = (result or {}).get("batchItemFailures") or []
     failed = {str(f.get("itemIdentifier")) for f in failures}
     return next((i for i, (_, r) in enumerate(batch) if _sequence(r) in failed), None)
+
+
+_OPERATORS = frozenset({"exists", "prefix", "anything-but"})
+
+
+def check_pattern(pattern: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The pattern, if every rule in it is one `matches` models (else ValueError: a filter
+    the runner would apply wrongly is refused at start, not ignored)."""
+    for key, rule in pattern.items():
+        if key.startswith("$"):
+            raise ValueError(f"filter operator {key} is not modelled locally")
+        if isinstance(rule, Mapping):
+            check_pattern(rule)
+        elif isinstance(rule, list):
+            for value in rule:
+                if isinstance(value, Mapping) and not set(value) <= _OPERATORS:
+                    raise ValueError(f"filter rule {dict(value)} is not modelled locally")
+        else:
+            raise ValueError(f"a filter's leaf is a list of values, got {rule!r}")
+    return pattern
+
+
+def matches(pattern: Mapping[str, Any], value: Any) -> bool:
+    """Lambda event filtering: every key of the pattern matches (nested objects recurse; a
+    list holds the values allowed: literals, or `exists`, `prefix`, `anything-but`)."""
+    if not isinstance(value, Mapping):
+        return False
+    for key, rule in pattern.items():
+        present = key in value
+        if isinstance(rule, Mapping):
+            if not present or not matches(rule, value[key]):
+                return False
+            continue
+        if not any(_allows(option, present, value.get(key)) for option in rule):
+            return False
+    return True
+
+
+def _allows(option: Any, present: bool, actual: Any) -> bool:
+    if isinstance(option, Mapping):
+        if "exists" in option:
+            return present is bool(option["exists"])
+        if not present:
+            return False
+        if "prefix" in option:
+            return isinstance(actual, str) and actual.startswith(str(option["prefix"]))
+        excluded = option["anything-but"]
+        return actual not in (excluded if isinstance(excluded, list) else [excluded])
+    return present and actual == option
 
 
 def _sequence(record: dict[str, Any]) -> str:

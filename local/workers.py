@@ -16,9 +16,13 @@ Invoke = Callable[[dict[str, Any]], Any]
 
 @dataclass
 class Worker:
+    """Runs `run` every `interval` seconds, or after `delay()` seconds each time when given
+    (a cron schedule's next fire time), on its own thread, until stopped."""
+
     name: str
     interval: float
     run: Callable[[], None]
+    delay: Callable[[], float] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -32,20 +36,21 @@ class Worker:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(self.delay() if self.delay else self.interval):
             try:
                 self.run()
             except Exception as exc:
                 print(f"[{self.name}] {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
-def consume_queue(queue_url: str, invoke: Invoke) -> None:
-    """One poll of an SQS event source: a batch to the function, then, as Lambda's poller
-    does, the messages it did not report in `batchItemFailures` deleted."""
+def consume_queue(queue_url: str, invoke: Invoke, batch_size: int = 10) -> None:
+    """One poll of an SQS event source: a batch (up to 10, SQS's most per receive) to the
+    function, then, as Lambda's poller does, the messages it did not report in
+    `batchItemFailures` deleted."""
     sqs = boto3.client("sqs", region_name=REGION)
     messages = sqs.receive_message(
         QueueUrl=queue_url,
-        MaxNumberOfMessages=10,
+        MaxNumberOfMessages=max(1, min(batch_size, 10)),
         VisibilityTimeout=30,
         AttributeNames=["ApproximateReceiveCount"],
     ).get("Messages", [])

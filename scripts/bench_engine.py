@@ -18,6 +18,12 @@
 - operations: AWS calls and SQL round trips per operation on a warm container (create
   payment, notification, webhook) against moto, PostgreSQL and the RazorPay simulator; an
   operation whose handler is not there yet says "not measured: ...".
+- lms: the LMS poster (its real handler, stores and client) posting LMS_ITEMS queued receipts
+  from their TransactionQueue stream records, in the mapping's batches, to the LMS simulator
+  on moto: items/s, and items/s leaving out the time spent inside AWS calls (moto's, which
+  grows with the tables: it deep-copies every table a TransactWriteItems touches); AWS calls
+  per posted item on a warm container, by operation; the same for one sweep of
+  LMS_SWEEP_ITEMS; and what a cold container adds (the secret).
 """
 
 from __future__ import annotations
@@ -35,12 +41,16 @@ POSTGRES_MODULE = "engine.dal.pg.db"
 WITH_PSYCOPG = "+psycopg"
 STREAM_BATCH = 1000
 STREAM_RUNS = 5
+LMS_ITEMS = 200
+LMS_SWEEP_ITEMS = 50
 TARGETS = {
     "handler_import_ratio": 1.5,
     "stream_throughput_ratio": 0.5,  # at least
     "aws_calls.create_payment": 2,
     "aws_calls.notification": 3,
     "aws_calls.webhook": 2,
+    # A claim and the settle transaction per item, the breaker's read and record per batch.
+    "lms_aws_calls_per_item": 3,
 }
 
 
@@ -102,18 +112,62 @@ def operations() -> tuple[dict[str, dict[str, Any]], list[str]]:
 _OPERATIONS = ("create_payment", "notification", "webhook")
 
 
+def lms_posting() -> dict[str, Any]:
+    """The poster's throughput and AWS calls per posted item (see the module docstring)."""
+    from engine.declarations import EVENT_SOURCES, LMS_POSTER
+    from tests.bench_engine_scenarios import lms_scenario
+
+    [source] = [s for s in EVENT_SOURCES if s.function == LMS_POSTER.name]
+    with lms_scenario() as scenario:
+        meter = scenario.meter
+        cold_records = scenario.queue(source.batch_size)
+        meter.clear()
+        scenario.post(cold_records, source.batch_size)  # a cold container: secret, token
+        cold = dict(meter.calls)
+        records = scenario.queue(LMS_ITEMS)
+        meter.clear()
+        seconds = scenario.post(records, source.batch_size)
+        poster_calls, in_aws = dict(meter.calls), meter.seconds
+        scenario.queue(LMS_SWEEP_ITEMS)
+        meter.clear()
+        sweep_seconds, answer = scenario.sweep()
+        sweep_calls = dict(meter.calls)
+    posted = sum(answer["counts"].get(k, 0) for k in ("posted", "posted_resolved"))
+    assert posted == LMS_SWEEP_ITEMS, answer
+    return {
+        "items": LMS_ITEMS,
+        "batch_size": source.batch_size,
+        "items_per_second": round(LMS_ITEMS / seconds, 1),
+        "items_per_second_outside_aws_calls": round(LMS_ITEMS / max(seconds - in_aws, 1e-9)),
+        "seconds": round(seconds, 2),
+        "seconds_in_aws_calls": round(in_aws, 2),
+        "aws_calls_per_item": round(sum(poster_calls.values()) / LMS_ITEMS, 3),
+        "aws_calls_detail": dict(sorted(poster_calls.items())),
+        "cold_batch_aws_calls_detail": dict(sorted(cold.items())),
+        "sweep": {
+            "items": LMS_SWEEP_ITEMS,
+            "items_per_second": round(LMS_SWEEP_ITEMS / sweep_seconds, 1),
+            "aws_calls_per_item": round(sum(sweep_calls.values()) / LMS_SWEEP_ITEMS, 3),
+            "aws_calls_detail": dict(sorted(sweep_calls.items())),
+        },
+    }
+
+
 def run() -> dict[str, Any]:
     with handler_output() as output:
         imports, with_psycopg = handler_import_ratios()
         stream = stream_throughput()
     ops, ops_news = operations()
+    with handler_output() as lms_output:
+        lms = lms_posting()
     return {
         "handler_import_ratio": imports,
         "handler_import_ratio_with_psycopg": with_psycopg,
         "stream": stream,
         "operations": ops,
+        "lms": lms,
         "targets": TARGETS,
-        "handler_output": news(output) + ops_news,
+        "handler_output": news(output) + ops_news + news(lms_output),
     }
 
 
@@ -150,4 +204,20 @@ def table(results: dict[str, Any]) -> list[str]:
             row(f"aws calls {name} (warm)", figures["aws_calls"], TARGETS[f"aws_calls.{name}"])
         )
         lines.append(row(f"sql round trips {name} (warm)", figures["sql_round_trips"]))
+    lms = results.get("lms")
+    if lms:
+        lines.append(
+            row(f"lms poster items/s ({lms['items']} queued, moto)", lms["items_per_second"])
+        )
+        lines.append(
+            row("lms poster items/s outside AWS calls", lms["items_per_second_outside_aws_calls"])
+        )
+        target = TARGETS["lms_aws_calls_per_item"]
+        lines.append(
+            row("lms aws calls per posted item (poster)", lms["aws_calls_per_item"], target)
+        )
+        sweep = lms["sweep"]
+        lines.append(
+            row("lms aws calls per posted item (sweep)", sweep["aws_calls_per_item"], target)
+        )
     return lines

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -30,12 +30,15 @@ from tests.transactions_support import event, item, record
 
 LOANS = 50
 OUTSTANDING = Decimal("100000000.00")
-_INSERT = (
-    "INSERT INTO payments (transaction_id, loan_account_number, branch_code, amount, status, "
-    "version, created_at, channel, receipt_number, razorpay_order_id, razorpay_payment_id, "
-    "payment_method, captured_at, refunded_amount) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
+
+
+def _insert() -> str:
+    """A bare INSERT of every PaymentRow field (its columns are the payments table's)."""
+    from engine.dal.pg.payments import PaymentRow
+
+    columns = [f.name for f in fields(PaymentRow)]
+    placeholders = ", ".join(["%s"] * len(columns))
+    return f"INSERT INTO payments ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class StreamScenario:
         self._app_url = app_url
         self._batches = 0
         self._bare = psycopg.connect(app_url, autocommit=True, prepare_threshold=None)
+        self._insert = _insert()
 
     def batch(self, size: int) -> Batch:
         """`size` captured payments spread over the loans, never seen before."""
@@ -79,7 +83,7 @@ class StreamScenario:
         """Seconds a bare `executemany` INSERT of the same rows takes, in one transaction."""
         started = time.perf_counter()
         with self._bare.transaction(), self._bare.cursor() as cur:
-            cur.executemany(_INSERT, batch.rows)
+            cur.executemany(self._insert, batch.rows)
         return time.perf_counter() - started
 
     def round_trips(self, batch: Batch) -> int:
@@ -215,3 +219,179 @@ def portal_scenario() -> Iterator[PortalScenario]:
             yield PortalScenario(portal)
     finally:
         postgres.drop_database(server.admin_url, url)
+
+
+# ---------------------------------------------------------------------------- LMS posting
+
+LMS_LOAN = "LN0000000001"
+LMS_REGION = "ap-southeast-2"  # the runner's moto region
+
+
+class AwsMeter:
+    """AWS calls made on a boto3 session, by `service:Operation`, and the seconds spent in
+    them (in moto, here): a `before-call` and an `after-call` hook."""
+
+    def __init__(self, session: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        self.seconds = 0.0
+        session.events.register("before-call", self._before)
+        session.events.register("after-call", self._after)
+
+    def _before(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+        context["bench_started"] = time.perf_counter()
+
+    def _after(self, context: dict[str, Any], **_: Any) -> None:
+        started = context.pop("bench_started", None)
+        if started is not None:
+            self.seconds += time.perf_counter() - started
+
+    def clear(self) -> None:
+        self.calls.clear()
+        self.seconds = 0.0
+
+
+class LmsScenario:
+    """The LMS poster's real handler, stores (moto) and client, against the LMS simulator:
+    receipts queued as a capture queues them, then posted from their stream records."""
+
+    def __init__(self, tables: dict[str, str], simulator: Any, meter: AwsMeter) -> None:
+        self.tables = tables
+        self.simulator = simulator
+        self.meter = meter
+        self._made = 0
+
+    def queue(self, count: int) -> list[dict[str, Any]]:
+        """`count` captured transactions with their LMS outbox items (written before any
+        counting starts); the TransactionQueue stream's INSERT records for them."""
+        import boto3
+
+        from engine.dal.ddb.queue import LMS_RECEIPT, lms_queue_id
+        from engine.tables import TRANSACTION_QUEUE, TRANSACTIONS
+        from shared import ddb
+
+        dynamodb = boto3.client("dynamodb")
+        now = int(time.time())
+        records = []
+        for _ in range(count):
+            self._made += 1
+            txn = f"pay_lms{self._made:013d}"
+            dynamodb.put_item(
+                TableName=self.tables[TRANSACTIONS.logical_name],
+                Item=ddb.to_item(item(txn, LMS_LOAN, "10.00", "CAPTURED", 2)),
+            )
+            queued = {
+                "queue_id": lms_queue_id(txn),
+                "queue_type": LMS_RECEIPT,
+                "retry_timestamp": now,
+                "status": "PENDING",
+                "attempts": 0,
+                "transaction_id": txn,
+                "created_at": "2026-12-03T06:40:00.000Z",
+                "payload": {
+                    "transaction_id": txn,
+                    "receipt_number": f"BR001/2026-27/{self._made:06d}",
+                    "loan_account_number": LMS_LOAN,
+                    "branch_code": "BR001",
+                    "amount": Decimal("10.00"),
+                    "currency": "INR",
+                    "channel": "PORTAL",
+                    "payment_method": "upi",
+                    "razorpay_payment_id": f"pay_RZP{self._made:010d}",
+                    "captured_at": "2026-12-03T06:40:00.000Z",
+                },
+            }
+            dynamodb.put_item(
+                TableName=self.tables[TRANSACTION_QUEUE.logical_name], Item=ddb.to_item(queued)
+            )
+            records.append(record(queued, event="INSERT", keys=ddb.to_item({"queue_id": txn})))
+        return records
+
+    def post(self, records: list[dict[str, Any]], batch_size: int) -> float:
+        """Seconds the LmsPoster handler takes on the records, in the mapping's batches;
+        every one must be posted."""
+        from engine.handlers.consumers import lms_poster
+
+        posted = 0
+        started = time.perf_counter()
+        for start in range(0, len(records), batch_size):
+            answer = lms_poster.handler(
+                event(*records[start : start + batch_size]), LambdaContext("LmsPoster", 512, 120)
+            )
+            assert answer["batchItemFailures"] == [], answer
+        elapsed = time.perf_counter() - started
+        posted = sum(1 for r in self.simulator.receipts() if r["loan_account_number"] == LMS_LOAN)
+        assert posted >= len(records), (posted, len(records))
+        return elapsed
+
+    def sweep(self) -> tuple[float, dict[str, Any]]:
+        from engine.handlers.jobs import lms_sweep
+
+        started = time.perf_counter()
+        answer = lms_sweep.handler({"source": "bench"}, LambdaContext("LmsSweeper", 512, 120))
+        return time.perf_counter() - started, answer
+
+
+@contextmanager
+def lms_scenario() -> Iterator[LmsScenario]:
+    """moto (the runner's resources, serialised as the runner has it) and the LMS simulator
+    with the demo loans; the LMS functions' environment as the runner sets it."""
+    import boto3
+    from moto import mock_aws
+
+    from engine import wiring, wiring_lms
+    from local import moto_serial
+    from local.engine_resources import provision
+    from simulators.lms import LmsSimulator, demo_loans
+
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_DEFAULT_REGION": LMS_REGION,
+            "AWS_REGION": LMS_REGION,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_SESSION_TOKEN": "bench",
+            "POWERTOOLS_SERVICE_NAME": "engine",
+            "POWERTOOLS_METRICS_NAMESPACE": "FivestarPaymentsEngine",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    original_call = moto_serial.DynamoHandler.call_action
+    moto_serial.install()
+    credentials = {"client_id": "engine-bench", "client_secret": "lms-bench-secret"}
+    try:
+        simulator = LmsSimulator(
+            credentials["client_id"], credentials["client_secret"], loans=demo_loans()
+        )
+        with mock_aws(), simulator:
+            boto3.setup_default_session(region_name=LMS_REGION)
+            meter = AwsMeter(boto3.DEFAULT_SESSION)
+            # Settings, secrets and clients forgotten: the handlers' clients are made on this
+            # session (so counted) and read this environment.
+            wiring.reset()
+
+            def clients(name: str) -> Any:
+                return boto3.client(name, region_name=LMS_REGION)
+
+            resources = provision(
+                clients,
+                key_id="rzp_bench",
+                key_secret="bench",
+                webhook_secret="bench",
+                lms_client=credentials,
+                prefix="bench",
+            )
+            os.environ.update(resources.env())
+            os.environ["LMS_BASE_URL"] = simulator.base_url or ""
+            wiring_lms.reset()
+            try:
+                yield LmsScenario(resources.tables, simulator, meter)
+            finally:
+                wiring_lms.reset()
+                wiring.reset()
+                boto3.DEFAULT_SESSION = None
+    finally:
+        moto_serial.DynamoHandler.call_action = original_call  # type: ignore[method-assign]
+        os.environ.clear()
+        os.environ.update(saved)

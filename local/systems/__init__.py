@@ -2,7 +2,9 @@
 
 The runner gives every API a port of its own (the first system's first API gets the main
 port), starts each system once those ports are known (its simulators call them back), and
-invokes every function with that function's own environment (local/environ.py).
+invokes every function with that function's own environment (local/environ.py). A system's
+declared schedules are the runner's to run: on their timers (local/schedules.py) and on
+demand (`POST /_local/jobs/{name}`); its streams and queues are its own `workers`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.declarations import FunctionSpec, Route
+from shared.declarations import FunctionSpec, Route, Schedule
 
 if TYPE_CHECKING:
     from local.auth import LocalIssuer
@@ -58,6 +60,14 @@ class System(Protocol):
     @property
     def apis(self) -> Sequence[Api]: ...
 
+    @property
+    def schedules(self) -> Sequence[Schedule]:
+        """Its scheduled jobs, as its stacks declare them (each name unique in the runner)."""
+
+    def schedule_every(self, schedule: Schedule) -> float | None:
+        """Seconds between runs of one of its schedules here (its options, --fast), or None
+        for the schedule's own expression. Called after start()."""
+
     def start(self, context: Context) -> None:
         """Create (or restore) resources, start simulators, seed demo data."""
 
@@ -65,7 +75,7 @@ class System(Protocol):
         """The environment variables of one of this system's functions."""
 
     def workers(self, functions: Functions) -> list[Worker]:
-        """Streams, queues and schedules, as AWS would trigger them."""
+        """Streams and queues, as AWS would trigger them (the runner runs the schedules)."""
 
     def endpoints(self) -> dict[str, str]:
         """Simulators and other non-API base URLs, by name."""
@@ -81,3 +91,11 @@ class System(Protocol):
 
     def stop(self) -> None:
         """Stop simulators and servers it started."""
+
+
+class RouteError(Exception):
+    """A runner utility's refusal, answered in the port's API error shape (not a crash)."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message

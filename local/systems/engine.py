@@ -1,7 +1,8 @@
 """The payments engine on a laptop: the portal and internal APIs, their resources in moto,
-PostgreSQL (migrated and seeded), the RazorPay simulator, the SMS outbox and the engine's
-background work (the Transactions stream, the webhook replay queue, the sweeper and the
-repair job on their schedules)."""
+PostgreSQL (migrated and seeded), the RazorPay and LMS simulators, the SMS outbox and the
+engine's background work: every stream and queue engine.declarations.EVENT_SOURCES declares
+(the Transactions stream to the sync, the TransactionQueue stream to the LMS poster, through
+the stacks' filter, the webhook replay queue) and, through the runner, its SCHEDULES."""
 
 from __future__ import annotations
 
@@ -18,16 +19,20 @@ from botocore.config import Config
 from config.engine import ENVIRONMENTS as ENGINE_ENVIRONMENTS
 from engine import declarations
 from engine.metrics import NAMESPACE
-from engine.queues import RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
 from engine.tables import TRANSACTIONS
-from local import engine_demo, openapi_engine, sms_outbox
-from local.engine_resources import EngineResources, ensure_unsaved, provision
+from local import engine_demo, lms_view, openapi_engine, sms_outbox
+from local.engine_resources import EngineResources, ensure_lms_secret, ensure_unsaved, provision
 from local.gateway import Functions, engine_gateway_error
+from local.schedules import rate_seconds
 from local.streams import StreamPump
 from local.systems import Api, Context, LocalRoute
 from local.workers import REGION, Worker, consume_queue
+from shared.declarations import EventSource, Schedule
+from simulators.lms import LmsSimulator, demo_loans
+from simulators.lms.server import MODES as LMS_MODES
 from simulators.razorpay.server import RazorpaySimulator
 from stacks.engine import access
+from stacks.engine.service import STREAM_FILTERS
 
 PORTAL_API_KEY = "local-portal-api-key"
 RAZORPAY_KEY_ID = "rzp_test_local"
@@ -35,8 +40,16 @@ WEBHOOK_PATH = "/api/v1/webhooks/razorpay"
 # Reachable without the key, as in the stacks: Route 53 cannot send one to /health, and
 # RazorPay authenticates its webhooks by their signature.
 PORTAL_KEYLESS = frozenset({"GET /health", f"POST {WEBHOOK_PATH}"})
-SCHEDULE_SECONDS = {"sweep": 300.0, "repair": 3600.0}
-FAST_REPAIR_SECONDS = 30.0
+LMS_CLIENT_ID = "engine-local"
+# With --fast every rate schedule runs at least this often, but those named here.
+FAST_SCHEDULE_SECONDS = 5.0
+FAST_SECONDS = {declarations.TRANSACTIONS_REPAIR.name: 30.0}
+# With --fast: the LMS circuit open 10 s (config: 60) and retries from 2 s (config: 30).
+FAST_LMS_BREAKER_OPEN = 10
+FAST_LMS_BACKOFF = 2
+# How often the runner polls an event source: a stream (as Lambda's poller, about 4 a
+# second per shard, with its batching window) and a queue.
+POLL_SECONDS = {"dynamodb-stream": 0.5, "sqs": 1.0}
 # Settings that are config in AWS, from the dev environment's config through the code the
 # service stacks use (stacks/engine/access.py), so they cannot differ from a deployment's.
 CONFIG = access.config_values(ENGINE_ENVIRONMENTS["dev"]) | {
@@ -48,6 +61,19 @@ CONFIG = access.config_values(ENGINE_ENVIRONMENTS["dev"]) | {
 
 def client(name: str) -> Any:
     return boto3.client(name, region_name=REGION)
+
+
+def _streams_client() -> Any:
+    # moto 5.2.5 routes only the classic endpoint, not the account-based one.
+    return boto3.client(
+        "dynamodbstreams", region_name=REGION, config=Config(account_id_endpoint_mode="disabled")
+    )
+
+
+def _declared_seconds(function: str) -> float | None:
+    """The declared rate of the schedule that runs `function`."""
+    schedule = next((s for s in declarations.SCHEDULES if s.function == function), None)
+    return rate_seconds(schedule.expression) if schedule else None
 
 
 def _portal_document(base: str) -> dict[str, Any]:
@@ -68,6 +94,7 @@ def _internal_document(base: str) -> dict[str, Any]:
 class EngineSystem:
     name = "engine"
     functions = declarations.FUNCTIONS
+    schedules = declarations.SCHEDULES
     apis = (
         Api(
             "portal",
@@ -91,12 +118,16 @@ class EngineSystem:
         self.resources: EngineResources | None = None
         self.database: engine_demo.EngineDatabase | None = None
         self.simulator: RazorpaySimulator | None = None
+        self.lms_simulator: LmsSimulator | None = None
         self._env: dict[str, str] = {}
         self._secrets: dict[str, str] = {}
+        self._lms_client: dict[str, str] = {}
 
     def start(self, context: Context) -> None:
         args, saved = context.args, context.saved
         self._secrets = dict(saved["razorpay"]) if saved else _new_secrets()
+        # Kept with --data-dir like RazorPay's; state saved before the LMS has none yet.
+        self._lms_client = dict(saved["lms"]) if saved and saved.get("lms") else _new_lms()
         self.portal = context.urls["portal"]
         self.main = next(iter(context.urls.values()))  # the main port: the runner's routes
         self.simulator = RazorpaySimulator(
@@ -108,9 +139,19 @@ class EngineSystem:
             port=args.razorpay_port,
         )
         self.razorpay = self.simulator.start()
+        # The LMS holds the same demo loans as PostgreSQL (local/engine_demo/seed.sql).
+        self.lms_simulator = LmsSimulator(
+            self._lms_client["client_id"],
+            self._lms_client["client_secret"],
+            loans=demo_loans(),
+            host=args.host,
+            port=args.lms_port,
+        )
+        self.lms = self.lms_simulator.start()
         self.database = engine_demo.prepare(args.data_dir)
         if saved:
-            self.resources = EngineResources(**saved["resources"])
+            restored = EngineResources(**saved["resources"])
+            self.resources = ensure_lms_secret(client, restored, self._lms_client)
             ensure_unsaved(client, self.resources)
         else:
             self.resources = provision(
@@ -118,6 +159,7 @@ class EngineSystem:
                 key_id=RAZORPAY_KEY_ID,
                 key_secret=self._secrets["key_secret"],
                 webhook_secret=self._secrets["webhook_secret"],
+                lms_client=self._lms_client,
             )
         sms_outbox.install()
         self._env = self._environment(args)
@@ -129,6 +171,7 @@ class EngineSystem:
         env = dict(CONFIG) | self.resources.env()
         env |= {
             "RAZORPAY_BASE_URL": self.razorpay,
+            "LMS_BASE_URL": self.lms,
             "DATABASE_URL": self.database.app_url,
             "DB_NAME": engine_demo.DATABASE,
             "DB_USER": engine_demo.APP_ROLE,
@@ -138,82 +181,114 @@ class EngineSystem:
         }
         if args.session_ttl:
             env["SESSION_TTL_SECONDS"] = str(args.session_ttl)
-        if args.sweep_every and args.sweep_every < SCHEDULE_SECONDS["sweep"]:
+        declared_sweep = _declared_seconds(declarations.PAYMENT_SWEEPER.name) or 0.0
+        if args.sweep_every and args.sweep_every < declared_sweep:
             # A sped-up sweep looks at payments as soon as two of its runs have passed.
             env["PAYMENT_SWEEP_AFTER_SECONDS"] = str(max(1, int(args.sweep_every * 2)))
+        return env | self._lms_pace(args)
+
+    @staticmethod
+    def _lms_pace(args: Any) -> dict[str, str]:
+        """--lms-breaker-open and --lms-backoff (--fast: 10 s and 2 s). The backoff's cap
+        keeps config's proportion to its base (30 s -> 1 h), so retries still spread out."""
+        env: dict[str, str] = {}
+        breaker_open = args.lms_breaker_open or (FAST_LMS_BREAKER_OPEN if args.fast else None)
+        if breaker_open:
+            env["LMS_BREAKER_OPEN_SECONDS"] = str(breaker_open)
+        backoff = args.lms_backoff or (FAST_LMS_BACKOFF if args.fast else None)
+        if backoff:
+            base = int(CONFIG.get("LMS_BACKOFF_BASE_SECONDS", "30"))
+            cap = int(CONFIG.get("LMS_BACKOFF_CAP_SECONDS", "3600"))
+            env["LMS_BACKOFF_BASE_SECONDS"] = str(backoff)
+            env["LMS_BACKOFF_CAP_SECONDS"] = str(max(backoff, backoff * cap // base))
         return env
 
     def environment(self, function: str) -> dict[str, str]:
         return self._env
 
+    def schedule_every(self, schedule: Schedule) -> float | None:
+        args = self.args
+        if schedule.function == declarations.PAYMENT_SWEEPER.name and args.sweep_every:
+            return float(args.sweep_every)
+        declared = rate_seconds(schedule.expression)
+        if not args.fast or declared is None:
+            return None  # its own rate, or its cron's times
+        return min(declared, FAST_SECONDS.get(schedule.function, FAST_SCHEDULE_SECONDS))
+
     def workers(self, functions: Functions) -> list[Worker]:
+        """One poller per declared event source, as its mapping in the stacks."""
+        tables = [s.source for s in declarations.EVENT_SOURCES if s.kind == "dynamodb-stream"]
+        shared = sorted({t for t in tables if tables.count(t) > 1})
+        if shared:
+            # StreamPump drops what it delivered from moto's shard: one reader per stream.
+            raise ValueError(f"the runner delivers a table's stream to one consumer: {shared}")
+        return [self._poller(source, functions) for source in declarations.EVENT_SOURCES]
+
+    def _poller(self, source: EventSource, functions: Functions) -> Worker:
         assert self.resources is not None
         resources = self.resources
+
+        def invoke(event: dict[str, Any]) -> Any:
+            return functions.invoke(source.function, event)
+
+        if source.kind == "sqs":
+            url = resources.queues[source.source]
+            return Worker(
+                f"{source.function} ({source.source} queue)",
+                POLL_SECONDS["sqs"],
+                lambda: consume_queue(url, invoke, batch_size=source.batch_size),
+            )
+        dead_letters = resources.queues[source.on_failure] if source.on_failure else None
         pump = StreamPump(
             client("dynamodb"),
-            boto3.client(
-                "dynamodbstreams",
-                region_name=REGION,
-                # moto 5.2.5 routes only the classic endpoint, not the account-based one.
-                config=Config(account_id_endpoint_mode="disabled"),
-            ),
-            resources.tables[TRANSACTIONS.logical_name],
-            batch_size=100,  # the event source mapping's
-            on_failure=self._dead_letter_records,
+            _streams_client(),
+            resources.tables[source.source],
+            batch_size=source.batch_size,
+            max_retries=source.retry_attempts,
+            on_failure=lambda records: self._dead_letter_records(dead_letters, records),
+            filter_pattern=STREAM_FILTERS.get(source.function),
         )
 
-        def invoke(name: str) -> Any:
-            return lambda event: functions.invoke(name, event)
+        def drain() -> None:
+            pump.drain(invoke)
 
-        def schedule(name: str) -> Any:
-            return lambda: functions.invoke(name, {"source": "local.schedule"})
+        return Worker(
+            f"{source.function} ({source.source} stream)", POLL_SECONDS["dynamodb-stream"], drain
+        )
 
-        def sync() -> None:
-            pump.drain(invoke(declarations.TRANSACTIONS_SYNC.name))
-
-        sweep_every = self.args.sweep_every or SCHEDULE_SECONDS["sweep"]
-        repair_every = FAST_REPAIR_SECONDS if self.args.fast else SCHEDULE_SECONDS["repair"]
-        replay_url = resources.queues[RAZORPAY_WEBHOOK_REPLAY.name]
-        return [
-            Worker("transactions-sync (table stream)", 0.5, sync),
-            Worker(
-                "razorpay-webhook-replay (queue)",
-                1.0,
-                lambda: consume_queue(
-                    replay_url, invoke(declarations.RAZORPAY_WEBHOOK_REPLAYER.name)
-                ),
-            ),
-            Worker(
-                "payment-sweeper (schedule)",
-                sweep_every,
-                schedule(declarations.PAYMENT_SWEEPER.name),
-            ),
-            Worker(
-                "transactions-repair (schedule)",
-                repair_every,
-                schedule(declarations.TRANSACTIONS_REPAIR.name),
-            ),
-        ]
-
-    def _dead_letter_records(self, records: list[dict[str, Any]]) -> None:
-        """What the stream's on-failure destination receives: where the records are, not
-        what they hold (the repair job re-reads the table)."""
-        assert self.resources is not None
+    def _dead_letter_records(self, queue_url: str | None, records: list[dict[str, Any]]) -> None:
+        """What a stream's on-failure destination receives: where the records are, not
+        what they hold (the repair job re-reads the table; the sweep finds queue items)."""
         keys = [
             {"keys": r["dynamodb"].get("Keys"), "sequence": r["dynamodb"]["SequenceNumber"]}
             for r in records
         ]
+        if queue_url is None:
+            print(f"[stream] {len(records)} record(s) dropped: no DLQ", file=sys.stderr)
+            return
         client("sqs").send_message(
-            QueueUrl=self.resources.queues[TRANSACTIONS_SYNC_DLQ.name],
-            MessageBody=json.dumps({"records": keys}, default=str),
+            QueueUrl=queue_url, MessageBody=json.dumps({"records": keys}, default=str)
         )
-        print(f"[stream] {len(records)} record(s) to the sync DLQ", file=sys.stderr)
+        print(f"[stream] {len(records)} record(s) to {queue_url}", file=sys.stderr)
 
     def endpoints(self) -> dict[str, str]:
-        return {"razorpay": self.razorpay}
+        return {"razorpay": self.razorpay, "lms": self.lms}
 
     def local_routes(self) -> dict[tuple[str, str], LocalRoute]:
-        return {("GET", "/_local/demo"): self._demo, ("GET", "/_local/sms"): self._sms}
+        return {
+            ("GET", "/_local/demo"): self._demo,
+            ("GET", "/_local/sms"): self._sms,
+            ("GET", "/_local/lms/postings"): self._postings,
+            ("POST", "/_local/lms/breaker/reset"): self._reset_lms_breaker,
+        }
+
+    def _postings(self, query: str, _body: bytes) -> tuple[int, Any]:
+        assert self.resources is not None
+        return lms_view.postings(client("dynamodb"), self.resources.tables, parse_qs(query))
+
+    def _reset_lms_breaker(self, _query: str, _body: bytes) -> tuple[int, Any]:
+        assert self.resources is not None
+        return lms_view.reset_breaker(client("dynamodb"), self.resources.tables)
 
     def _demo(self, _query: str, _body: bytes) -> tuple[int, Any]:
         assert self.database is not None
@@ -221,6 +296,7 @@ class EngineSystem:
             "portal": self.portal,
             "portal_api_key": PORTAL_API_KEY,
             "razorpay": {"url": self.razorpay, "key_id": RAZORPAY_KEY_ID},
+            "lms": {"url": self.lms, "client_id": self._lms_client["client_id"]},
             "loans": engine_demo.demo_loans(self.database.admin_url),
         }
 
@@ -231,6 +307,7 @@ class EngineSystem:
     def banner(self) -> list[str]:
         portal, key = self.portal, PORTAL_API_KEY
         body = json.dumps({"loan_account_number": "LN0000000001", "mobile_number": "9876543210"})
+        down = json.dumps({"mode": "down"})
         return [
             f"Engine: portal API key {key}; demo loans {self.main}/_local/demo,"
             f" SMS sent {self.main}/_local/sms",
@@ -238,17 +315,33 @@ class EngineSystem:
             f"  curl -s -X POST {portal}/api/v1/customer/validate-loan -H 'x-api-key: {key}'"
             f" -H 'Content-Type: application/json' -d '{body}'",
             f"  RazorPay simulator: {self.razorpay}   (webhooks back to {portal}{WEBHOOK_PATH})",
+            f"  LMS simulator: {self.lms}   (client {self._lms_client['client_id']};"
+            f" modes: {' '.join(LMS_MODES)})",
+            f"  curl -s -X POST {self.lms}/_simulator/mode -d '{down}'"
+            f"   # then pay, and watch {self.main}/_local/lms/postings",
+            f"  curl -s -X POST {self.main}/_local/jobs/LmsSweep"
+            "   # post what is due now (GET /_local/jobs lists every job)",
         ]
 
     def saved(self) -> dict[str, Any]:
         assert self.resources is not None
-        return {"razorpay": self._secrets, "resources": asdict(self.resources)}
+        return {
+            "razorpay": self._secrets,
+            "lms": self._lms_client,
+            "resources": asdict(self.resources),
+        }
 
     def stop(self) -> None:
         if self.simulator is not None:
             self.simulator.stop()
+        if self.lms_simulator is not None:
+            self.lms_simulator.stop()
         if self.database is not None:
             self.database.stop()
+
+
+def _new_lms() -> dict[str, str]:
+    return {"client_id": LMS_CLIENT_ID, "client_secret": secrets.token_urlsafe(24)}
 
 
 def _new_secrets() -> dict[str, str]:

@@ -26,6 +26,7 @@ from local.systems import Api, Context, LocalRoute
 from local.workers import REGION, Worker, consume_queue
 from payouts import declarations, wiring
 from payouts.models.payout import Destination
+from shared.declarations import Schedule
 from simulators.monoova.server import MonoovaSimulator
 from stacks.payouts import access
 
@@ -64,6 +65,35 @@ def client(name: str) -> Any:
     return boto3.client(name, region_name=REGION)
 
 
+def _rate(minutes: int) -> str:
+    return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
+
+
+def declared_schedules(cfg: Any) -> tuple[Schedule, ...]:
+    """The three rules stacks/payouts/service.py builds (`_schedules`), as declarations."""
+    return (
+        Schedule(
+            name="Reconcile",
+            function=declarations.RECONCILER.name,
+            expression=_rate(cfg.reconcile_interval_minutes),
+            description="Resolves Pending and UNKNOWN payouts through Monoova's status API",
+        ),
+        Schedule(
+            name="ReturnCheck",
+            function=declarations.RECONCILER.name,
+            expression=_rate(cfg.return_check_interval_minutes),
+            description="Asks Monoova about completed payouts inside the NPP return window",
+            payload={"job": declarations.RETURN_CHECK_JOB},
+        ),
+        Schedule(
+            name="RefundSweep",
+            function=declarations.REFUND_SWEEPER.name,
+            expression=_rate(cfg.refund_sweep_interval_minutes),
+            description="Credits Rejected/Returned payouts the table stream did not credit",
+        ),
+    )
+
+
 class PayoutsSystem:
     name = "payouts"
     functions = declarations.FUNCTIONS
@@ -79,6 +109,7 @@ class PayoutsSystem:
 
     def __init__(self) -> None:
         self.cfg = load_config("dev")
+        self.schedules = declared_schedules(self.cfg)
         self.resources: PayoutsResources | None = None
         self.webhook_token = ""
         self._env: dict[str, str] = {}
@@ -134,6 +165,10 @@ class PayoutsSystem:
     def environment(self, function: str) -> dict[str, str]:
         return self._env
 
+    def schedule_every(self, schedule: Schedule) -> float | None:
+        # --reconcile-every (and --fast) pace the reconciler; the others keep their rates.
+        return float(self.reconcile_every) if schedule.name == "Reconcile" else None
+
     def _seed(self) -> list[str]:
         customers = wiring.customers()
         for customer_id, balance, destinations in DEMO_CUSTOMERS:
@@ -188,27 +223,9 @@ class PayoutsSystem:
                 lambda event: functions.invoke(declarations.WEBHOOK_REPLAY.name, event),
             )
 
-        def reconcile() -> None:
-            functions.invoke(declarations.RECONCILER.name, {"source": "local.schedule"})
-
-        def check_returns() -> None:
-            event = {"source": "local.schedule", "job": declarations.RETURN_CHECK_JOB}
-            functions.invoke(declarations.RECONCILER.name, event)
-
-        def sweep_refunds() -> None:
-            functions.invoke(declarations.REFUND_SWEEPER.name, {"source": "local.schedule"})
-
-        cfg = self.cfg
         return [
             Worker("balance-restorer (table stream)", 0.5, restore_balances),
             Worker("webhook-replay (queue)", 1.0, replay_webhooks),
-            Worker("reconciler (schedule)", self.reconcile_every, reconcile),
-            Worker(
-                "return-check (schedule)", cfg.return_check_interval_minutes * 60, check_returns
-            ),
-            Worker(
-                "refund-sweep (schedule)", cfg.refund_sweep_interval_minutes * 60, sweep_refunds
-            ),
         ]
 
     def banner(self) -> list[str]:
