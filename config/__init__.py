@@ -54,6 +54,7 @@ def load(
     return cfg
 
 
+# What has been warned about: payouts' environment names, the engine's "engine/<env>".
 _WARNED: set[str] = set()
 
 
@@ -61,7 +62,16 @@ def engine_environments() -> tuple[str, ...]:
     return tuple(ENGINE_ENVIRONMENTS)
 
 
-def load_engine(env_name: str, context: Mapping[str, Any] | None = None) -> EngineConfig:
+def load_engine(
+    env_name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    strict: bool = False,
+    warn: bool = True,
+) -> EngineConfig:
+    """`strict` (the deploy path) refuses what must never be deployed (an LMS placeholder);
+    otherwise that is one warning line on stderr, as for payouts, unless `warn` is off (the
+    tools that run before the CDK CLI and print their own one-line answers)."""
     try:
         base = ENGINE_ENVIRONMENTS[env_name]
     except KeyError:
@@ -69,7 +79,23 @@ def load_engine(env_name: str, context: Mapping[str, Any] | None = None) -> Engi
         raise ConfigError(
             f"unknown engine environment {env_name!r}; expected one of: {known}"
         ) from None
-    return validate(base.with_account_override(context))
+    cfg = validate(base.with_account_override(context))
+    problems = cfg.deploy_problems()
+    if problems and strict:
+        listing = "\n  - ".join(problems)
+        raise ConfigError(
+            f"refusing to deploy {cfg.system}/{env_name}: it still holds placeholder values:"
+            f"\n  - {listing}\n{cfg.how_to_set_lms()}"
+        )
+    label = f"{cfg.system}/{env_name}"
+    if problems and warn and label not in _WARNED:
+        _WARNED.add(label)
+        print(
+            f"warning: {label}: {'; '.join(problems)}; make deploy refuses it until you "
+            f"{cfg.how_to_set_lms()}",
+            file=sys.stderr,
+        )
+    return cfg
 
 
 def validate(cfg: C) -> C:

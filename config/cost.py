@@ -505,6 +505,31 @@ ENGINE = Footprint(
             ),
         ),
         Step(
+            name="staff on LMS postings (internal API -> InternalLms: list, retry, resolve)",
+            # A handful of staff calls a day at prod's volume (~10 a day of 10,000 repayments),
+            # scaling with the receipts that end in EXCEPTION. The list is a Query on the
+            # TransactionQueue's StatusIndex (a page of ~1.5 KB items, ~2 RRU); an action one
+            # transaction (the item's Update and its audit record's Put, the transaction's
+            # Update when resolved with a receipt id: ~3 items x 2 WRU per KB); half of the
+            # calls each. Cognito's authorizer is in the user pool's monthly price.
+            count=Decimal("0.001"),
+            usage=Usage(
+                api_requests=Decimal(1),
+                invocations=(Invocation(function="internal-lms", duration_ms=80),),
+                tables=(
+                    TableUse(
+                        table="transaction-queue", read_units=Decimal(1), write_units=Decimal(1)
+                    ),
+                    TableUse(table="audit", write_units=Decimal(1), stored_bytes=250),
+                    TableUse(table="transactions", write_units=Decimal("0.5")),
+                ),
+                kms_requests=Decimal(2),
+                xray_traces=Decimal(1),
+                log_bytes=_PORTAL_CALL,
+                internet_out_bytes=10_000,
+            ),
+        ),
+        Step(
             name="receipt notice (notifications, planned)",
             usage=Usage(
                 invocations=(_engine_call("notification-sender", 300),),
@@ -548,6 +573,21 @@ ENGINE = Footprint(
             tables=(TableUse(table="transaction-queue", read_units=Decimal(1)),),
             kms_requests=Decimal(1),
             log_bytes=_INVOCATION_LOG_BYTES + 900,
+        ),
+        # Nightly (02:00 IST) in the active Region, at prod's volume (an upper bound for the
+        # others): ~20,000 loans changed at the LMS a day (the day's ~10,000 receipts' loans,
+        # and as many whose dues or days past due moved), read 200 a page (100 pages of
+        # ~200 KB over the NAT gateway), each page applied in one PostgreSQL transaction (the
+        # loans, their payments' re-division and the sync's state; ~1.5 KB of WAL a loan);
+        # about 1.5 s a page, mostly the LMS's answer. One token and one secret read a run.
+        "loan-sync": Usage(
+            invocations=(Invocation(function="loan-sync", duration_ms=150_000),),
+            secrets_calls=Decimal(1),
+            kms_requests=Decimal(1),
+            log_bytes=_INVOCATION_LOG_BYTES,
+            nat_bytes=20_000_000,
+            endpoint_bytes=2_000,
+            database_bytes=30_000_000,
         ),
         # Every minute in the active Region: a token when the cached one expires (the
         # credentials read at most every 5 minutes) and one authenticated read of the LMS

@@ -38,8 +38,8 @@ DB_THIRD_OCTETS = (21, 22)
 # The LMS (FinnOne behind the lender's MuleSoft; docs/lms-api.yml is the contract). No public
 # endpoint exists to default to: each environment names its own (the lender's UAT for dev and
 # qa, its pre-production for staging, production for prod). These are placeholders in the
-# reserved .example domain until the lender's integration team gives the real hosts; until
-# then the heartbeat cannot reach it and LMSConnectivityFailure says so.
+# reserved .example domain until the lender's integration team gives the real hosts: synth
+# and the tests warn about one, and `make deploy` refuses it (`deploy_problems`).
 def lms_placeholder_url(env_name: str) -> str:
     return f"https://lms-{env_name}.fivestar.example"
 
@@ -84,6 +84,11 @@ PRODUCTION_CONCURRENCY: Mapping[str, int] = {
     # Jobs, one at a time: the sweep every minute, the heartbeat every minute.
     "LmsSweeper": 1,
     "LmsHeartbeat": 1,
+    # Staff acting on LMS postings by hand: a handful of calls a day, each a Query or one
+    # transaction (well under a second); 2 lets two people work at once.
+    "InternalLms": 2,
+    # Nightly, one run at a time: a second run would only contend for the sync's state row.
+    "LoanSync": 1,
 }
 # Dev and qa: test traffic only; small, so a new account's quota is exceeded by little.
 SMALL_CONCURRENCY: Mapping[str, int] = {
@@ -458,6 +463,18 @@ class EngineConfig(EnvironmentConfig):
         if not self.razorpay_base_url.startswith("https://"):
             found.append("razorpay_base_url must be https://")
         return found + self._lms_problems()
+
+    def deploy_problems(self) -> list[str]:
+        """What a deploy of this environment must refuse (synth and tests only warn)."""
+        if self.lms_base_url == lms_placeholder_url(self.env_name):
+            return [f"lms_base_url is still the placeholder {self.lms_base_url}"]
+        return []
+
+    def how_to_set_lms(self) -> str:
+        return (
+            f"set lms_base_url of {self.env_name} in config/engine.py to the LMS the lender "
+            "names for it (https, no path)"
+        )
 
     def _lms_problems(self) -> list[str]:
         url = check_https_url(self.lms_base_url)

@@ -374,12 +374,26 @@ _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
+# A cron that fires every day at fixed times: minutes and hours as numbers (or comma lists),
+# every day of the month, every month, every year (EventBridge's six fields).
+_DAILY_CRON = re.compile(r"cron\(([0-9]+(?:,[0-9]+)*) ([0-9]+(?:,[0-9]+)*) (\*|\?) \* (\*|\?) \*\)")
+
+
 def runs_per_month(expression: str) -> Decimal:
-    match = _RATE.fullmatch(expression.strip())
-    if not match:
-        raise ValueError(f"cannot price schedule {expression!r}: give a rate() expression")
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
-    return SECONDS_PER_MONTH / seconds
+    text = expression.strip()
+    match = _RATE.fullmatch(text)
+    if match:
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+        return SECONDS_PER_MONTH / seconds
+    daily = _DAILY_CRON.fullmatch(text)
+    # EventBridge wants `?` in one of the day fields: the other `*` is every day.
+    if daily and {daily.group(3), daily.group(4)} == {"*", "?"}:
+        per_day = len(daily.group(1).split(",")) * len(daily.group(2).split(","))
+        return DAYS_PER_MONTH * per_day
+    raise ValueError(
+        f"cannot price schedule {expression!r}: give a rate() expression or a daily cron "
+        "(fixed minutes and hours, every day: cron(30 20 * * ? *))"
+    )
 
 
 def background_lines(footprint: Footprint, env: Environment) -> list[Line]:

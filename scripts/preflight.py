@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config(system: str, env_name: str) -> EnvironmentConfig:
-    return load_engine(env_name) if system == "engine" else load(env_name)
+    return load_engine(env_name, warn=False) if system == "engine" else load(env_name)
 
 
 def _account_problem(cfg: EnvironmentConfig, clients: Clients) -> str | None:

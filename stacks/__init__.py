@@ -58,7 +58,7 @@ def build(app: cdk.App) -> list[cdk.Stage]:
         if system == PAYOUTS:
             stages.append(PayoutsStage(app, load(name, context, strict=strict)))
         else:
-            stages.append(EngineStage(app, load_engine(name, context)))
+            stages.append(EngineStage(app, load_engine(name, context, strict=strict)))
     return stages
 
 

@@ -7,7 +7,7 @@ failover check of one API exercises that API's own path to its dependencies.
 
 from __future__ import annotations
 
-from engine.models import portal
+from engine.models import lms_admin, portal
 from engine.queues import LMS_POSTER_DLQ, RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
 from engine.tables import TRANSACTION_QUEUE, TRANSACTIONS
 from shared.declarations import EventSource, FunctionSpec, Route, Schedule
@@ -129,6 +129,28 @@ LMS_HEARTBEAT = FunctionSpec(
     active_region_only=True,
 )
 
+# Staff intervention on LMS postings (the internal API, Cognito): list items by status, retry
+# an EXCEPTION item now, or mark it resolved, each written with its audit record
+# (engine.dal.ddb.intervention). No PostgreSQL, no LMS call: the poster does the posting.
+INTERNAL_LMS = FunctionSpec(
+    name="InternalLms",
+    handler="engine.handlers.internal.lms.handler",
+    description="Staff: LMS postings by status; retry or resolve an EXCEPTION item (audited)",
+    memory_mb=512,
+    timeout_seconds=10,
+)
+
+# --- Loan master sync (seed §6.4.2): nightly, the loans the LMS changed since the last
+# watermark into PostgreSQL (engine.logic.loan_sync), resumable from its saved cursor.
+LOAN_SYNC = FunctionSpec(
+    name="LoanSync",
+    handler="engine.handlers.jobs.loan_sync.handler",
+    description="Nightly: loans changed at the LMS since the last watermark -> PostgreSQL",
+    memory_mb=512,
+    timeout_seconds=900,
+    active_region_only=True,
+)
+
 # Invoked by the DR runbook (never scheduled), in the Region taking over, before traffic moves.
 # Its timeout stays under the 300 seconds an SSM aws:invokeLambdaFunction step waits.
 RECEIPT_COUNTERS_CARRY_OVER = FunctionSpec(
@@ -155,6 +177,8 @@ FUNCTIONS = (
     LMS_POSTER,
     LMS_SWEEPER,
     LMS_HEARTBEAT,
+    INTERNAL_LMS,
+    LOAN_SYNC,
     RECEIPT_COUNTERS_CARRY_OVER,
 )
 
@@ -182,6 +206,13 @@ SCHEDULES = (
         function=LMS_HEARTBEAT.name,
         expression="rate(1 minute)",
         description="Publish lms_connectivity_status (the LMS reachable or not)",
+    ),
+    # EventBridge reads cron in UTC: 20:30 UTC is 02:00 IST, outside branch hours.
+    Schedule(
+        name="LoanSync",
+        function=LOAN_SYNC.name,
+        expression="cron(30 20 * * ? *)",
+        description="Import loans changed at the LMS since the last watermark into PostgreSQL",
     ),
 )
 
@@ -340,6 +371,50 @@ INTERNAL_ROUTES = (
         auth="none",
         summary="Internal engine health: 200 when DynamoDB and PostgreSQL answer, else 503",
         responses={200: "Healthy", 503: "A dependency is down"},
+    ),
+    # LMS postings (staff): the Cognito authorizer checks the token; the handler refuses a
+    # request without a staff identity (401) and records who acted in the audit trail.
+    Route(
+        "GET",
+        "/api/v1/lms/postings",
+        INTERNAL_LMS.name,
+        auth="cognito",
+        summary="LMS postings in a status (EXCEPTION by default), oldest first; query: "
+        "status, loan_account_number, limit (1-100), cursor",
+        responses={
+            200: "A page of postings",
+            400: "Bad status, loan account number, limit or cursor",
+            401: "No staff identity",
+        },
+    ),
+    Route(
+        "POST",
+        "/api/v1/lms/postings/{transaction_id}/retry",
+        INTERNAL_LMS.name,
+        auth="cognito",
+        request_model=lms_admin.RETRY_POSTING.gateway_model(),
+        summary="Try an EXCEPTION posting again now (PENDING, attempts reset; audited)",
+        responses={
+            202: "Queued for posting",
+            400: "Invalid request",
+            401: "No staff identity",
+            409: "The posting is not in EXCEPTION",
+        },
+    ),
+    Route(
+        "POST",
+        "/api/v1/lms/postings/{transaction_id}/resolve",
+        INTERNAL_LMS.name,
+        auth="cognito",
+        request_model=lms_admin.RESOLVE_POSTING.gateway_model(),
+        summary="Settle an EXCEPTION posting by hand (RESOLVED; with lms_receipt_id the "
+        "transaction is marked posted; audited)",
+        responses={
+            200: "Resolved",
+            400: "Invalid request",
+            401: "No staff identity",
+            409: "The posting is not in EXCEPTION",
+        },
     ),
 )
 

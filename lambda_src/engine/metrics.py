@@ -59,7 +59,8 @@ LMS_CIRCUIT_OPENED = MetricSpec(
 API_RESPONSE_TIME = MetricSpec(
     "api_response_time",
     "Milliseconds",
-    producers=("PortalSessions", "PortalLoans", "PortalPayments", "PortalReceipts"),
+    # Every function behind engine.handlers.common.api_handler (the staff's InternalLms too).
+    producers=("PortalSessions", "PortalLoans", "PortalPayments", "PortalReceipts", "InternalLms"),
     dimensions=("endpoint", "method", "status_code"),
     statistic="p90",
 )

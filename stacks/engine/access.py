@@ -19,7 +19,14 @@ from typing import Literal
 from config.engine import EngineConfig
 from engine import declarations as fn
 from engine.queues import LMS_POSTER_DLQ, RAZORPAY_WEBHOOK_DLQ, TRANSACTIONS_SYNC_DLQ
-from engine.tables import COUNTERS, IDEMPOTENCY, SESSIONS, TRANSACTION_QUEUE, TRANSACTIONS
+from engine.tables import (
+    AUDIT,
+    COUNTERS,
+    IDEMPOTENCY,
+    SESSIONS,
+    TRANSACTION_QUEUE,
+    TRANSACTIONS,
+)
 from shared.declarations import FunctionSpec, QueueSpec
 from shared.tables import TableSpec
 from stacks.engine.secrets import (
@@ -92,8 +99,8 @@ _SETTLES = (
     TableGrant(COUNTERS, (UPDATE,)),
     TableGrant(TRANSACTION_QUEUE, (PUT,)),
 )
-# The LMS: the client's settings (heartbeat, poster, sweep), and the posting's (its claims,
-# retries and the breaker).
+# The LMS: the client's settings (heartbeat, poster, sweep, loan sync), and the posting's
+# (its claims, retries and the breaker).
 _LMS_CLIENT = ("LMS_BASE_URL", "LMS_TIMEOUT_SECONDS")
 _LMS_POSTING = (
     *_LMS_CLIENT,
@@ -260,6 +267,29 @@ ACCESS: dict[str, FunctionAccess] = {
         log_kind="scheduler",
         # A token and one authenticated read of the LMS: the credentials, nothing else.
         secrets=(LMS_CLIENT,),
+        settings=_LMS_CLIENT,
+    ),
+    fn.INTERNAL_LMS.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="internal",
+        # engine.dal.ddb.intervention: the list is a Query on StatusIndex (nothing else of the
+        # table is queried or read); retry and resolve are one TransactWriteItems each: the
+        # item's conditional Update, the audit record's Put and, resolving with the LMS's
+        # receipt id, the transaction's Update.
+        tables=(
+            TableGrant(TRANSACTION_QUEUE, (UPDATE,), query_indexes=("StatusIndex",)),
+            TableGrant(AUDIT, (PUT,)),
+            TableGrant(TRANSACTIONS, (UPDATE,)),
+        ),
+        no_dlq_reason=_SYNC,
+    ),
+    fn.LOAN_SYNC.name: FunctionAccess(
+        invoked_by="schedule",
+        log_kind="scheduler",
+        # Pages of changed loans from the LMS (its credentials and client settings: the
+        # client engine.wiring_lms builds), applied to PostgreSQL as engine_app; no DynamoDB.
+        secrets=(LMS_CLIENT,),
+        database=True,
         settings=_LMS_CLIENT,
     ),
     fn.TRANSACTIONS_REPAIR.name: FunctionAccess(

@@ -30,10 +30,12 @@ from stacks.engine.keys import EngineKeysStack, event_bus_name
 from stacks.engine.regional import add_regional_data, queue_name, table_name
 from stacks.engine.secrets import EngineSecrets
 
-# Work queue id -> what it carries (for the later LMS poster and notifier). Each has its own
-# DLQ. The queues the functions use are declared in engine/queues.py (regional.py).
+# Work queue id -> what it carries (for the later notifier). Each has its own DLQ. The queues
+# the functions use are declared in engine/queues.py (regional.py). The LMS poster has no
+# queue here: its outbox is the TransactionQueue table (the `LmsPosting` placeholder queue and
+# its DLQ were removed; where they were deployed, RetainExceptOnCreate leaves them behind,
+# empty: docs/engine-platform.md says how to delete them).
 WORK_QUEUES = {
-    "LmsPosting": "repayments waiting to be posted to the LMS (FinnOne via MuleSoft)",
     "Notifications": "customer notifications waiting to be sent",
 }
 TOPICS = {

@@ -595,7 +595,7 @@ def _regional_streams(regional: RegionalData) -> dict[str, str | None]:
 
 
 def _queue_names(cfg: EngineConfig) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(work queues, DLQs) by name: the later LMS and notification queues, and the queues
+    """(work queues, DLQs) by name: the later notification queue, and the queues
     engine/queues.py declares (a declared queue without a DLQ of its own is one)."""
     work = [queue_name(cfg, name) for name in WORK_QUEUES]
     work += [queue_name(cfg, q.name) for q in QUEUES if q.dead_letter_queue]

@@ -497,6 +497,7 @@ STEPS = [
     "EnableEngineProdTransactionsRepair",
     "EnableEngineProdLmsSweep",
     "EnableEngineProdLmsHeartbeat",
+    "EnableEngineProdLoanSync",
     "FindEngineProdTransactionsSyncMapping",
     "EnableEngineProdTransactionsSyncMapping",
     "FindEngineProdLmsPosterMapping",
@@ -648,7 +649,11 @@ def test_the_carry_over_is_invoked_synchronously_and_stops_the_runbook_unless_it
 
 def test_the_runbook_switches_on_the_standbys_jobs_and_stream_consumer(built: Built) -> None:
     steps = {s["name"]: s for s in _document(built)["Content"]["mainSteps"]}
-    for rule in ("engine-prod-payment-sweep", "engine-prod-transactions-repair"):
+    for rule in (
+        "engine-prod-payment-sweep",
+        "engine-prod-transactions-repair",
+        "engine-prod-loan-sync",
+    ):
         step = steps["Enable" + "".join(p.capitalize() for p in rule.split("-"))]
         assert step["inputs"] == {"Service": "events", "Api": "EnableRule", "Name": rule}
     find = steps["FindEngineProdTransactionsSyncMapping"]
@@ -700,6 +705,7 @@ def test_the_runbook_role_can_only_promote_that_replica(built: Built) -> None:
         "Resource": [
             f"{prefix}lms-heartbeat",
             f"{prefix}lms-sweep",
+            f"{prefix}loan-sync",
             f"{prefix}payment-sweep",
             f"{prefix}transactions-repair",
         ],

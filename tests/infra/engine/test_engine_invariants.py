@@ -376,15 +376,17 @@ def test_every_queue_is_encrypted_and_every_work_queue_has_a_dlq(
     queues = resources(template, "AWS::SQS::Queue")
     work = {k: q for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
     dlqs = {k for k in queues if k not in work}
-    # LMS posting, notifications and the webhook replay; their three DLQs, the two stream
-    # mappings' on-failure queues (TransactionsSyncDLQ, LmsPosterDLQ) and the scheduled
-    # jobs' DLQ.
-    assert len(work) == 3 and len(dlqs) == 6
+    # Notifications and the webhook replay; their two DLQs, the two stream mappings'
+    # on-failure queues (TransactionsSyncDLQ, LmsPosterDLQ) and the scheduled jobs' DLQ. No
+    # LMS posting queue: the poster's outbox is the TransactionQueue table.
+    assert len(work) == 2 and len(dlqs) == 5
+    names = {q["Properties"]["QueueName"] for q in queues.values()}
+    assert not any("lms-posting" in name for name in names), names
     targets = {
         q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         for q in work.values()
     }
-    assert len(targets) == 3 and targets < dlqs
+    assert len(targets) == 2 and targets < dlqs
     for logical_id, queue in queues.items():
         assert "KmsMasterKeyId" in queue["Properties"], logical_id
 

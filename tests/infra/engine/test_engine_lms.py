@@ -24,7 +24,7 @@ import pytest
 from config import ConfigError, validate
 from config import engine as engine_config
 from config.engine import DR_REGION, PROD, REGION
-from engine.declarations import LMS_HEARTBEAT, LMS_POSTER, LMS_SWEEPER
+from engine.declarations import LMS_HEARTBEAT, LMS_POSTER, LMS_SWEEPER, LOAN_SYNC
 from engine.metrics import METRICS
 from engine.models.status import PostingStatus
 from engine.queues import LMS_POSTER_DLQ
@@ -237,7 +237,7 @@ def test_each_lms_function_is_granted_exactly_what_its_code_calls(
         assert not any(a.startswith("s3:") for a in actions), d.spec.name
 
 
-def test_the_lms_secret_is_read_only_by_the_three_lms_functions(
+def test_the_lms_secret_is_read_only_by_the_lms_functions_and_the_loan_sync(
     engine_synth: EngineSynth,
 ) -> None:
     ts = template_set(engine_synth)
@@ -249,7 +249,7 @@ def test_the_lms_secret_is_read_only_by_the_three_lms_functions(
             for d in everyone
             if d.region == region and d.can(ts, "secretsmanager:GetSecretValue", secret)
         }
-        assert readers == set(LMS_FUNCTIONS), region
+        assert readers == {*LMS_FUNCTIONS, LOAN_SYNC.name}, region
     for d in _lms(engine_synth):
         for other in SECRETS:
             if other is not LMS_CLIENT:
@@ -543,3 +543,61 @@ def test_a_lease_too_long_for_the_functions_timeout_stops_synth(tmp_path: Path) 
     )
     with pytest.raises(ValueError, match="lms_lease_seconds / 4"):
         EngineStage(app, dataclasses.replace(engine_config.DEV, lms_lease_seconds=600))
+
+
+# --------------------------------------------------------------------------- deploying
+
+
+REAL_LMS = "https://lms-uat.lender.example.in"
+
+
+def test_the_deploy_path_refuses_an_lms_placeholder() -> None:
+    from config import load_engine
+
+    for env_name in engine_config.ENVIRONMENTS:
+        placeholder = engine_config.lms_placeholder_url(env_name)
+        with pytest.raises(ConfigError) as raised:
+            load_engine(env_name, strict=True)
+        message = str(raised.value)
+        assert message.startswith(f"refusing to deploy engine/{env_name}:")
+        assert placeholder in message
+        assert f"set lms_base_url of {env_name} in config/engine.py" in message
+
+
+def test_an_environment_naming_its_lms_deploys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config import load_engine
+
+    named = dataclasses.replace(engine_config.ENVIRONMENTS["qa"], lms_base_url=REAL_LMS)
+    monkeypatch.setitem(engine_config.ENVIRONMENTS, "qa", named)
+    assert named.deploy_problems() == []
+    assert load_engine("qa", strict=True).lms_base_url == REAL_LMS
+
+
+def test_synth_and_tests_only_warn_once_per_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import config
+    from config import load_engine
+
+    monkeypatch.setattr(config, "_WARNED", set())
+    first, second = load_engine("qa"), load_engine("qa")
+    assert first.lms_base_url == second.lms_base_url == engine_config.lms_placeholder_url("qa")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("warning: engine/qa: lms_base_url is still the placeholder ")
+    assert "make deploy refuses it" in lines[0]
+    # The tools that answer in one line before the CDK CLI stay quiet (the strict synth
+    # that follows them refuses).
+    from scripts import deploy_check, preflight
+
+    monkeypatch.setattr(config, "_WARNED", set())
+    deploy_check.target("engine", "prod")
+    preflight._config("engine", "prod")
+    assert capsys.readouterr().err == ""
+
+
+def test_the_app_refuses_an_lms_placeholder_when_strict() -> None:
+    from stacks import build
+
+    with pytest.raises(ConfigError, match="refusing to deploy engine/dev"):
+        build(cdk.App(context={"env": "dev", "system": "engine", "strict": "true"}))

@@ -37,7 +37,7 @@ TABLES = ("engine-prod-payments", "engine-prod-mandates")
 REPLICAS = ("engine-prod-db-reporting", "engine-prod-db-analytics")
 DR_REPLICA = "engine-prod-db-dr"
 APIS = ("engine-prod-portal-api", "engine-prod-internal-api")
-DLQS = ("engine-prod-lms-posting-dlq", "engine-prod-notifications-dlq")
+DLQS = ("engine-prod-razorpay-webhook-dlq", "engine-prod-notifications-dlq")
 FUNCTIONS = ("engine-prod-post-to-lms", "engine-prod-take-payment")
 
 # These standalone stacks declare the platform's metrics as published by two functions of
@@ -60,7 +60,7 @@ PROD_TARGETS = MonitoringTargets(
     rest_api_names=APIS,
     stage_name="v1",
     web_acl_names=APIS,
-    queue_names=("engine-prod-lms-posting", "engine-prod-notifications"),
+    queue_names=("engine-prod-razorpay-webhook-replay", "engine-prod-notifications"),
     dlq_names=DLQS,
     function_names=FUNCTIONS,
     metrics=DECLARED,
@@ -83,7 +83,7 @@ DEV_TARGETS = MonitoringTargets(
     db_instance_identifiers=("engine-dev-db",),
     rest_api_names=("engine-dev-portal-api",),
     web_acl_names=("engine-dev-portal-api",),
-    dlq_names=("engine-dev-lms-posting-dlq",),
+    dlq_names=("engine-dev-razorpay-webhook-dlq",),
     function_names=("engine-dev-post-to-lms",),
 )
 
@@ -328,10 +328,10 @@ def test_work_queue_age_alarm(synthesized: Synthesized) -> None:
         _dimensions(a)["QueueName"]: a
         for a in _on(synthesized.alarms("prod"), "ApproximateAgeOfOldestMessage")
     }
-    work = ages["engine-prod-lms-posting"]
+    work = ages["engine-prod-razorpay-webhook-replay"]
     assert work["Threshold"] == 2 * 180 * 5
     assert work["AlarmActions"] == [WARNING_ARN]
-    assert ages["engine-prod-lms-posting-dlq"]["AlarmActions"] == [CRITICAL_ARN]
+    assert ages["engine-prod-razorpay-webhook-dlq"]["AlarmActions"] == [CRITICAL_ARN]
 
 
 def test_api_5xx_and_latency_alarms_per_api(synthesized: Synthesized) -> None:

@@ -1,7 +1,7 @@
 """Every AWS call an engine function's handler makes is covered by its declared access.
 
-The handlers run on moto, a migrated PostgreSQL and the RazorPay simulator over HTTP, through
-the harnesses of the other engine integration tests. A botocore hook records every call with
+The handlers run on moto, a migrated PostgreSQL and the RazorPay and LMS simulators over HTTP,
+through the harnesses of the other engine integration tests. A botocore hook records every call with
 its parameters, attributed to the declared function whose handler is running: each service
 function's handler (engine.declarations) is wrapped by name, and each invocation starts cold
 (`wiring.reset()`), so a secret or client another function cached cannot hide a call. A call
@@ -543,3 +543,88 @@ def test_lms_heartbeat(lms: Any, recorder: Recorder) -> None:
     answer = lms_heartbeat.handler({}, LambdaContext("LmsHeartbeat", timeout_seconds=30))
     assert answer == {"lms_reachable": True}
     assert_covered(recorder, "LmsHeartbeat")
+
+
+# --------------------------------------------------------------------------- staff on postings
+
+
+def test_internal_lms(portal: PaymentsPortal, recorder: Recorder) -> None:  # noqa: F811
+    """An EXCEPTION item listed, retried, back in EXCEPTION, resolved with the LMS's receipt
+    id: the list's Query on StatusIndex and each action's transaction (item, audit record,
+    and the payment marked posted)."""
+    needs_handler("InternalLms")
+    import json
+
+    from engine.handlers.internal import lms as internal_lms
+    from local.events import rest_event
+    from shared import ddb
+    from tests.support import invoke
+
+    record = queued_receipt(portal, "key-access-0007")
+    image = ddb.from_item(record["dynamodb"]["NewImage"]) or {}
+    transaction_id = str(image["transaction_id"])
+    loan = str(image["payload"]["loan_account_number"])
+    queue = boto3.client("dynamodb")
+    staff = {"sub": "staff-access-1", "email": "ops@example.com"}
+
+    def to_exception() -> None:
+        """The poster giving up on it (outside any handler: not recorded)."""
+        queue.update_item(
+            TableName=os.environ["TRANSACTION_QUEUE_TABLE"],
+            Key=ddb.to_item({"queue_id": image["queue_id"]}),
+            UpdateExpression="SET #s = :s REMOVE retry_timestamp",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=ddb.values({":s": "EXCEPTION"}),
+        )
+
+    def call(method: str, resource: str, **kwargs: Any) -> Any:
+        path = resource.replace("{transaction_id}", transaction_id)
+        params = {"transaction_id": transaction_id} if "{" in resource else None
+        event = rest_event(
+            method, path, resource=resource, path_parameters=params, claims=staff, **kwargs
+        )
+        return invoke(internal_lms.handler, event, "InternalLms")
+
+    to_exception()
+    listed = call("GET", "/api/v1/lms/postings", query={"loan_account_number": loan})
+    assert listed.status == 200, listed.body
+    assert [i["transaction_id"] for i in listed.body["items"]] == [transaction_id]
+    retried = call(
+        "POST",
+        "/api/v1/lms/postings/{transaction_id}/retry",
+        body=json.dumps({"reason": "LMS fixed the loan"}),
+    )
+    assert retried.status == 202, retried.body
+    to_exception()
+    resolved = call(
+        "POST",
+        "/api/v1/lms/postings/{transaction_id}/resolve",
+        body=json.dumps(
+            {"reason": "posted by hand at the LMS", "lms_receipt_id": "LMSR0000000042"}
+        ),
+    )
+    assert resolved.status == 200, resolved.body
+    (payment,) = [p for p in portal.all_payments() if p["transaction_id"] == transaction_id]
+    assert payment["lms_receipt_id"] == "LMSR0000000042"
+    assert_covered(recorder, "InternalLms")
+
+
+# --------------------------------------------------------------------------- loan sync
+
+
+def test_loan_sync(
+    portal: PaymentsPortal,  # noqa: F811
+    lms: Any,
+    recorder: Recorder,
+) -> None:
+    """The nightly job against the LMS simulator and the migrated PostgreSQL: its only AWS
+    call is the LMS credentials' secret (the loans go to PostgreSQL as engine_app)."""
+    needs_handler("LoanSync")
+    from engine.handlers.jobs import loan_sync
+    from local.events import LambdaContext
+
+    summary = loan_sync.handler({}, LambdaContext("LoanSync", timeout_seconds=900))
+    assert summary["finished"] is True, summary
+    assert summary["applied"] >= 1, summary
+    assert {c.operation for c in recorder.of("LoanSync")} == {"GetSecretValue"}
+    assert_covered(recorder, "LoanSync")

@@ -223,8 +223,21 @@ def test_an_api_request_pays_api_gateway_and_the_web_acl() -> None:
 def test_a_rate_schedule_runs_730_hours_worth_a_month() -> None:
     assert usage.runs_per_month("rate(5 minutes)") == Decimal(8760)
     assert usage.runs_per_month("rate(1 hour)") == Decimal(730)
-    with pytest.raises(ValueError, match="rate"):
-        usage.runs_per_month("cron(0 12 * * ? *)")
+
+
+def test_a_daily_cron_runs_its_times_every_day_of_the_month() -> None:
+    assert usage.runs_per_month("cron(30 20 * * ? *)") == usage.DAYS_PER_MONTH
+    assert usage.runs_per_month("cron(0 12 ? * * *)") == usage.DAYS_PER_MONTH
+    assert usage.runs_per_month("cron(0,30 1,13 * * ? *)") == 4 * usage.DAYS_PER_MONTH
+    # Anything else is refused rather than guessed at.
+    for expression in (
+        "cron(0 12 ? * MON-FRI *)",
+        "cron(0/5 * * * ? *)",
+        "cron(0 12 1 * ? *)",
+        "cron(0 12 * * * *)",
+    ):
+        with pytest.raises(ValueError, match=r"rate.*daily cron"):
+            usage.runs_per_month(expression)
 
 
 def test_lambda_long_polls_an_idle_sqs_source_all_month() -> None:
