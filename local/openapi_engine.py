@@ -1,9 +1,10 @@
 """The OpenAPI 3.0.3 documents of the engine's two APIs, from their route declarations.
 
-Request bodies are the routes' request shapes (engine.models.shapes: the same declaration the
-gateway model and the handler's parser come from), answered bodies the response schemas of
-engine.models.portal where one is declared for the route, and every error the engine's error
-shape. The portal's key (`x-api-key`) and session (`X-Session-Token`) appear as what they are.
+Request bodies are the routes' request shapes (engine.models.shapes, the portal's and the
+internal LMS routes': the same declaration the gateway model and the handler's parser come
+from), answered bodies the response schemas of engine.models.portal where one is declared for
+the route, and every error the engine's error shape. The portal's key (`x-api-key`) and
+session (`X-Session-Token`) appear as what they are.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from engine.models import portal
+from engine.models import lms_admin, portal
 from engine.models.errors import ERROR_RESPONSE
 from shared.declarations import Route
 
@@ -114,7 +115,8 @@ def _operation(route: Route, schemas: dict[str, Any], *, keyed: bool) -> dict[st
 
 def _shape(route: Route) -> Any:
     title = (route.request_model or {}).get("title")
-    return next((s for s in portal.REQUESTS if s.title == title), None) if title else None
+    shapes = (*portal.REQUESTS, *lms_admin.REQUESTS)
+    return next((s for s in shapes if s.title == title), None) if title else None
 
 
 def _responses(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
