@@ -7,7 +7,9 @@ failover check of one API exercises that API's own path to its dependencies.
 
 from __future__ import annotations
 
+from engine.dal.ddb.queue import LMS_RECEIPT
 from engine.models import lms_admin, portal
+from engine.models.status import PostingStatus
 from engine.queues import LMS_POSTER_DLQ, RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
 from engine.tables import TRANSACTION_QUEUE, TRANSACTIONS
 from shared.declarations import EventSource, FunctionSpec, Route, Schedule
@@ -227,6 +229,10 @@ EVENT_SOURCES = (
     ),
     # The poster never fails a record for the LMS's sake (an item it cannot post now is
     # rescheduled in the table); what reaches the DLQ is a batch the function itself failed on.
+    # Only LMS receipts whose new image is PENDING invoke it (a capture's new item, a person's
+    # "retry now", a reschedule): its own claims and outcomes come back on the stream and are
+    # dropped by Lambda, and a TTL removal has no new image. The handler checks the same, and
+    # passes over an item not yet due.
     EventSource(
         function=LMS_POSTER.name,
         kind="dynamodb-stream",
@@ -234,6 +240,14 @@ EVENT_SOURCES = (
         batch_size=25,
         max_batching_window_seconds=1,
         on_failure=LMS_POSTER_DLQ.name,
+        filter_pattern={
+            "dynamodb": {
+                "NewImage": {
+                    "queue_type": {"S": [LMS_RECEIPT]},
+                    "status": {"S": [PostingStatus.PENDING.value]},
+                }
+            }
+        },
     ),
     EventSource(
         function=RAZORPAY_WEBHOOK_REPLAYER.name,

@@ -63,6 +63,9 @@ class EventSource:
     max_batching_window_seconds: int = 0
     on_failure: str | None = None
     retry_attempts: int = 5
+    # Lambda's event filter (FilterCriteria pattern): records that do not match are dropped
+    # without an invocation. The stacks deploy it and the local runner's pump applies it.
+    filter_pattern: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

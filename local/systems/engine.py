@@ -32,7 +32,6 @@ from simulators.lms import LmsSimulator, demo_loans
 from simulators.lms.server import MODES as LMS_MODES
 from simulators.razorpay.server import RazorpaySimulator
 from stacks.engine import access
-from stacks.engine.service import STREAM_FILTERS
 
 PORTAL_API_KEY = "local-portal-api-key"
 RAZORPAY_KEY_ID = "rzp_test_local"
@@ -246,7 +245,7 @@ class EngineSystem:
             batch_size=source.batch_size,
             max_retries=source.retry_attempts,
             on_failure=lambda records: self._dead_letter_records(dead_letters, records),
-            filter_pattern=STREAM_FILTERS.get(source.function),
+            filter_pattern=source.filter_pattern,
         )
 
         def drain() -> None:

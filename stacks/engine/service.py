@@ -40,9 +40,7 @@ from cdk_constructs.network import APP, ThreeTierVpc
 from cdk_constructs.stack_base import ConfiguredStack
 from cdk_constructs.stream_arn import LatestStreamArn, LatestStreamArnProps
 from config.engine import EngineConfig
-from engine.dal.ddb.queue import LMS_RECEIPT
 from engine.declarations import EVENT_SOURCES, LMS_POSTER, LMS_SWEEPER, SCHEDULES
-from engine.models.status import PostingStatus
 from engine.queues import QUEUES
 from engine.tables import ALL_TABLES
 from shared.declarations import EventSource, FunctionSpec, Schedule
@@ -58,21 +56,6 @@ SCHEDULE_RETRIES = 2
 SCHEDULE_MAX_EVENT_AGE = cdk.Duration.hours(1)
 # The smallest maximum concurrency an SQS mapping takes; the replayer reserves as much.
 SQS_MAPPING_MAX_CONCURRENCY = 2
-# The stream records a consumer is invoked for (Lambda event filtering), by function. The LMS
-# poster: an LMS receipt whose new image is PENDING (a capture's new item, a reschedule, a
-# person's "retry now"). Its own claims (IN_FLIGHT) and outcomes (POSTED, EXCEPTION) come back
-# on the stream and are dropped by Lambda without an invocation; a TTL removal has no new
-# image and never matches. The handler checks the same, and that the item is due.
-STREAM_FILTERS: Mapping[str, Mapping[str, Any]] = {
-    LMS_POSTER.name: {
-        "dynamodb": {
-            "NewImage": {
-                "queue_type": {"S": lambda_.FilterRule.is_equal(LMS_RECEIPT)},
-                "status": {"S": lambda_.FilterRule.is_equal(PostingStatus.PENDING.value)},
-            }
-        }
-    },
-}
 SQS_MAPPING_REASON = (
     "SQS event source mappings take no on-failure destination: a message that fails "
     "returns to its queue, whose redrive policy moves it to the queue's DLQ after the "
@@ -260,7 +243,7 @@ class EngineServiceStack(ConfiguredStack):
         grant_via_service(
             function.function, self.data_key, "sqs", ["kms:Decrypt", "kms:GenerateDataKey"]
         )
-        pattern = STREAM_FILTERS.get(source.function)
+        pattern = source.filter_pattern
         # TRIM_HORIZON: a standby mapping switched on at failover starts from the oldest
         # record the stream keeps (24 h); each consumer's guard (the sync's version, the
         # poster's conditional claim) makes a replay a no-op.
@@ -332,4 +315,4 @@ def _check(cfg: EngineConfig, region_role: str, env: cdk.Environment) -> str:
     return expected
 
 
-__all__ = ["STREAM_FILTERS", "EngineServiceStack", "ServiceInputs", "streams_used"]
+__all__ = ["EngineServiceStack", "ServiceInputs", "streams_used"]

@@ -24,7 +24,7 @@ import pytest
 from config import ConfigError, validate
 from config import engine as engine_config
 from config.engine import DR_REGION, PROD, REGION
-from engine.declarations import LMS_HEARTBEAT, LMS_POSTER, LMS_SWEEPER, LOAN_SYNC
+from engine.declarations import EVENT_SOURCES, LMS_HEARTBEAT, LMS_POSTER, LMS_SWEEPER, LOAN_SYNC
 from engine.metrics import METRICS
 from engine.models.status import PostingStatus
 from engine.queues import LMS_POSTER_DLQ
@@ -35,7 +35,6 @@ from stacks.engine.functions import function_name
 from stacks.engine.monitoring import EngineMonitoringStack, MonitoringTargets
 from stacks.engine.regional import queue_name, rule_name, table_name
 from stacks.engine.secrets import LMS_CLIENT, SECRETS, secret_name
-from stacks.engine.service import STREAM_FILTERS
 from tests.infra.engine.test_engine_service import (
     SERVICE_ROLES,
     TABLE_ACTIONS,
@@ -184,7 +183,7 @@ def _record(event_name: str, **image: Any) -> dict[str, Any]:
 
 
 def test_the_filter_lets_through_only_receipts_waiting_to_be_posted() -> None:
-    pattern = STREAM_FILTERS[LMS_POSTER.name]
+    pattern = next(s for s in EVENT_SOURCES if s.function == LMS_POSTER.name).filter_pattern
     queued = {"queue_id": "lms#pay_1", "queue_type": "LMS_RECEIPT", "retry_timestamp": 1}
     taken = [
         _record("INSERT", **queued, status=PostingStatus.PENDING.value),  # a capture

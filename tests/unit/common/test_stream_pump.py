@@ -186,3 +186,29 @@ def test_moto_forgets_the_table_copies_each_transaction_makes(dynamodb: Any) -> 
 
     assert Table.instances_tracked == []
     assert dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "a"}})["Item"]  # state intact
+
+
+def test_the_declared_filter_passes_over_what_lambda_would_drop(
+    dynamodb: Any, streams: Any
+) -> None:
+    from engine.declarations import EVENT_SOURCES, LMS_POSTER
+
+    pattern = next(s for s in EVENT_SOURCES if s.function == LMS_POSTER.name).filter_pattern
+    assert pattern is not None
+    for key, queue_type, status in (
+        ("a", "LMS_RECEIPT", "PENDING"),
+        ("b", "OTHER", "PENDING"),
+        ("c", "LMS_RECEIPT", "IN_FLIGHT"),
+        ("d", "LMS_RECEIPT", "PENDING"),
+    ):
+        dynamodb.put_item(
+            TableName=TABLE,
+            Item={"pk": {"S": key}, "queue_type": {"S": queue_type}, "status": {"S": status}},
+        )
+    handler = Recorder(fail={"d"})
+
+    pump = StreamPump(dynamodb, streams, TABLE, batch_size=10, filter_pattern=pattern)
+    pump.drain(handler)
+
+    # Only the PENDING LMS receipts reach the handler; a failure re-delivers from it.
+    assert handler.batches == [["a", "d"], ["d"]]
