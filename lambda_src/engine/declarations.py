@@ -7,8 +7,11 @@ failover check of one API exercises that API's own path to its dependencies.
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.dal.ddb.queue import LMS_RECEIPT
-from engine.models import lms_admin, portal
+from engine.models import lms_admin, portal, rbac
+from engine.models.rbac import Scope
 from engine.models.status import PostingStatus
 from engine.queues import LMS_POSTER_DLQ, RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
 from engine.tables import TRANSACTION_QUEUE, TRANSACTIONS
@@ -142,6 +145,56 @@ INTERNAL_LMS = FunctionSpec(
     timeout_seconds=10,
 )
 
+# --- The staff engine (part 3): every route below resolves its caller to their users row and
+# checks the route's permission (engine.handlers.internal.staff, engine.models.rbac); every
+# action is appended to the audit trail's hash chain (engine.dal.ddb.audit).
+INTERNAL_COLLECTIONS = FunctionSpec(
+    name="InternalCollections",
+    handler="engine.handlers.internal.collections.handler",
+    description="Staff: cash/cheque/DD collections with receipts; cancel a wrong receipt",
+    memory_mb=512,
+    timeout_seconds=15,
+)
+INTERNAL_DCR = FunctionSpec(
+    name="InternalDcr",
+    handler="engine.handlers.internal.dcr.handler",
+    description="Staff: the daily collection reconciliation and its DBS (maker-checker)",
+    memory_mb=512,
+    timeout_seconds=15,
+)
+INTERNAL_AUDIT = FunctionSpec(
+    name="InternalAudit",
+    handler="engine.handlers.internal.audit.handler",
+    description="Staff: the audit trail, filtered; recompute a day's hash chains",
+    memory_mb=512,
+    timeout_seconds=30,
+)
+INTERNAL_USERS = FunctionSpec(
+    name="InternalUsers",
+    handler="engine.handlers.internal.users.handler",
+    description="Staff: users by branch; an admin grants or changes a role (audited)",
+    memory_mb=512,
+    timeout_seconds=15,
+)
+# The staff pool's post-authentication trigger: each sign-in is audited (and last_login_at).
+STAFF_SIGN_IN = FunctionSpec(
+    name="StaffSignIn",
+    handler="engine.handlers.staff_sign_in.handler",
+    description="Cognito post-authentication: audit each staff sign-in, stamp last_login_at",
+    memory_mb=256,
+    timeout_seconds=5,
+)
+# Nightly HRMS (DarwinBox) sync: leavers deactivated (and disabled in the staff pool),
+# transfers moved between branches, joiners created without roles.
+HRMS_SYNC = FunctionSpec(
+    name="HrmsSync",
+    handler="engine.handlers.jobs.hrms_sync.handler",
+    description="Nightly: DarwinBox employees -> users (leavers off, transfers, joiners)",
+    memory_mb=512,
+    timeout_seconds=600,
+    active_region_only=True,
+)
+
 # --- Loan master sync (seed §6.4.2): nightly, the loans the LMS changed since the last
 # watermark into PostgreSQL (engine.logic.loan_sync), resumable from its saved cursor.
 LOAN_SYNC = FunctionSpec(
@@ -182,6 +235,12 @@ FUNCTIONS = (
     INTERNAL_LMS,
     LOAN_SYNC,
     RECEIPT_COUNTERS_CARRY_OVER,
+    INTERNAL_COLLECTIONS,
+    INTERNAL_DCR,
+    INTERNAL_AUDIT,
+    INTERNAL_USERS,
+    STAFF_SIGN_IN,
+    HRMS_SYNC,
 )
 
 SCHEDULES = (
@@ -215,6 +274,13 @@ SCHEDULES = (
         function=LOAN_SYNC.name,
         expression="cron(30 20 * * ? *)",
         description="Import loans changed at the LMS since the last watermark into PostgreSQL",
+    ),
+    # 21:00 UTC is 02:30 IST: after the HRMS's own nightly close, before branches open.
+    Schedule(
+        name="HrmsSync",
+        function=HRMS_SYNC.name,
+        expression="cron(0 21 * * ? *)",
+        description="Deactivate leavers, move transfers, create joiners from DarwinBox",
     ),
 )
 
@@ -377,6 +443,36 @@ PORTAL_ROUTES = (
         responses={200: "Received", 400: "Malformed", 401: "Bad signature"},
     ),
 )
+_STAFF = {401: "No staff identity", 403: "Inactive, or not permitted for this branch/record"}
+_ALL, _BRANCH, _OWN = Scope.ALL_BRANCHES.value, Scope.OWN_BRANCH.value, Scope.OWN_RECORDS.value
+_DCR = "/api/v1/dcr/{branch_code}/{collection_date}"
+
+
+def _staff(  # noqa: PLR0917 - each call is one row of the route table
+    method: str,
+    path: str,
+    function: FunctionSpec,
+    permission: str,
+    scope: str,
+    summary: str,
+    responses: dict[int, str],
+    **kwargs: Any,
+) -> Route:
+    """A staff route: Cognito-authorized, with its permission and scope (engine.models.rbac);
+    the handler resolves the caller (engine.handlers.internal.staff.authorize)."""
+    return Route(
+        method,
+        path,
+        function.name,
+        auth="cognito",
+        summary=summary,
+        responses=responses | _STAFF,
+        permission=permission,
+        scope=scope,
+        **kwargs,
+    )
+
+
 INTERNAL_ROUTES = (
     Route(
         "GET",
@@ -386,58 +482,195 @@ INTERNAL_ROUTES = (
         summary="Internal engine health: 200 when DynamoDB and PostgreSQL answer, else 503",
         responses={200: "Healthy", 503: "A dependency is down"},
     ),
-    # LMS postings (staff): the Cognito authorizer checks the token; the handler refuses a
-    # request without a staff identity (401) and records who acted in the audit trail.
-    Route(
+    # --- LMS postings (part 2): head office and finance act on the outbox by hand.
+    _staff(
         "GET",
         "/api/v1/lms/postings",
-        INTERNAL_LMS.name,
-        auth="cognito",
-        summary="LMS postings in a status (EXCEPTION by default), oldest first; query: "
+        INTERNAL_LMS,
+        rbac.LMS_READ,
+        _ALL,
+        "LMS postings in a status (EXCEPTION by default), oldest first; query: "
         "status, loan_account_number, limit (1-100), cursor",
-        responses={
-            200: "A page of postings",
-            400: "Bad status, loan account number, limit or cursor",
-            401: "No staff identity",
-        },
+        {200: "A page of postings", 400: "Bad status, loan account number, limit or cursor"},
     ),
-    Route(
+    _staff(
         "POST",
         "/api/v1/lms/postings/{transaction_id}/retry",
-        INTERNAL_LMS.name,
-        auth="cognito",
-        request_model=lms_admin.RETRY_POSTING.gateway_model(),
-        summary="Try an EXCEPTION posting again now (PENDING, attempts reset; audited)",
-        responses={
+        INTERNAL_LMS,
+        rbac.LMS_ACT,
+        _ALL,
+        "Try an EXCEPTION posting again now (PENDING, attempts reset; audited)",
+        {
             202: "Queued for posting",
             400: "Invalid request",
-            401: "No staff identity",
             409: "The posting is not in EXCEPTION",
         },
+        request_model=lms_admin.RETRY_POSTING.gateway_model(),
     ),
-    Route(
+    _staff(
         "POST",
         "/api/v1/lms/postings/{transaction_id}/resolve",
-        INTERNAL_LMS.name,
-        auth="cognito",
-        request_model=lms_admin.RESOLVE_POSTING.gateway_model(),
-        summary="Settle an EXCEPTION posting by hand (RESOLVED; with lms_receipt_id the "
+        INTERNAL_LMS,
+        rbac.LMS_ACT,
+        _ALL,
+        "Settle an EXCEPTION posting by hand (RESOLVED; with lms_receipt_id the "
         "transaction is marked posted; audited)",
-        responses={
-            200: "Resolved",
+        {200: "Resolved", 400: "Invalid request", 409: "The posting is not in EXCEPTION"},
+        request_model=lms_admin.RESOLVE_POSTING.gateway_model(),
+    ),
+    # --- Collections: field officers and cashiers take money; a branch manager cancels.
+    _staff(
+        "POST",
+        "/api/v1/collections",
+        INTERNAL_COLLECTIONS,
+        rbac.COLLECTIONS_CREATE,
+        _OWN,
+        "Record a cash, cheque or demand-draft collection and issue its receipt (the LMS "
+        "posting is queued); cash from one payer is limited per day (s.269ST)",
+        {
+            201: "Collected: the receipt",
             400: "Invalid request",
-            401: "No staff identity",
-            409: "The posting is not in EXCEPTION",
+            404: "No such loan",
+            409: "Idempotency-Key reused with a different body",
+            422: "Refused: cash limit, loan closed, amount not payable",
         },
+        required_headers=("Idempotency-Key",),
+    ),
+    _staff(
+        "GET",
+        "/api/v1/collections",
+        INTERNAL_COLLECTIONS,
+        rbac.COLLECTIONS_READ,
+        _OWN,
+        "Collections, newest first; query: branch_code, business_date, status, limit, cursor "
+        "(a field officer sees their own)",
+        {200: "A page of collections", 400: "Bad filter or cursor"},
+    ),
+    _staff(
+        "GET",
+        "/api/v1/collections/{collection_id}",
+        INTERNAL_COLLECTIONS,
+        rbac.COLLECTIONS_READ,
+        _OWN,
+        "One collection and its receipt",
+        {200: "The collection", 404: "Not found"},
+    ),
+    _staff(
+        "POST",
+        "/api/v1/collections/{collection_id}/cancel",
+        INTERNAL_COLLECTIONS,
+        rbac.COLLECTIONS_CANCEL,
+        _BRANCH,
+        "Cancel a wrong receipt: its branch's manager, the same day, with a reason, before "
+        "the day's DCR is submitted; the reversal is posted to the LMS",
+        {
+            200: "Cancelled",
+            400: "Invalid request",
+            404: "Not found",
+            409: "Already cancelled, or the day is closed",
+            422: "Not the same day",
+        },
+    ),
+    # --- DCR/DBS: the cashier prepares and submits the day; another person approves it.
+    _staff(
+        "GET",
+        "/api/v1/dcr",
+        INTERNAL_DCR,
+        rbac.DCR_READ,
+        _BRANCH,
+        "DCRs, newest first; query: branch_code, from, to, status",
+        {200: "DCRs", 400: "Bad filter"},
+    ),
+    _staff(
+        "GET",
+        _DCR,
+        INTERNAL_DCR,
+        rbac.DCR_READ,
+        _BRANCH,
+        "A branch's DCR for a date: its totals from that day's collections, its DBS, its state",
+        {200: "The DCR", 400: "Bad branch or date", 404: "No such branch"},
+    ),
+    _staff(
+        "POST",
+        _DCR + "/submit",
+        INTERNAL_DCR,
+        rbac.DCR_PREPARE,
+        _BRANCH,
+        "Submit the day (the maker): the DBS denomination count, a variance reason when the "
+        "count differs from the cash collected",
+        {
+            200: "Submitted",
+            400: "Invalid request",
+            409: "Not in DRAFT",
+            422: "Count differs and no variance reason",
+        },
+    ),
+    _staff(
+        "POST",
+        _DCR + "/approve",
+        INTERNAL_DCR,
+        rbac.DCR_APPROVE,
+        _BRANCH,
+        "Approve a submitted DCR (the checker: not its submitter); the day is then locked",
+        {200: "Approved", 409: "Not SUBMITTED", 403: "The submitter cannot approve"},
+    ),
+    _staff(
+        "POST",
+        _DCR + "/reject",
+        INTERNAL_DCR,
+        rbac.DCR_APPROVE,
+        _BRANCH,
+        "Reject a submitted DCR with a reason (not its submitter)",
+        {200: "Rejected", 400: "Invalid request", 409: "Not SUBMITTED"},
+    ),
+    _staff(
+        "POST",
+        _DCR + "/reopen",
+        INTERNAL_DCR,
+        rbac.DCR_PREPARE,
+        _BRANCH,
+        "Reopen a REJECTED DCR to DRAFT for correction and resubmission",
+        {200: "Reopened", 409: "Not REJECTED"},
+    ),
+    # --- Audit trail: head office and finance read and verify it.
+    _staff(
+        "GET",
+        "/api/v1/audit",
+        INTERNAL_AUDIT,
+        rbac.AUDIT_READ,
+        _ALL,
+        "Audit records; query: date, entity_id, actor_id, action, branch_code, limit, cursor",
+        {200: "A page of audit records", 400: "Bad filter or cursor"},
+    ),
+    _staff(
+        "GET",
+        "/api/v1/audit/verify",
+        INTERNAL_AUDIT,
+        rbac.AUDIT_READ,
+        _ALL,
+        "Recompute a day's hash chains against their anchors; names the first broken link",
+        {200: "The verdict (ok, or the first broken link)", 400: "Bad date"},
+    ),
+    # --- Users: branch managers see their branch; admins grant roles.
+    _staff(
+        "GET",
+        "/api/v1/users",
+        INTERNAL_USERS,
+        rbac.USERS_READ,
+        _BRANCH,
+        "Staff users and their roles; query: branch_code, active",
+        {200: "Users", 400: "Bad filter"},
+    ),
+    _staff(
+        "PUT",
+        "/api/v1/users/{user_id}/role",
+        INTERNAL_USERS,
+        rbac.USERS_MANAGE,
+        _ALL,
+        "Grant or change a staff member's role (the staff pool's group too; audited)",
+        {200: "Role set", 400: "Invalid request", 404: "No such user"},
     ),
 )
 
-# Seed §3.1 user groups and §7.2 roles; the first four are privileged.
-STAFF_ROLES = (
-    ("SuperAdmin", "System super administrators", 1),
-    ("Admin", "System administrators", 2),
-    ("FinanceTeam", "Finance: reconciliation and reporting", 3),
-    ("BranchManager", "Branch managers: approvals for their branch", 4),
-    ("BranchCashier", "Branch cashiers: cash collection and DCR", 5),
-    ("FieldOfficer", "Field officers: collections in the field", 6),
-)
+# Seed §3.1 user groups and §7.2 roles (engine.models.rbac): the staff pool's groups.
+STAFF_ROLES = tuple((r.name, r.description, r.precedence) for r in rbac.ROLES)

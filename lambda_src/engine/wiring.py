@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from engine.dal.ddb.sessions import SessionStore
     from engine.dal.pg.db import Database
     from engine.dal.pg.loans import LoanStore
+    from engine.dal.pg.staff import StaffStore
     from engine.logic.otp import Hasher
     from engine.logic.sessions import Limits, Sessions, SessionVerifier
     from engine.models.loan import Loan
@@ -48,6 +49,12 @@ def loans() -> LoanStore:
     from engine.dal.pg.loans import LoanStore
 
     return LoanStore(database())
+
+
+def staff() -> StaffStore:
+    from engine.dal.pg.staff import StaffStore
+
+    return StaffStore(database())
 
 
 @cache

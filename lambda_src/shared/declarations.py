@@ -34,6 +34,10 @@ class Route:
     request_model: dict[str, Any] | None = None
     required_headers: tuple[str, ...] = ()
     responses: dict[int, str] = field(default_factory=dict)
+    # What the caller must hold (a system's RBAC names it: engine.models.rbac), and the scope
+    # the route's data is bounded by; None where the system has no RBAC (payouts, the portal).
+    permission: str | None = None
+    scope: str | None = None
 
 
 @dataclass(frozen=True)

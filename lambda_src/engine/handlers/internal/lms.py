@@ -9,9 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from engine import wiring_lms
-from engine.dal.ddb.intervention import Action, NotActionable
+from engine.dal.ddb.intervention import Action, Actor, NotActionable
 from engine.handlers import common
-from engine.handlers.internal.staff import staff_actor
+from engine.handlers.internal.staff import authorize
 from engine.models.lms_admin import LIST_LIMIT_MAX, RESOLVE_POSTING, RETRY_POSTING, posting_view
 from engine.models.portal import LOAN_ACCOUNT_NUMBER, PAYMENT_ID
 from engine.models.status import PostingStatus
@@ -29,6 +29,7 @@ _PRIVATE = {"Cache-Control": "no-store"}
 
 @routes.route("GET", "/api/v1/lms/postings")
 def list_postings(request: Request) -> Reply:
+    authorize(request)
     query = request.query
     status = _status(query.get("status", PostingStatus.EXCEPTION.value))
     loan = query.get("loan_account_number")
@@ -46,27 +47,27 @@ def list_postings(request: Request) -> Reply:
 
 @routes.route("POST", "/api/v1/lms/postings/{transaction_id}/retry")
 def retry_posting(request: Request) -> Reply:
-    action = _action(request, RETRY_POSTING.parse(request.body()).reason)
+    actor = authorize(request).actor
+    action = _action(request, actor, RETRY_POSTING.parse(request.body()).reason)
     _acting(lambda: wiring_lms.interventions().retry_now(action))
     return Reply(202, {"transaction_id": action.transaction_id, "status": "PENDING"})
 
 
 @routes.route("POST", "/api/v1/lms/postings/{transaction_id}/resolve")
 def resolve_posting(request: Request) -> Reply:
+    actor = authorize(request).actor
     body = RESOLVE_POSTING.parse(request.body())
-    action = _action(request, body.reason)
+    action = _action(request, actor, body.reason)
     _acting(lambda: wiring_lms.interventions().resolve(action, body.lms_receipt_id))
     return Reply(200, {"transaction_id": action.transaction_id, "status": "RESOLVED"})
 
 
-def _action(request: Request, reason: str) -> Action:
+def _action(request: Request, actor: Actor, reason: str) -> Action:
     transaction_id = request.path_params.get("transaction_id", "")
     if not _PAYMENT.fullmatch(transaction_id):
         raise _invalid("transaction_id", "pay_ and 20 base32 characters")
     moment = datetime.now(UTC)
-    return Action(
-        transaction_id, staff_actor(request), reason, clock.iso(moment), int(moment.timestamp())
-    )
+    return Action(transaction_id, actor, reason, clock.iso(moment), int(moment.timestamp()))
 
 
 def _acting(act: Callable[[], None]) -> None:
