@@ -1,6 +1,7 @@
 """Creates the payments engine's AWS resources in moto from the same declarations as the stacks:
 its tables (engine/tables.py), its queues (engine/queues.py), its secrets (RazorPay's, the OTP
-hash key, the LMS client's), the documents bucket and the event bus."""
+hash key, the LMS and HRMS clients'), the staff user pool and its groups, the documents and
+audit anchor buckets and the event bus."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class EngineResources:
     event_bus_name: str
     # Empty in state saved before the LMS: `ensure_lms_secret` creates it then.
     lms_secret_arn: str = ""
+    # Empty in state saved before the staff engine: `ensure_staff` creates them then.
+    hrms_secret_arn: str = ""
+    staff_user_pool_id: str = ""
+    audit_anchor_bucket: str = ""
 
     def env(self) -> dict[str, str]:
         """The variables the stacks give the functions that point at resources."""
@@ -37,6 +42,9 @@ class EngineResources:
             "DOCUMENTS_BUCKET": self.documents_bucket,
             "EVENT_BUS_NAME": self.event_bus_name,
             "LMS_SECRET_ARN": self.lms_secret_arn,
+            "HRMS_SECRET_ARN": self.hrms_secret_arn,
+            "STAFF_USER_POOL_ID": self.staff_user_pool_id,
+            "AUDIT_ANCHOR_BUCKET": self.audit_anchor_bucket,
         }
         return env
 
@@ -95,6 +103,41 @@ def ensure_lms_secret(
     return replace(resources, lms_secret_arn=arn)
 
 
+def ensure_staff(
+    clients: Any, resources: EngineResources, hrms: dict[str, str], prefix: str = "local"
+) -> EngineResources:
+    """The staff engine's resources: the HRMS credentials (stacks/engine/secrets.py
+    HRMS_CLIENT's shape), the staff user pool with one group per role (as stacks.engine.api
+    builds it), and the audit anchors bucket name (created by `ensure_unsaved`)."""
+    if not resources.hrms_secret_arn:
+        sm, name = clients("secretsmanager"), f"{prefix}/engine/hrms"
+        value = json.dumps(hrms)
+        try:
+            arn = str(sm.create_secret(Name=name, SecretString=value)["ARN"])
+        except sm.exceptions.ResourceExistsException:
+            arn = str(sm.put_secret_value(SecretId=name, SecretString=value)["ARN"])
+        resources = replace(resources, hrms_secret_arn=arn)
+    pools = clients("cognito-idp").list_user_pools(MaxResults=60).get("UserPools", [])
+    if resources.staff_user_pool_id not in {p["Id"] for p in pools}:
+        # moto's Cognito is not kept by --data-dir (local/state.py): made again on restart.
+        resources = replace(resources, staff_user_pool_id=_staff_pool(clients, prefix))
+    if not resources.audit_anchor_bucket:
+        resources = replace(resources, audit_anchor_bucket=f"{prefix}-engine-audit-anchors")
+    return resources
+
+
+def _staff_pool(clients: Any, prefix: str) -> str:
+    from engine.declarations import STAFF_ROLES  # noqa: PLC0415 - declarations import models
+
+    idp = clients("cognito-idp")
+    pool_id = str(idp.create_user_pool(PoolName=f"{prefix}-engine-staff")["UserPool"]["Id"])
+    for name, description, precedence in STAFF_ROLES:
+        idp.create_group(
+            UserPoolId=pool_id, GroupName=name, Description=description, Precedence=precedence
+        )
+    return pool_id
+
+
 def _lms_secret(lms_client: dict[str, str]) -> dict[str, str]:
     """The secret's shape (stacks/engine/secrets.py LMS_CLIENT): {client_id, client_secret}."""
     return {"client_id": lms_client["client_id"], "client_secret": lms_client["client_secret"]}
@@ -110,11 +153,19 @@ def ensure_unsaved(clients: Any, resources: EngineResources) -> None:
     """The bucket and the bus, which --data-dir does not keep: created when missing."""
     s3 = clients("s3")
     buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    region = s3.meta.region_name
     if resources.documents_bucket not in buckets:
-        region = s3.meta.region_name
         s3.create_bucket(
             Bucket=resources.documents_bucket,
             CreateBucketConfiguration={"LocationConstraint": region},
+        )
+    anchors = resources.audit_anchor_bucket
+    if anchors and anchors not in buckets:
+        # Object Lock as in the stacks (versioned, every anchor version kept).
+        s3.create_bucket(
+            Bucket=anchors,
+            CreateBucketConfiguration={"LocationConstraint": region},
+            ObjectLockEnabledForBucket=True,
         )
     events = clients("events")
     buses = {b["Name"] for b in events.list_event_buses().get("EventBuses", [])}

@@ -10,11 +10,12 @@ session (`X-Session-Token`) appear as what they are.
 from __future__ import annotations
 
 import copy
+import importlib
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from engine.models import lms_admin, portal
+from engine.models import portal, rbac
 from engine.models.errors import ERROR_RESPONSE
 from shared.declarations import Route
 
@@ -85,6 +86,9 @@ def _operation(route: Route, schemas: dict[str, Any], *, keyed: bool) -> dict[st
     }
     if route.auth == "cognito":
         operation["security"] = [{"StaffToken": []}]
+    if route.permission is not None:
+        operation["x-permission"] = permission_of(route)
+        operation["description"] = _permission_text(operation["x-permission"])
     else:
         operation["security"] = [{"ApiKey": []}] if keyed else []
     parameters = [
@@ -113,10 +117,33 @@ def _operation(route: Route, schemas: dict[str, Any], *, keyed: bool) -> dict[st
     return operation
 
 
+def permission_of(route: Route) -> dict[str, Any]:
+    """The route's declared permission and scope, and the roles that hold the permission
+    (engine.models.rbac): what the handler enforces, as the document shows it."""
+    holders = [r.name for r in rbac.ROLES if route.permission in r.permissions]
+    return {"permission": route.permission, "scope": route.scope, "roles": holders}
+
+
+def _permission_text(permission: dict[str, Any]) -> str:
+    scope = str(permission["scope"]).replace("_", " ")
+    roles = ", ".join(permission["roles"]) or "none"
+    return f"**Permission** `{permission['permission']}` ({scope}); roles: {roles}."
+
+
+# Every module whose REQUESTS declare request shapes (the gateway model's title names one).
+SHAPE_MODULES = ("portal", "lms_admin", "collections", "dcr", "users")
+
+
 def _shape(route: Route) -> Any:
     title = (route.request_model or {}).get("title")
-    shapes = (*portal.REQUESTS, *lms_admin.REQUESTS)
-    return next((s for s in shapes if s.title == title), None) if title else None
+    if not title:
+        return None
+    shapes = [s for name in SHAPE_MODULES for s in _requests(name)]
+    return next((s for s in shapes if s.title == title), None)
+
+
+def _requests(module: str) -> tuple[Any, ...]:
+    return tuple(getattr(importlib.import_module(f"engine.models.{module}"), "REQUESTS", ()))
 
 
 def _responses(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:

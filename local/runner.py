@@ -42,7 +42,15 @@ _FAKE_AWS = {
 }
 _DISPLAY = {"razorpay": "RazorPay", "lms": "LMS"}
 # Each API's port, as an offset from --port when not given (0: every port picked free).
-PORT_OPTIONS = {"payouts": 0, "monoova": 1, "portal": 2, "internal": 3, "razorpay": 4, "lms": 5}
+PORT_OPTIONS = {
+    "payouts": 0,
+    "monoova": 1,
+    "portal": 2,
+    "internal": 3,
+    "razorpay": 4,
+    "lms": 5,
+    "hrms": 6,
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--internal-port", type=int, help="the internal API's; default: --port + 3")
     parser.add_argument("--razorpay-port", type=int, help="RazorPay's; default: --port + 4")
     parser.add_argument("--lms-port", type=int, help="the LMS simulator's; default: --port + 5")
+    parser.add_argument(
+        "--hrms-port", type=int, help="the HRMS (DarwinBox) simulator's; default: --port + 6"
+    )
     parser.add_argument("--data-dir", type=Path, help="keep state here across restarts")
     parser.add_argument(
         "--webhook-delay", type=float, default=2.0, help="seconds before Monoova calls back"

@@ -140,7 +140,17 @@ def _token(runner: Runner, api: Api, query: dict[str, list[str]]) -> HttpRespons
         return json_answer(200, {"token": runner.issuer.mint(ttl_seconds=int(raw_ttl))})
     if not _USER.fullmatch(user):
         return api.errors(400, "ValidationError", "user is 1 to 64 letters, digits, . _ or -")
-    claims = {"sub": user, "cognito:username": user, "email": f"{user}@example.com"}
+    claims: dict[str, Any] = {"sub": user, "cognito:username": user, "email": f"{user}@example.com"}
+    for system in runner.systems:
+        # A system that knows its staff (the engine's seeded users) signs them in as Cognito
+        # would: their groups (roles) in the token, the sign-in trigger run.
+        sign_in = getattr(system, "staff_sign_in", None)
+        try:
+            known = sign_in(user) if sign_in is not None else None
+        except RouteError as refused:
+            return api.errors(refused.status, refused.error, refused.message)
+        if known:
+            claims |= known
     return json_answer(200, {"token": runner.issuer.mint(ttl_seconds=int(raw_ttl), **claims)})
 
 

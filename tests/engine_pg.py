@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,7 +23,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from engine.db.migrate import MIGRATIONS_DIR, apply_migrations
+from engine.db.migrate import migrate
 from tests import postgres
 
 APP_ROLE = "engine_app"
@@ -97,14 +98,15 @@ def engine_pg_template() -> Iterator[tuple[postgres.Server, str]]:
     server = postgres.server()
     url = postgres.create_database(server.admin_url, prefix="engine_tmpl")
     with psycopg.connect(url, autocommit=True) as conn:
-        apply_migrations(conn, MIGRATIONS_DIR)
+        migrate(conn)
         seed(conn)
     yield server, str(conninfo_to_dict(url)["dbname"])
     postgres.drop_database(server.admin_url, url)
 
 
-@pytest.fixture
-def engine_db(engine_pg_template: tuple[postgres.Server, str]) -> Iterator[EngineDb]:
+@contextmanager
+def cloned(engine_pg_template: tuple[postgres.Server, str]) -> Iterator[EngineDb]:
+    """A database of its own, copied from the migrated and seeded template, dropped after."""
     server, template = engine_pg_template
     url = postgres.with_dbname(server.admin_url, f"engine_t_{uuid.uuid4().hex[:16]}")
     name = conninfo_to_dict(url)["dbname"]
@@ -115,8 +117,16 @@ def engine_db(engine_pg_template: tuple[postgres.Server, str]) -> Iterator[Engin
             )
         )
     app = _as_role(url, APP_ROLE)
-    yield EngineDb(admin_url=url, app_url=app)
-    postgres.drop_database(server.admin_url, url)
+    try:
+        yield EngineDb(admin_url=url, app_url=app)
+    finally:
+        postgres.drop_database(server.admin_url, url)
+
+
+@pytest.fixture
+def engine_db(engine_pg_template: tuple[postgres.Server, str]) -> Iterator[EngineDb]:
+    with cloned(engine_pg_template) as db:
+        yield db
 
 
 def seed(conn: psycopg.Connection) -> None:

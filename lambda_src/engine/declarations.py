@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.dal.ddb.queue import LMS_RECEIPT
-from engine.models import lms_admin, portal, rbac
+from engine.dal.ddb.queue import LMS_QUEUE_TYPES
+from engine.models import collections, dcr, lms_admin, portal, rbac, users
 from engine.models.rbac import Scope
 from engine.models.status import PostingStatus
 from engine.queues import LMS_POSTER_DLQ, RAZORPAY_WEBHOOK_REPLAY, TRANSACTIONS_SYNC_DLQ
@@ -295,10 +295,10 @@ EVENT_SOURCES = (
     ),
     # The poster never fails a record for the LMS's sake (an item it cannot post now is
     # rescheduled in the table); what reaches the DLQ is a batch the function itself failed on.
-    # Only LMS receipts whose new image is PENDING invoke it (a capture's new item, a person's
-    # "retry now", a reschedule): its own claims and outcomes come back on the stream and are
-    # dropped by Lambda, and a TTL removal has no new image. The handler checks the same, and
-    # passes over an item not yet due.
+    # Only LMS items (receipts, reversals) whose new image is PENDING invoke it (a capture's or
+    # a cancellation's new item, a person's "retry now", a reschedule): its own claims and
+    # outcomes come back on the stream and are dropped by Lambda, and a TTL removal has no new
+    # image. The handler checks the same, and passes over an item not yet due.
     EventSource(
         function=LMS_POSTER.name,
         kind="dynamodb-stream",
@@ -309,7 +309,7 @@ EVENT_SOURCES = (
         filter_pattern={
             "dynamodb": {
                 "NewImage": {
-                    "queue_type": {"S": [LMS_RECEIPT]},
+                    "queue_type": {"S": list(LMS_QUEUE_TYPES)},
                     "status": {"S": [PostingStatus.PENDING.value]},
                 }
             }
@@ -446,6 +446,7 @@ PORTAL_ROUTES = (
 _STAFF = {401: "No staff identity", 403: "Inactive, or not permitted for this branch/record"}
 _ALL, _BRANCH, _OWN = Scope.ALL_BRANCHES.value, Scope.OWN_BRANCH.value, Scope.OWN_RECORDS.value
 _DCR = "/api/v1/dcr/{branch_code}/{collection_date}"
+_DCR_STEP = {404: "No such branch", 503: "The day's previous step is still being audited"}
 
 
 def _staff(  # noqa: PLR0917 - each call is one row of the route table
@@ -466,7 +467,7 @@ def _staff(  # noqa: PLR0917 - each call is one row of the route table
         function.name,
         auth="cognito",
         summary=summary,
-        responses=responses | _STAFF,
+        responses=_STAFF | responses,
         permission=permission,
         scope=scope,
         **kwargs,
@@ -535,6 +536,7 @@ INTERNAL_ROUTES = (
             422: "Refused: cash limit, loan closed, amount not payable",
         },
         required_headers=("Idempotency-Key",),
+        request_model=collections.COLLECT.gateway_model(),
     ),
     _staff(
         "GET",
@@ -570,6 +572,7 @@ INTERNAL_ROUTES = (
             409: "Already cancelled, or the day is closed",
             422: "Not the same day",
         },
+        request_model=collections.CANCEL.gateway_model(),
     ),
     # --- DCR/DBS: the cashier prepares and submits the day; another person approves it.
     _staff(
@@ -602,8 +605,10 @@ INTERNAL_ROUTES = (
             200: "Submitted",
             400: "Invalid request",
             409: "Not in DRAFT",
-            422: "Count differs and no variance reason",
-        },
+            422: "Count differs and no variance reason, or a future date",
+        }
+        | _DCR_STEP,
+        request_model=dcr.SUBMIT_DCR.gateway_model(),
     ),
     _staff(
         "POST",
@@ -612,7 +617,12 @@ INTERNAL_ROUTES = (
         rbac.DCR_APPROVE,
         _BRANCH,
         "Approve a submitted DCR (the checker: not its submitter); the day is then locked",
-        {200: "Approved", 409: "Not SUBMITTED", 403: "The submitter cannot approve"},
+        {
+            200: "Approved",
+            403: "Not permitted here, or the DCR's submitter (maker-checker)",
+            409: "Not SUBMITTED, or the day's collections changed since",
+        }
+        | _DCR_STEP,
     ),
     _staff(
         "POST",
@@ -621,7 +631,14 @@ INTERNAL_ROUTES = (
         rbac.DCR_APPROVE,
         _BRANCH,
         "Reject a submitted DCR with a reason (not its submitter)",
-        {200: "Rejected", 400: "Invalid request", 409: "Not SUBMITTED"},
+        {
+            200: "Rejected",
+            400: "Invalid request",
+            403: "Not permitted here, or the DCR's submitter (maker-checker)",
+            409: "Not SUBMITTED",
+        }
+        | _DCR_STEP,
+        request_model=dcr.REJECT_DCR.gateway_model(),
     ),
     _staff(
         "POST",
@@ -630,7 +647,7 @@ INTERNAL_ROUTES = (
         rbac.DCR_PREPARE,
         _BRANCH,
         "Reopen a REJECTED DCR to DRAFT for correction and resubmission",
-        {200: "Reopened", 409: "Not REJECTED"},
+        {200: "Reopened", 409: "Not REJECTED"} | _DCR_STEP,
     ),
     # --- Audit trail: head office and finance read and verify it.
     _staff(
@@ -658,8 +675,9 @@ INTERNAL_ROUTES = (
         INTERNAL_USERS,
         rbac.USERS_READ,
         _BRANCH,
-        "Staff users and their roles; query: branch_code, active",
-        {200: "Users", 400: "Bad filter"},
+        "Staff users and their roles, by username (no phone numbers); query: branch_code, "
+        "active (true or false), limit (1-100), cursor",
+        {200: "A page of users", 400: "Bad filter, limit or cursor"},
     ),
     _staff(
         "PUT",
@@ -667,8 +685,16 @@ INTERNAL_ROUTES = (
         INTERNAL_USERS,
         rbac.USERS_MANAGE,
         _ALL,
-        "Grant or change a staff member's role (the staff pool's group too; audited)",
-        {200: "Role set", 400: "Invalid request", 404: "No such user"},
+        "Grant or change a staff member's role (the staff pool's group too; audited); not "
+        "your own, and SuperAdmin only by a SuperAdmin. Sent again after a 503, it completes",
+        {
+            200: "Role set (changed: false when it was already)",
+            400: "Invalid request or unknown role",
+            404: "No such user",
+            409: "Inactive user, the role changed meanwhile, or no staff pool account yet",
+            503: "The staff pool failed after the role was recorded: send the request again",
+        },
+        request_model=users.SET_ROLE.gateway_model(),
     ),
 )
 

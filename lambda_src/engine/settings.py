@@ -24,6 +24,9 @@ class Settings(NamedTuple):
     counters_table: str
     transaction_queue_table: str
     audit_table: str
+    # The Object Lock bucket the audit chains' heads are anchored in (engine.clients.anchors);
+    # unset (unit tests), appends are not anchored.
+    audit_anchor_bucket: str
     razorpay_base_url: str
     razorpay_secret_arn: str
     razorpay_webhook_secret_arn: str
@@ -60,6 +63,10 @@ class Settings(NamedTuple):
     # After a failover, the receipt counters are raised this far above the last sequence
     # PostgreSQL holds (room for receipts the old Region issued that had not reached it).
     receipt_counter_gap: int
+    # Staff collections (engine.logic.collections): cash from one payer on one day at or
+    # above this is refused (Income Tax Act s.269ST); collected_at no older than this.
+    cash_limit_per_payer_per_day: Decimal
+    collection_max_age_days: int
     # The LMS (engine.clients.lms, engine.logic.lms_posting): where, with which credentials
     # (a secret of {"client_id", "client_secret"}), each call's timeout, how long a poster's
     # claim on an item lasts, how often an item is tried before it waits for a person, and
@@ -76,6 +83,13 @@ class Settings(NamedTuple):
     lms_breaker_failure_ratio: Decimal
     lms_breaker_window_seconds: int
     lms_breaker_open_seconds: int
+    # The staff Cognito pool whose groups are the roles (engine.wiring_users.staff_pool).
+    staff_user_pool_id: str
+    # The HRMS (DarwinBox, docs/hrms-api.yml) the nightly HRMS sync reads: where, with which
+    # credentials (a secret of {"api_user", "api_password", "api_key"}), each call's timeout.
+    hrms_base_url: str
+    hrms_secret_arn: str
+    hrms_timeout_seconds: int
 
 
 def _text(name: str, default: str = "") -> str:
@@ -106,6 +120,7 @@ def get() -> Settings:
         counters_table=_text("COUNTERS_TABLE"),
         transaction_queue_table=_text("TRANSACTION_QUEUE_TABLE"),
         audit_table=_text("AUDIT_TABLE"),
+        audit_anchor_bucket=_text("AUDIT_ANCHOR_BUCKET"),
         razorpay_base_url=_text("RAZORPAY_BASE_URL", "https://api.razorpay.com").rstrip("/"),
         razorpay_secret_arn=_text("RAZORPAY_SECRET_ARN"),
         razorpay_webhook_secret_arn=_text("RAZORPAY_WEBHOOK_SECRET_ARN"),
@@ -136,6 +151,8 @@ def get() -> Settings:
         otp_max_wrong_attempts=_int("OTP_MAX_WRONG_ATTEMPTS", 5),
         session_requests_per_ip=_int("SESSION_REQUESTS_PER_IP", 30),
         receipt_counter_gap=_int("RECEIPT_COUNTER_GAP", 1000),
+        cash_limit_per_payer_per_day=Decimal(_text("CASH_LIMIT_PER_PAYER_PER_DAY", "200000")),
+        collection_max_age_days=_int("COLLECTION_MAX_AGE_DAYS", 7),
         lms_base_url=_text("LMS_BASE_URL").rstrip("/"),
         lms_secret_arn=_text("LMS_SECRET_ARN"),
         lms_timeout_seconds=_int("LMS_TIMEOUT_SECONDS", 5),
@@ -147,6 +164,10 @@ def get() -> Settings:
         lms_breaker_failure_ratio=Decimal(_text("LMS_BREAKER_FAILURE_RATIO", "0.5")),
         lms_breaker_window_seconds=_int("LMS_BREAKER_WINDOW_SECONDS", 120),
         lms_breaker_open_seconds=_int("LMS_BREAKER_OPEN_SECONDS", 60),
+        staff_user_pool_id=_text("STAFF_USER_POOL_ID"),
+        hrms_base_url=_text("HRMS_BASE_URL").rstrip("/"),
+        hrms_secret_arn=_text("HRMS_SECRET_ARN"),
+        hrms_timeout_seconds=_int("HRMS_TIMEOUT_SECONDS", 5),
     )
 
 

@@ -50,12 +50,18 @@ SESSIONS = TableSpec(
     env_var="SESSIONS_TABLE",
 )
 
-# Append-only audit trail per entity, and by actor for "what did this user do".
+# Append-only audit trail per entity, by actor for "what did this user do", and by day:
+# ChainIndex holds each day's hash chains (one per branch, `chain_pos` = "{branch}#{seq}"),
+# so one query reads them in order (engine.dal.ddb.audit). The chains' head items carry
+# neither index's keys.
 AUDIT = TableSpec(
     logical_name="Audit",
     partition_key=Key("entity_id"),
     sort_key=Key("event_at"),
-    indexes=(Index("ActorIndex", Key("actor_id"), Key("event_at")),),
+    indexes=(
+        Index("ActorIndex", Key("actor_id"), Key("event_at")),
+        Index("ChainIndex", Key("chain_date"), Key("chain_pos")),
+    ),
     env_var="AUDIT_TABLE",
 )
 

@@ -15,6 +15,7 @@ from engine.dal.ddb.intervention import InterventionStore
 from engine.dal.ddb.posting import PostingStore
 from engine.logic.lms_posting import Poster, PostingPolicy
 from engine.tables import COUNTERS
+from engine.wiring_audit import audit_log
 from shared import aws, secrets
 from shared.breaker import BreakerSettings
 from shared.breaker_store import BreakerStore
@@ -84,7 +85,7 @@ def interventions() -> InterventionStore:
         aws.client("dynamodb"),
         settings.require("TRANSACTION_QUEUE_TABLE", config.transaction_queue_table),
         settings.require("TRANSACTIONS_TABLE", config.transactions_table),
-        settings.require("AUDIT_TABLE", config.audit_table),
+        audit_log(),
     )
 
 

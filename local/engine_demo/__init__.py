@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from engine.db.migrate import MIGRATIONS_DIR, apply_migrations
+from engine.db.migrate import migrate
 from local import postgres
 
 SEED = Path(__file__).with_name("seed.sql")
@@ -54,7 +54,7 @@ def prepare(data_dir: Path | None) -> EngineDatabase:
         admin = _ensure_database(server.admin_url, DATABASE)
         database = EngineDatabase(admin, _as_role(admin, APP_ROLE), "started", server)
     with psycopg.connect(database.admin_url, autocommit=True, prepare_threshold=None) as conn:
-        apply_migrations(conn, MIGRATIONS_DIR)
+        migrate(conn)
         conn.execute(SEED.read_bytes())
     return database
 
@@ -78,6 +78,33 @@ def demo_loans(admin_url: str) -> list[dict[str, Any]]:
         }
         for number, name, mobile, loan_type, status, branch, outstanding, overdue, dpd, due in rows
     ]
+
+
+STAFF_SQL = """
+SELECT u.email, r.role_name FROM users u LEFT JOIN roles r ON r.role_id = u.role_id
+WHERE u.username = %s
+"""
+
+
+def staff_member(admin_url: str, username: str) -> tuple[str, str | None] | None:
+    """A staff member's e-mail and role (None: no role granted); None when unknown."""
+    with psycopg.connect(admin_url, prepare_threshold=None) as conn:
+        row = conn.execute(STAFF_SQL, (username,)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def post_authentication_event(username: str, email: str, client_id: str) -> dict[str, Any]:
+    """What the staff pool sends its PostAuthentication trigger after a sign-in."""
+    return {
+        "version": "1",
+        "triggerSource": "PostAuthentication_Authentication",
+        "region": "ap-south-1",
+        "userPoolId": "local-staff",
+        "userName": username,
+        "callerContext": {"awsSdkVersion": "local", "clientId": client_id},
+        "request": {"userAttributes": {"email": email}, "newDeviceUsed": False},
+        "response": {},
+    }
 
 
 def _ensure_database(admin_url: str, name: str) -> str:

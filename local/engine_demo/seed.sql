@@ -40,3 +40,26 @@ FROM (VALUES
         next_due, status, branch_code, overdue, dpd)
 JOIN customers c ON c.customer_number = l.customer_number
 ON CONFLICT (loan_account_number) DO NOTHING;
+
+-- Staff of every role in both branches, and head office (engine.models.rbac.ROLES; the roles
+-- rows come from the declaration, written by the migrator). `POST /local/token?user=NAME`
+-- signs one in: cashier.br001, manager.br001, officer.br001, cashier2.br001 (a second
+-- cashier, for maker-checker), the same .br002, finance.ho, admin.ho, superadmin.ho, and
+-- leaver.br001 (inactive: refused everywhere).
+INSERT INTO users (username, email, role_id, branch_code, is_active)
+SELECT s.username, s.username || '@staff.example.com', r.role_id, s.branch_code, s.active
+FROM (VALUES
+    ('cashier.br001', 'BranchCashier', 'BR001', true),
+    ('cashier2.br001', 'BranchCashier', 'BR001', true),
+    ('manager.br001', 'BranchManager', 'BR001', true),
+    ('officer.br001', 'FieldOfficer', 'BR001', true),
+    ('leaver.br001', 'BranchCashier', 'BR001', false),
+    ('cashier.br002', 'BranchCashier', 'BR002', true),
+    ('manager.br002', 'BranchManager', 'BR002', true),
+    ('officer.br002', 'FieldOfficer', 'BR002', true),
+    ('finance.ho', 'FinanceTeam', NULL, true),
+    ('admin.ho', 'Admin', NULL, true),
+    ('superadmin.ho', 'SuperAdmin', NULL, true)
+) AS s (username, role_name, branch_code, active)
+JOIN roles r ON r.role_name = s.role_name
+ON CONFLICT (username) DO NOTHING;

@@ -21,13 +21,21 @@ from engine import declarations
 from engine.metrics import NAMESPACE
 from engine.tables import TRANSACTIONS
 from local import engine_demo, lms_view, openapi_engine, sms_outbox
-from local.engine_resources import EngineResources, ensure_lms_secret, ensure_unsaved, provision
+from local.auth import CLIENT_ID
+from local.engine_resources import (
+    EngineResources,
+    ensure_lms_secret,
+    ensure_staff,
+    ensure_unsaved,
+    provision,
+)
 from local.gateway import Functions, engine_gateway_error
 from local.schedules import rate_seconds
 from local.streams import StreamPump
-from local.systems import Api, Context, LocalRoute
+from local.systems import Api, Context, LocalRoute, RouteError
 from local.workers import REGION, Worker, consume_queue
 from shared.declarations import EventSource, Schedule
+from simulators.hrms import HrmsSimulator, demo_employees
 from simulators.lms import LmsSimulator, demo_loans
 from simulators.lms.server import MODES as LMS_MODES
 from simulators.razorpay.server import RazorpaySimulator
@@ -40,6 +48,7 @@ WEBHOOK_PATH = "/api/v1/webhooks/razorpay"
 # RazorPay authenticates its webhooks by their signature.
 PORTAL_KEYLESS = frozenset({"GET /health", f"POST {WEBHOOK_PATH}"})
 LMS_CLIENT_ID = "engine-local"
+HRMS_API_USER = "engine-local"
 # With --fast every rate schedule runs at least this often, but those named here.
 FAST_SCHEDULE_SECONDS = 5.0
 FAST_SECONDS = {declarations.TRANSACTIONS_REPAIR.name: 30.0}
@@ -118,9 +127,12 @@ class EngineSystem:
         self.database: engine_demo.EngineDatabase | None = None
         self.simulator: RazorpaySimulator | None = None
         self.lms_simulator: LmsSimulator | None = None
+        self.hrms_simulator: HrmsSimulator | None = None
+        self._hrms_client: dict[str, str] = {}
         self._env: dict[str, str] = {}
         self._secrets: dict[str, str] = {}
         self._lms_client: dict[str, str] = {}
+        self._functions: Functions | None = None
 
     def start(self, context: Context) -> None:
         args, saved = context.args, context.saved
@@ -147,11 +159,21 @@ class EngineSystem:
             port=args.lms_port,
         )
         self.lms = self.lms_simulator.start()
+        # DarwinBox's employees are the seeded staff (local/engine_demo/seed.sql).
+        self._hrms_client = dict(saved["hrms"]) if saved and saved.get("hrms") else _new_hrms()
+        self.hrms_simulator = HrmsSimulator(
+            self._hrms_client["api_user"],
+            self._hrms_client["api_password"],
+            self._hrms_client["api_key"],
+            employees=demo_employees(),
+            host=args.host,
+            port=args.hrms_port,
+        )
+        self.hrms = self.hrms_simulator.start()
         self.database = engine_demo.prepare(args.data_dir)
         if saved:
             restored = EngineResources(**saved["resources"])
             self.resources = ensure_lms_secret(client, restored, self._lms_client)
-            ensure_unsaved(client, self.resources)
         else:
             self.resources = provision(
                 client,
@@ -160,6 +182,8 @@ class EngineSystem:
                 webhook_secret=self._secrets["webhook_secret"],
                 lms_client=self._lms_client,
             )
+        self.resources = ensure_staff(client, self.resources, self._hrms_client)
+        ensure_unsaved(client, self.resources)
         sms_outbox.install()
         self._env = self._environment(args)
         self.args = args
@@ -171,6 +195,7 @@ class EngineSystem:
         env |= {
             "RAZORPAY_BASE_URL": self.razorpay,
             "LMS_BASE_URL": self.lms,
+            "HRMS_BASE_URL": self.hrms,
             "DATABASE_URL": self.database.app_url,
             "DB_NAME": engine_demo.DATABASE,
             "DB_USER": engine_demo.APP_ROLE,
@@ -216,6 +241,7 @@ class EngineSystem:
 
     def workers(self, functions: Functions) -> list[Worker]:
         """One poller per declared event source, as its mapping in the stacks."""
+        self._functions = functions
         tables = [s.source for s in declarations.EVENT_SOURCES if s.kind == "dynamodb-stream"]
         shared = sorted({t for t in tables if tables.count(t) > 1})
         if shared:
@@ -271,7 +297,26 @@ class EngineSystem:
         print(f"[stream] {len(records)} record(s) to {queue_url}", file=sys.stderr)
 
     def endpoints(self) -> dict[str, str]:
-        return {"razorpay": self.razorpay, "lms": self.lms}
+        return {"razorpay": self.razorpay, "lms": self.lms, "hrms": self.hrms}
+
+    def staff_sign_in(self, username: str) -> dict[str, Any] | None:
+        """A seeded staff member signed in as the staff pool would: the post-authentication
+        trigger runs (it audits the sign-in and refuses an inactive user), and the token
+        carries their role as their group. None for a name the users table lacks."""
+        assert self.database is not None
+        found = engine_demo.staff_member(self.database.admin_url, username)
+        if found is None:
+            return None
+        email, role = found
+        if self._functions is not None:
+            event = engine_demo.post_authentication_event(username, email, CLIENT_ID)
+            try:
+                self._functions.invoke(declarations.STAFF_SIGN_IN.name, event)
+            except Exception as refused:  # the trigger's refusal, as Cognito's
+                raise RouteError(
+                    403, "Forbidden", "the staff pool refused the sign-in"
+                ) from refused
+        return {"email": email, "cognito:groups": [role] if role else []}
 
     def local_routes(self) -> dict[tuple[str, str], LocalRoute]:
         return {
@@ -327,6 +372,7 @@ class EngineSystem:
         return {
             "razorpay": self._secrets,
             "lms": self._lms_client,
+            "hrms": self._hrms_client,
             "resources": asdict(self.resources),
         }
 
@@ -335,12 +381,23 @@ class EngineSystem:
             self.simulator.stop()
         if self.lms_simulator is not None:
             self.lms_simulator.stop()
+        if self.hrms_simulator is not None:
+            self.hrms_simulator.stop()
         if self.database is not None:
             self.database.stop()
 
 
 def _new_lms() -> dict[str, str]:
     return {"client_id": LMS_CLIENT_ID, "client_secret": secrets.token_urlsafe(24)}
+
+
+def _new_hrms() -> dict[str, str]:
+    """The HRMS credentials (docs/hrms-api.yml: Basic auth and an X-Api-Key header)."""
+    return {
+        "api_user": HRMS_API_USER,
+        "api_password": secrets.token_urlsafe(24),
+        "api_key": secrets.token_urlsafe(24),
+    }
 
 
 def _new_secrets() -> dict[str, str]:

@@ -17,6 +17,10 @@ version recorded in the database with no file is tolerated (logged): that is the
 CloudFormation rolls back to older code after a newer deploy migrated, and migrations are
 forward-only. Checksums are taken over the text with CRLF normalised to LF, so a Windows
 checkout does not look like edited history.
+
+`migrate` is the schema migrator's whole run (the deploy's custom resource, the command line,
+the local runner): the engine's migrations, then the data that is declared in code rather than
+typed into a migration (the roles: engine.dal.pg.roles), under the same advisory lock.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
+
+from engine.dal.pg.roles import RolesSynced, sync_roles
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +198,24 @@ def apply_migrations(
     return applied
 
 
+def migrate(conn: psycopg.Connection[Any], *, lock_timeout: str = "30s") -> list[str]:
+    """Apply the engine's pending migrations, then bring the roles table to the declaration;
+    return the versions applied. `conn` is the admin (owner) role, not inside a transaction."""
+    applied = apply_migrations(conn, MIGRATIONS_DIR, lock_timeout=lock_timeout)
+    synced = sync_declared(conn)
+    if synced.changed:
+        logger.info("roles synced: written %s, emptied %s", synced.written, synced.emptied)
+    return applied
+
+
+def sync_declared(conn: psycopg.Connection[Any]) -> RolesSynced:
+    """The declared roles written, in one transaction under the migrations' lock (two deploys
+    at once take turns, and never sync against a schema still being migrated)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        return sync_roles(cur)
+
+
 def _apply_one(conn: psycopg.Connection[Any], migration: Migration) -> None:
     try:
         conn.execute(migration.sql)
@@ -227,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("set DATABASE_URL to the database to migrate")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
-        applied = apply_migrations(conn, args.directory)
+        if Path(args.directory).resolve() == MIGRATIONS_DIR:
+            applied = migrate(conn)
+        else:  # another directory's schema need not have the engine's roles table
+            applied = apply_migrations(conn, args.directory)
         latest = latest_version(conn)
     print(f"applied: {', '.join(applied) or 'nothing'}; latest: {latest or 'none'}")
     return 0

@@ -1,4 +1,9 @@
-"""What a poster's run counted, published as the LMS metrics (engine.metrics)."""
+"""What a poster's run counted, published as the LMS metrics (engine.metrics).
+
+Reversals (`cancelled`, `cancelled_resolved`) are not receipts posted, so they stay out of
+lms_receipts_posted (the run's log line has them); an item of either kind moved to EXCEPTION
+counts in lms_posting_exceptions, as either waits for a person.
+"""
 
 from __future__ import annotations
 

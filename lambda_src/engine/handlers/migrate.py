@@ -1,6 +1,7 @@
 """CloudFormation custom resource (CDK Provider framework) that migrates the engine's schema.
 
-Create and Update apply the pending migrations of `engine/migrations` and answer
+Create and Update apply the pending migrations of `engine/migrations`, then write the
+declared roles into the roles table (engine.db.migrate.migrate), and answer
 `{"PhysicalResourceId": "engine-schema", "Data": {"Applied": "0001,0002", "Latest": "0006"}}`
 (`Applied` lists what this run applied, empty when nothing was pending; `Latest` is the
 highest version the database has). Delete does nothing: removing the resource or the stack
@@ -32,7 +33,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from engine.db import connection
-from engine.db.migrate import MIGRATIONS_DIR, apply_migrations, latest_version
+from engine.db.migrate import latest_version, migrate
 from engine.handlers import cfn_response
 
 PHYSICAL_RESOURCE_ID = "engine-schema"
@@ -71,7 +72,7 @@ def handle(event: dict[str, Any], connect: Connect = connect) -> dict[str, Any]:
     if request_type not in ("Create", "Update"):
         raise ValueError(f"unknown RequestType {request_type!r}")
     with connect() as conn:
-        versions = apply_migrations(conn, MIGRATIONS_DIR)
+        versions = migrate(conn)
         latest = latest_version(conn) or ""
     logger.info(
         "migrations applied",

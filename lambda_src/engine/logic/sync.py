@@ -29,7 +29,9 @@ from shared import ddb
 
 logger = logging.getLogger(__name__)
 
-STATUSES = frozenset({"CREATED", "AUTHORIZED", "CAPTURED", "FAILED", "EXPIRED", "REFUNDED"})
+STATUSES = frozenset(
+    {"CREATED", "AUTHORIZED", "CAPTURED", "FAILED", "EXPIRED", "REFUNDED", "CANCELLED"}
+)
 CENTS = Decimal("0.01")
 ZERO = Decimal("0.00")
 # Errors caused by the data of some record in the batch: splitting finds it.
@@ -78,6 +80,8 @@ def row_from_item(item: Mapping[str, Any]) -> PaymentRow:
         # Set by the poster (engine.dal.ddb.posting) once the LMS has the receipt.
         lms_receipt_id=_optional_text(item, "lms_receipt_id") or None,
         lms_posted_at=_time(item, "lms_posted_at") if item.get("lms_posted_at") else None,
+        # A staff collection's (engine.dal.ddb.collections); a portal payment has none.
+        purpose=_optional_text(item, "purpose"),
     )
 
 

@@ -53,9 +53,12 @@ REQUESTS = (RETRY_POSTING, RESOLVE_POSTING)
 
 
 def posting_view(item: QueueItem) -> dict[str, Any]:
+    """Any kind of item: a reversal's payload has no loan, branch or amount (None here), and
+    `queue_type` tells it from the receipt the retry and resolve routes act on."""
     p = item.payload
     return {
         "transaction_id": item.transaction_id,
+        "queue_type": item.queue_type,
         "status": item.status.value,
         "attempts": item.attempts,
         "in_doubt": item.in_doubt,

@@ -1,4 +1,6 @@
-"""An outbox item of the TransactionQueue as the posters see it (LMS receipt posting first)."""
+"""An outbox item of the TransactionQueue as the posters see it: an LMS receipt to post
+(LMS_RECEIPT: its payload the receipt as issued) or a cancelled receipt's reversal
+(LMS_CANCEL: its payload the receipt number, the reason and when we cancelled it)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ class QueueItem:
     last_error: str | None = None
     lms_receipt_id: str | None = None
     posted_at: str | None = None
+    # A reversal's: when the LMS cancelled the receipt, as the LMS wrote it.
+    cancelled_at: str | None = None
+    # A receipt's: when its reversal was about to be asked of the LMS (so finding the
+    # receipt cancelled there is our own doing).
+    reversal_requested_at: str | None = None
     exception_at: str | None = None
     resolution: str | None = None
 

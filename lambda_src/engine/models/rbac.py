@@ -100,9 +100,8 @@ ROLES: tuple[Role, ...] = (
         "Branch managers: approvals for their branch",
         4,
         Scope.OWN_BRANCH,
-        frozenset(
-            {COLLECTIONS_READ, COLLECTIONS_CANCEL, DCR_READ, DCR_APPROVE, USERS_READ, LMS_READ}
-        ),
+        # No LMS_READ: the outbox listing spans every branch.
+        frozenset({COLLECTIONS_READ, COLLECTIONS_CANCEL, DCR_READ, DCR_APPROVE, USERS_READ}),
     ),
     Role(
         "BranchCashier",

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from engine.models.errors import InvalidRequest, issue
 from shared import jsonutil
@@ -108,7 +108,19 @@ class Amount:
         return amount.quantize(Decimal(1).scaleb(-self.places))
 
 
-Kind = Text | Amount
+class Kind(Protocol):
+    """A field's kind: Text and Amount here; a module may declare its own (engine.models.dcr
+    counts banknotes) as long as its model never refuses what its parser accepts."""
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def example(self) -> Any: ...
+
+    def model(self) -> dict[str, Any]: ...
+
+    def parse(self, value: Any) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -14,3 +14,4 @@ class StaffUser:
     email: str
     branch_code: str | None  # None for head office staff
     is_active: bool
+    role: str | None = None  # the role an admin granted (roles.role_name); None: a joiner

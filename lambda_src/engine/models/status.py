@@ -19,6 +19,9 @@ class PaymentStatus(StrEnum):
     FAILED = "FAILED"  # the attempt failed; a late capture may still follow
     EXPIRED = "EXPIRED"  # no payment within the order's lifetime
     REFUNDED = "REFUNDED"  # refunded in full
+    # A wrong receipt cancelled by its branch's manager (engine.logic.collections): only staff
+    # collections (channel FIELD or BRANCH) take it; a portal payment is refunded instead.
+    CANCELLED = "CANCELLED"
 
 
 S = PaymentStatus
@@ -32,6 +35,7 @@ _ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.FAILED: frozenset({S.CREATED, S.AUTHORIZED}),
     S.EXPIRED: frozenset({S.CREATED, S.AUTHORIZED}),
     S.REFUNDED: frozenset({S.CAPTURED}),
+    S.CANCELLED: frozenset({S.CAPTURED}),
     S.CREATED: frozenset(),
 }
 
@@ -86,3 +90,35 @@ POSTING_LIVE = frozenset({P.PENDING, P.IN_FLIGHT})
 
 def posting_allowed_from(target: PostingStatus) -> frozenset[PostingStatus]:
     return _POSTING_FROM[target]
+
+
+class DcrStatus(StrEnum):
+    """A branch's daily collection reconciliation (engine.logic.dcr): the cashier counts the
+    day and submits it (the maker), a branch manager who is not the submitter approves or
+    rejects it (the checker), and a rejected day is reopened for correction."""
+
+    DRAFT = "DRAFT"  # open: collections land on this date, the count may be submitted
+    SUBMITTED = "SUBMITTED"  # counted and waiting for the checker; the day takes no more
+    APPROVED = "APPROVED"  # locked for good: late collections go to the next date
+    REJECTED = "REJECTED"  # sent back with a reason; accepts collections, may be reopened
+
+
+D = DcrStatus
+_DCR_FROM: dict[DcrStatus, frozenset[DcrStatus]] = {
+    D.SUBMITTED: frozenset({D.DRAFT}),
+    D.APPROVED: frozenset({D.SUBMITTED}),
+    D.REJECTED: frozenset({D.SUBMITTED}),
+    # Declared (clarifications: forward-only means no undeclared move): a rejected count is
+    # corrected and submitted again, never edited in place.
+    D.DRAFT: frozenset({D.REJECTED}),
+}
+# Days that take no new collection (they move to the next date) and no cancellation.
+DCR_CLOSED = frozenset({D.SUBMITTED, D.APPROVED})
+
+
+def dcr_allowed_from(target: DcrStatus) -> frozenset[DcrStatus]:
+    return _DCR_FROM[target]
+
+
+def dcr_can_move(current: DcrStatus, target: DcrStatus) -> bool:
+    return current in _DCR_FROM[target]

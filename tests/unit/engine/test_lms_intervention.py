@@ -1,5 +1,6 @@
 """Manual intervention on LMS postings, on moto: only EXCEPTION items can be acted on, each
-action is written with its audit record or not at all, and the list pages by status."""
+action is written with its audit record (on the head office's hash chain) or not at all, and
+the list pages by status."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engine.dal.ddb.audit import AuditLog
 from engine.dal.ddb.intervention import Action, Actor, InterventionStore, NotActionable
 from engine.dal.ddb.posting import PostingStore
 from engine.dal.ddb.queue import LMS_RECEIPT, lms_queue_id
@@ -19,7 +21,7 @@ P = PostingStatus
 NOW = 1_800_000_000
 AT = "2027-01-15T08:00:00.000Z"
 NO_WAIT = ddb_writes.Retry(attempts=2, base_seconds=0)
-STAFF = Actor("staff-sub-1", "finance@example.com")
+STAFF = Actor("staff-sub-1", "finance@example.com", "finance.one")
 
 
 @pytest.fixture
@@ -30,8 +32,7 @@ def stores(dynamodb: Any) -> Iterator[tuple[InterventionStore, PostingStore, Any
         dynamodb,
         TRANSACTION_QUEUE.logical_name,
         TRANSACTIONS.logical_name,
-        AUDIT.logical_name,
-        NO_WAIT,
+        AuditLog(dynamodb, AUDIT.logical_name, retry=NO_WAIT),
     )
     postings = PostingStore(
         dynamodb, TRANSACTION_QUEUE.logical_name, TRANSACTIONS.logical_name, NO_WAIT
@@ -94,8 +95,12 @@ def test_retry_now_makes_an_exception_due_at_once_keeping_its_doubt(stores: Any)
     assert [i.queue_id for i in postings.due(NOW, 10)] == [lms_queue_id(transaction_id)]
     [record] = audit_records(client, transaction_id)
     assert record["action"] == "LMS_RETRY" and record["actor_id"] == "staff-sub-1"
-    assert (record["status_before"], record["status_after"]) == ("EXCEPTION", "PENDING")
-    assert record["reason"] == "LMS fixed the loan"
+    assert record["actor_username"] == "finance.one" and "actor_email" not in record
+    details = record["details"]
+    assert (details["status_before"], details["status_after"]) == ("EXCEPTION", "PENDING")
+    assert details["reason"] == "LMS fixed the loan"
+    # The head office's chain of the action's IST date, begun by this record.
+    assert (record["chain_id"], record["seq"]) == ("2027-01-15#HO", 1)
 
 
 def test_resolve_with_the_lms_receipt_marks_the_transaction_posted(stores: Any) -> None:
@@ -111,7 +116,9 @@ def test_resolve_with_the_lms_receipt_marks_the_transaction_posted(stores: Any) 
     )["Item"]
     marked = ddb.from_item(stored) or {}
     assert (marked["lms_receipt_id"], marked["version"]) == ("LMSR0000004242", 4)
-    assert [r["action"] for r in audit_records(client, transaction_id)] == ["LMS_RESOLVE"]
+    [record] = audit_records(client, transaction_id)
+    assert record["action"] == "LMS_RESOLVE"
+    assert record["details"]["lms_receipt_id"] == "LMSR0000004242"
 
 
 @pytest.mark.parametrize("status", [P.PENDING, P.IN_FLIGHT, P.POSTED, P.RESOLVED])

@@ -1,23 +1,29 @@
 """The internal API's LMS-posting routes through their handler on moto: bad input is a 400 in
 the engine's shape and changes nothing, a staff identity is required, only EXCEPTION items
-can be acted on (409), and the list pages."""
+can be acted on (409), each action lands on the audit trail's chain, and the list pages."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from engine import settings, wiring_lms
+from engine import settings, wiring, wiring_audit, wiring_lms
 from engine.dal.ddb.queue import LMS_RECEIPT, lms_queue_id
+from engine.models.audit import AuditRecord
+from engine.models.staff import StaffUser
 from engine.tables import AUDIT, TRANSACTION_QUEUE, TRANSACTIONS
 from local.events import rest_event
 from shared import ddb
 from tests.support import ApiResponse, invoke
 
-STAFF = {"sub": "staff-sub-7", "email": "ops@example.com", "cognito:groups": "[Admin]"}
+STAFF = {"cognito:username": "ops.seven", "cognito:groups": "[Admin]"}
+OPS = StaffUser(
+    "3f0c1b9e-0000-4000-8000-000000000007", "ops.seven", "ops@example.com", None, True, "Admin"
+)
 PAY = "pay_" + "c" * 20
 
 
@@ -26,6 +32,9 @@ def api(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for spec in (TRANSACTIONS, TRANSACTION_QUEUE, AUDIT):
         dynamodb.create_table(**spec.create_table_kwargs(spec.logical_name))
         monkeypatch.setenv(spec.env_var, spec.logical_name)
+    # authorize() resolves the caller to their users row; here without PostgreSQL.
+    users = {OPS.username: OPS}
+    monkeypatch.setattr(wiring, "staff", lambda: SimpleNamespace(by_username=users.get))
     settings.reset()
     wiring_lms.reset()
     from engine.handlers.internal import lms
@@ -98,7 +107,12 @@ def item_status(client: Any, transaction_id: str = PAY) -> str:
 
 
 def audit_count(client: Any) -> int:
+    """Records and chain heads alike: nothing at all is written for a refused action."""
     return int(client.scan(TableName=AUDIT.logical_name, Select="COUNT")["Count"])
+
+
+def audit_trail(transaction_id: str = PAY) -> list[AuditRecord]:
+    return wiring_audit.audit_log().page("entity_id", lms_queue_id(transaction_id), 10).records
 
 
 @pytest.mark.parametrize(
@@ -135,11 +149,17 @@ def test_retry_and_resolve_answer_and_record(api: Any, dynamodb: Any) -> None:
     queue(dynamodb)
     answer = call(api, "POST", RETRY, body={"reason": "LMS reopened the loan"})
     assert (answer.status, answer.body["status"]) == (202, "PENDING")
-    assert item_status(dynamodb) == "PENDING" and audit_count(dynamodb) == 1
+    assert item_status(dynamodb) == "PENDING"
+    [record] = audit_trail()
+    assert (record.action, record.actor_id, record.actor_username) == (
+        "LMS_RETRY",
+        OPS.user_id,
+        "ops.seven",
+    )
 
     again = call(api, "POST", RESOLVE, body={"reason": "done by hand"})
     assert again.status == 409 and again.body["error"]["code"] == "CONFLICT"
-    assert audit_count(dynamodb) == 1
+    assert len(audit_trail()) == 1
 
 
 def test_resolve_with_a_receipt_id(api: Any, dynamodb: Any) -> None:

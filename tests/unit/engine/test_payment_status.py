@@ -19,6 +19,7 @@ DECLARED = {
     (S.FAILED, S.CAPTURED),
     (S.EXPIRED, S.CAPTURED),
     (S.CAPTURED, S.REFUNDED),
+    (S.CAPTURED, S.CANCELLED),  # a staff collection's wrong receipt, cancelled
 }
 
 
@@ -45,3 +46,10 @@ def test_nothing_moves_back_to_created_and_open_states_are_the_unfinished() -> N
     assert {S.CREATED, S.AUTHORIZED} == OPEN
     assert is_past(S.AUTHORIZED, S.AUTHORIZED)
     assert is_past(S.FAILED, S.AUTHORIZED)  # a late "authorized" after a failure is stale
+
+
+def test_only_a_capture_can_be_cancelled_and_a_cancellation_is_final() -> None:
+    assert allowed_from(S.CANCELLED) == frozenset({S.CAPTURED})
+    assert not can_move(S.CANCELLED, S.CAPTURED)
+    assert not can_move(S.REFUNDED, S.CANCELLED)
+    assert is_past(S.CANCELLED, S.CAPTURED)  # a late capture event changes nothing

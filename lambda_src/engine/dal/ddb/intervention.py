@@ -1,24 +1,28 @@
 """What staff do to outbox items by hand: list them, retry one now, mark one resolved.
 
-Each action and its audit record (the Audit table: who, when, what, why, the status before
-and after) are written in one transaction, so no action goes unrecorded and no record
-claims an action that did not happen. Only an item in EXCEPTION can be acted on: a live one
-is the poster's, a final one is done.
+Each action and its audit record (the head office's hash chain of the day in the Audit
+table, engine.dal.ddb.audit: who, when, what, why, the status before and after) are written
+in one transaction, so no action goes unrecorded and no record claims an action that did not
+happen. Only an item in EXCEPTION can be acted on: a live one is the poster's, a final one
+is done.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from engine.dal.ddb.audit import AuditLog
 from engine.dal.ddb.posting import RETENTION_SECONDS
 from engine.dal.ddb.queue import lms_queue_id
+from engine.models.audit import Actor, AuditEntry
 from engine.models.posting import QueueItem
 from engine.models.status import PostingStatus, posting_allowed_from
-from shared import cursors, ddb, ddb_writes
-from shared.ddb_writes import DEFAULT_RETRY, Cancelled, Retry
+from shared import cursors, ddb
+from shared.ddb_writes import Cancelled
 from shared.store_errors import ConditionFailed
+
+__all__ = ["Action", "Actor", "InterventionStore", "NotActionable", "Page"]
 
 P = PostingStatus
 STATUS_INDEX = "StatusIndex"
@@ -27,14 +31,6 @@ _PAGE_KEYS = ("queue_id", "status", "created_at")
 
 class NotActionable(ConditionFailed):
     """The item is not in EXCEPTION (or does not exist): nothing was changed."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A staff member as the authorizer named them."""
-
-    user_id: str
-    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,14 +56,12 @@ class InterventionStore:
         client: Any,
         table: str,
         transactions_table: str,
-        audit_table: str,
-        retry: Retry = DEFAULT_RETRY,
+        audit_log: AuditLog,
     ) -> None:
         self.client = client
         self.table = table
         self.transactions_table = transactions_table
-        self.audit_table = audit_table
-        self.retry = retry
+        self.audit_log = audit_log
 
     def in_status(
         self,
@@ -124,7 +118,14 @@ class InterventionStore:
             values[":rid"] = lms_receipt_id
             extra.append(self._transaction_op(action, lms_receipt_id))
         self._act(
-            action, P.RESOLVED, sets, values, kind="LMS_RESOLVE", extra=extra, names={"#ttl": "ttl"}
+            action,
+            P.RESOLVED,
+            sets,
+            values,
+            kind="LMS_RESOLVE",
+            extra=extra,
+            names={"#ttl": "ttl"},
+            noted={"lms_receipt_id": lms_receipt_id} if lms_receipt_id else None,
         )
 
     # ------------------------------------------------------------------ helpers
@@ -139,6 +140,7 @@ class InterventionStore:
         kind: str,
         extra: list[dict[str, Any]] | None = None,
         names: dict[str, str] | None = None,
+        noted: dict[str, Any] | None = None,  # more for the audit record's details
     ) -> None:
         if P.EXCEPTION not in posting_allowed_from(target):
             raise ValueError(f"EXCEPTION -> {target} is not a declared transition")
@@ -155,9 +157,9 @@ class InterventionStore:
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
-        audit = self._audit_op(action, kind, target)
+        entry = self._entry(action, kind, target, noted or {})
         try:
-            ddb_writes.transact(self.client, [update, audit, *(extra or [])], self.retry)
+            self.audit_log.transact(entry, [update, *(extra or [])])
         except Cancelled as cancelled:
             if 0 in cancelled.failed:
                 current = cancelled.items[0]
@@ -180,23 +182,21 @@ class InterventionStore:
             }
         }
 
-    def _audit_op(self, action: Action, kind: str, target: PostingStatus) -> dict[str, Any]:
-        record = {
-            "entity_id": lms_queue_id(action.transaction_id),
-            # Unique even for two actions in one millisecond.
-            "event_at": f"{action.at}#{secrets.token_hex(4)}",
-            "entity_type": "LMS_POSTING",
-            "actor_id": action.actor.user_id,
-            "actor_email": action.actor.email,
-            "action": kind,
+    def _entry(
+        self, action: Action, kind: str, target: PostingStatus, noted: dict[str, Any]
+    ) -> AuditEntry:
+        details: dict[str, Any] = {
+            "transaction_id": action.transaction_id,
             "reason": action.reason,
             "status_before": P.EXCEPTION.value,
             "status_after": target.value,
-        }
-        return {
-            "Put": {
-                "TableName": self.audit_table,
-                "Item": ddb.to_item(record),
-                "ConditionExpression": "attribute_not_exists(entity_id)",
-            }
-        }
+        } | noted
+        # The outbox belongs to no branch: the head office's chain.
+        return AuditEntry.by(
+            action.actor,
+            kind,
+            "LMS_POSTING",
+            lms_queue_id(action.transaction_id),
+            at=action.at,
+            details=details,
+        )

@@ -8,15 +8,16 @@ Every claim sets `in_doubt` before the call goes out; only a definite answer cle
 
 Settling a claim is conditional on still holding it (IN_FLIGHT with the attempt number we
 claimed): a poster whose lease ran out while it waited cannot overwrite the next claimer's
-outcome. Posted, the item and its transaction are marked in one transaction.
+outcome. Posted, the item and its transaction are marked in one transaction; so is a
+reversal (an LMS_CANCEL item), whose transaction gets `lms_cancelled_at`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from engine.dal.ddb.queue import LMS_RECEIPT
+from engine.dal.ddb.queue import LMS_QUEUE_TYPES, LMS_RECEIPT, lms_queue_id
 from engine.models.posting import QueueItem
 from engine.models.status import PostingStatus, posting_allowed_from
 from shared import ddb, ddb_writes
@@ -49,8 +50,19 @@ class PostingStore:
 
     # ------------------------------------------------------------------ reading
 
-    def due(self, now: int, limit: int, queue_type: str = LMS_RECEIPT) -> list[QueueItem]:
-        """Live items due by `now`, the longest-waiting first (at most `limit`)."""
+    def due(
+        self, now: int, limit: int, queue_types: Iterable[str] = LMS_QUEUE_TYPES
+    ) -> list[QueueItem]:
+        """Live items of `queue_types` due by `now`, the longest-waiting first (at most
+        `limit`; at a tie, in the order of `queue_types`, so a receipt goes before the
+        reversal of it that was due at the same second)."""
+        items: list[QueueItem] = []
+        for queue_type in queue_types:
+            items += self._due_of(queue_type, now, limit)
+        items.sort(key=lambda item: item.retry_timestamp or 0)  # stable: the tie order holds
+        return items[:limit]
+
+    def _due_of(self, queue_type: str, now: int, limit: int) -> list[QueueItem]:
         items: list[QueueItem] = []
         for page in self._pages(queue_type, now, limit):
             items += [QueueItem.from_item(ddb.from_item(i) or {}) for i in page]
@@ -155,12 +167,43 @@ class PostingStore:
 
     def posted(self, item: QueueItem, lms_receipt_id: str, at: str, now: int) -> None:
         """POSTED, and the transaction marked with the LMS receipt id, together."""
+        values = {":rid": lms_receipt_id, ":at": at}
+        self._posted_with_transaction(
+            item,
+            now,
+            ("SET lms_receipt_id = :rid, posted_at = :at", values),
+            ("SET lms_receipt_id = :rid, lms_posted_at = :at", values),
+        )
+
+    def reversed(
+        self, item: QueueItem, lms_receipt_id: str, lms_cancelled_at: str, at: str, now: int
+    ) -> None:
+        """A reversal POSTED (the LMS's receipt id and its own `cancelled_at` on the item),
+        and its transaction marked `lms_cancelled_at` (when we learnt it, as `lms_posted_at`
+        is), together."""
+        self._posted_with_transaction(
+            item,
+            now,
+            (
+                "SET lms_receipt_id = :rid, cancelled_at = :cat, posted_at = :at",
+                {":rid": lms_receipt_id, ":cat": lms_cancelled_at, ":at": at},
+            ),
+            ("SET lms_cancelled_at = :at", {":at": at}),
+        )
+
+    def _posted_with_transaction(
+        self,
+        item: QueueItem,
+        now: int,
+        queue_set: tuple[str, dict[str, Any]],
+        transaction_set: tuple[str, dict[str, Any]],
+    ) -> None:
+        """The item POSTED and out of the index, and its transaction's facts, in one write."""
         queue = self._settle_op(
             item,
             P.POSTED,
-            "SET lms_receipt_id = :rid, posted_at = :at, in_doubt = :no, #ttl = :ttl "
-            "REMOVE retry_timestamp",
-            {":rid": lms_receipt_id, ":at": at, ":no": False, ":ttl": now + RETENTION_SECONDS},
+            f"{queue_set[0]}, in_doubt = :no, #ttl = :ttl REMOVE retry_timestamp",
+            queue_set[1] | {":no": False, ":ttl": now + RETENTION_SECONDS},
             {"#ttl": "ttl"},
         )
         transaction = {
@@ -169,12 +212,9 @@ class PostingStore:
                 "Key": ddb.to_item({"transaction_id": item.transaction_id}),
                 # A new version, so the stream sync and the repair job carry the posting
                 # facts to PostgreSQL like any other change (the loan sync relies on them).
-                "UpdateExpression": "SET lms_receipt_id = :rid, lms_posted_at = :at "
-                "ADD version :one",
+                "UpdateExpression": f"{transaction_set[0]} ADD version :one",
                 "ConditionExpression": "attribute_exists(transaction_id)",
-                "ExpressionAttributeValues": ddb.values(
-                    {":rid": lms_receipt_id, ":at": at, ":one": 1}
-                ),
+                "ExpressionAttributeValues": ddb.values(transaction_set[1] | {":one": 1}),
             }
         }
         try:
@@ -183,6 +223,25 @@ class PostingStore:
             if 0 in cancelled.failed:
                 raise ClaimLost("the claim ran out first", cancelled.items[0]) from cancelled
             raise
+
+    def note_reversal(self, transaction_id: str, at: str) -> None:
+        """Marks the transaction's receipt item `reversal_requested_at`, whatever its state
+        (the poster's settling conditions do not look at it); nothing when the item has
+        expired, long settled. Raises Conflict when the write stayed throttled."""
+        try:
+            ddb_writes.update(
+                self.client,
+                {
+                    "TableName": self.table,
+                    "Key": ddb.to_item({"queue_id": lms_queue_id(transaction_id)}),
+                    "UpdateExpression": "SET reversal_requested_at = :at",
+                    "ConditionExpression": "attribute_exists(queue_id)",
+                    "ExpressionAttributeValues": ddb.values({":at": at}),
+                },
+                self.retry,
+            )
+        except ConditionFailed:
+            return
 
     def reschedule(self, item: QueueItem, due: int, error: str, in_doubt: bool) -> None:
         """Back to PENDING, due at `due`; `in_doubt` stays set when the attempt's outcome is

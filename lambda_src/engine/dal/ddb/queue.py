@@ -1,5 +1,6 @@
 """The TransactionQueue outbox: work for another system, written in the transaction that
-creates the need for it (a capture queues its LMS receipt posting)."""
+creates the need for it (a capture queues its LMS receipt posting; a cancellation, the
+receipt's reversal at the LMS)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from engine.models.payment import Payment
 from shared import ddb
 
 LMS_RECEIPT = "LMS_RECEIPT"
+LMS_CANCEL = "LMS_CANCEL"
+# Every kind of item the LMS posters take, in the order a sweep serves them.
+LMS_QUEUE_TYPES = (LMS_RECEIPT, LMS_CANCEL)
 PENDING = "PENDING"
 
 
 def lms_queue_id(transaction_id: str) -> str:
     return f"lms#{transaction_id}"
+
+
+def lms_cancel_queue_id(transaction_id: str) -> str:
+    return f"lmscancel#{transaction_id}"
 
 
 def lms_receipt_payload(payment: Payment) -> dict[str, Any]:
@@ -47,6 +55,34 @@ class QueueStore:
             "transaction_id": captured.transaction_id,
             "created_at": captured.captured_at,
             "payload": lms_receipt_payload(captured),
+        }
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": ddb.to_item(item),
+                "ConditionExpression": "attribute_not_exists(queue_id)",
+            }
+        }
+
+    def lms_cancel_op(
+        self, transaction_id: str, receipt_number: str, reason: str, at: str, now_epoch: int
+    ) -> dict[str, Any]:
+        """Create-only: a receipt is cancelled once, so its reversal is queued once; the
+        receipt number finds the LMS's receipt (our idempotency reference there)."""
+        item = {
+            "queue_id": lms_cancel_queue_id(transaction_id),
+            "queue_type": LMS_CANCEL,
+            "retry_timestamp": now_epoch,
+            "status": PENDING,
+            "attempts": 0,
+            "transaction_id": transaction_id,
+            "created_at": at,
+            "payload": {
+                "transaction_id": transaction_id,
+                "receipt_number": receipt_number,
+                "reason": reason,
+                "cancelled_at": at,
+            },
         }
         return {
             "Put": {

@@ -22,7 +22,12 @@ statements (pipelined: one round trip on top of BEGIN and COMMIT, whatever the b
      set already has it off. Its refunds move the loan as any other's;
    - the posting facts (`lms_receipt_id`, `lms_posted_at`) are set as soon as an image
      carries them, whatever its version (the poster marks the item posted without a new
-     version), and never erased by an image without them.
+     version), and never erased by an image without them;
+   - a staff collection (engine.logic.collections) moves the loan only for an EMI: a fee or
+     a challan is recorded with nothing applied (NULL `purpose` is a portal repayment, an
+     EMI); a CANCELLED one gives back what its capture took (the applied part onto the
+     outstanding, the advance part off the advance, the rest onto the outstanding) and
+     keeps nothing applied, as the loan's captured counter was lowered with it.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class PaymentRow:
     refunded_amount: Decimal = Decimal("0")
     lms_receipt_id: str | None = None  # set by the poster once the LMS has the receipt
     lms_posted_at: datetime | None = None
+    purpose: str | None = None  # a staff collection's (EMI, LEGAL_FEE, ...); None: an EMI
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ _COLUMNS = (
     "version",
     "lms_receipt_id",
     "lms_posted_at",
+    "purpose",
 )
 _SYNC = """
 WITH incoming AS (
@@ -100,22 +107,26 @@ WITH incoming AS (
         %s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[],
         %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
         %s::timestamptz[], %s::timestamptz[], %s::numeric[], %s::bigint[],
-        %s::text[], %s::timestamptz[],
+        %s::text[], %s::timestamptz[], %s::text[],
         %s::int[]
     ) AS i (
         transaction_id, loan_account_number, branch_code, amount, status,
         receipt_number, razorpay_order_id, razorpay_payment_id, payment_method, channel,
         created_at, captured_at, refunded_amount, version,
-        lms_receipt_id, lms_posted_at,
+        lms_receipt_id, lms_posted_at, purpose,
         position
     )
 ),
 moving AS (
     SELECT i.*,
            COALESCE(p.balance_applied + p.advance_amount > 0, false) AS was_taken,
+           i.status = 'CANCELLED' AS cancelled,
+           -- Only an instalment moves the loan: a fee or a challan is not in the outstanding.
+           COALESCE(i.purpose, 'EMI') = 'EMI' AS instalment,
            -- First seen captured, its receipt already in the loan's last LMS version.
            (COALESCE(p.balance_applied + p.advance_amount, 0) = 0
             AND i.status IN ('CAPTURED', 'REFUNDED')
+            AND COALESCE(i.purpose, 'EMI') = 'EMI'
             AND COALESCE(i.receipt_number = ANY(l.lms_receipt_references), false))
                AS reflected,
            COALESCE(p.balance_applied, 0) AS was_applied,
@@ -128,12 +139,15 @@ moving AS (
     LEFT JOIN loan_accounts l ON l.loan_account_number = i.loan_account_number
     WHERE p.version IS NULL OR i.version > p.version
 ),
--- What refunds of payments taken before this batch give back to each loan's outstanding
--- (the part beyond their advance): available to this batch's captures.
+-- What refunds and cancellations of payments taken before this batch give back to each
+-- loan's outstanding (the part beyond their advance): available to this batch's captures.
 restored AS (
     SELECT loan_account_number,
-           SUM(refund_total - was_restored
-               - (LEAST(refund_total, was_advance) - LEAST(was_restored, was_advance))) AS credit
+           SUM(CASE WHEN cancelled
+                    THEN was_applied - GREATEST(was_restored - was_advance, 0)
+                    ELSE refund_total - was_restored
+                         - (LEAST(refund_total, was_advance) - LEAST(was_restored, was_advance))
+               END) AS credit
     FROM moving
     WHERE was_taken
     GROUP BY loan_account_number
@@ -144,7 +158,8 @@ taking AS (
                PARTITION BY m.loan_account_number ORDER BY m.position
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS earlier
     FROM moving m
-    WHERE NOT m.was_taken AND NOT m.reflected AND m.status IN ('CAPTURED', 'REFUNDED')
+    WHERE NOT m.was_taken AND NOT m.reflected AND m.instalment
+      AND m.status IN ('CAPTURED', 'REFUNDED')
 ),
 taken_now AS (
     SELECT t.transaction_id,
@@ -154,13 +169,14 @@ taken_now AS (
     JOIN loan_accounts l USING (loan_account_number)
     LEFT JOIN restored r USING (loan_account_number)
 ),
+-- A cancelled payment keeps nothing taken: per_loan gives back what it held.
 effects AS (
     SELECT m.*,
-           CASE WHEN m.was_taken THEN m.was_applied
+           CASE WHEN m.cancelled THEN 0 WHEN m.was_taken THEN m.was_applied
                 WHEN m.reflected THEN m.amount ELSE COALESCE(n.applied, 0) END AS applied,
-           CASE WHEN m.was_taken THEN m.was_advance
+           CASE WHEN m.cancelled THEN 0 WHEN m.was_taken THEN m.was_advance
                 WHEN n.applied IS NOT NULL THEN m.amount - n.applied ELSE 0 END AS advance,
-           (m.was_taken OR m.reflected OR n.applied IS NOT NULL) AS taken
+           (NOT m.cancelled AND (m.was_taken OR m.reflected OR n.applied IS NOT NULL)) AS taken
     FROM moving m
     LEFT JOIN taken_now n USING (transaction_id)
 ),
@@ -178,14 +194,14 @@ upserted AS (
         receipt_number, razorpay_order_id, razorpay_payment_id, payment_method, channel,
         created_at, captured_at, refunded_amount, version,
         balance_applied, advance_amount, balance_restored, synced_at,
-        lms_receipt_id, lms_posted_at
+        lms_receipt_id, lms_posted_at, purpose
     )
     SELECT
         transaction_id, loan_account_number, branch_code, amount, status,
         receipt_number, razorpay_order_id, razorpay_payment_id, payment_method, channel,
         created_at, captured_at, refunded_amount, version,
         applied, advance, restored, now(),
-        lms_receipt_id, lms_posted_at
+        lms_receipt_id, lms_posted_at, purpose
     FROM final
     ON CONFLICT (transaction_id) DO UPDATE SET
         loan_account_number = EXCLUDED.loan_account_number,
@@ -205,6 +221,7 @@ upserted AS (
         advance_amount = EXCLUDED.advance_amount,
         balance_restored = EXCLUDED.balance_restored,
         synced_at = EXCLUDED.synced_at,
+        purpose = EXCLUDED.purpose,
         lms_receipt_id = COALESCE(EXCLUDED.lms_receipt_id, payments.lms_receipt_id),
         lms_posted_at = COALESCE(EXCLUDED.lms_posted_at, payments.lms_posted_at)
     WHERE payments.version < EXCLUDED.version
@@ -223,12 +240,19 @@ posted AS (
            OR (p.lms_posted_at IS NULL AND i.lms_posted_at IS NOT NULL))
     RETURNING p.transaction_id
 ),
+-- A cancellation gives back what its capture still holds: the applied part (less what a
+-- refund put back onto the outstanding) and the advance part (less what a refund took back).
 per_loan AS (
     SELECT f.loan_account_number,
-           SUM(CASE WHEN f.reflected THEN 0 ELSE f.applied - f.was_applied END) AS applied,
-           SUM(f.advance - f.was_advance) AS advance,
-           SUM(f.restored - f.was_restored - f.advance_back) AS restore,
-           SUM(f.advance_back) AS advance_back
+           SUM(CASE WHEN f.reflected THEN 0
+                    WHEN f.cancelled
+                        THEN GREATEST(f.was_restored - f.was_advance, 0) - f.was_applied
+                    ELSE f.applied - f.was_applied END) AS applied,
+           SUM(CASE WHEN f.cancelled THEN 0 ELSE f.advance - f.was_advance END) AS advance,
+           SUM(CASE WHEN f.cancelled THEN 0
+                    ELSE f.restored - f.was_restored - f.advance_back END) AS restore,
+           SUM(CASE WHEN f.cancelled THEN f.was_advance - LEAST(f.was_restored, f.was_advance)
+                    ELSE f.advance_back END) AS advance_back
     FROM final f
     JOIN upserted u USING (transaction_id)
     GROUP BY f.loan_account_number

@@ -6,9 +6,10 @@ from engine.dal.pg.db import Database
 from engine.models.staff import StaffUser
 
 _BY_USERNAME = """
-SELECT user_id::text, username, email, branch_code, is_active
-FROM users
-WHERE username = %s
+SELECT u.user_id::text, u.username, u.email, u.branch_code, u.is_active, r.role_name
+FROM users u
+LEFT JOIN roles r ON r.role_id = u.role_id
+WHERE u.username = %s
 """
 
 
@@ -20,5 +21,5 @@ class StaffStore:
         row = self._db.run(lambda cur: cur.execute(_BY_USERNAME, (username,)).fetchone())
         if row is None:
             return None
-        user_id, name, email, branch_code, active = row
-        return StaffUser(user_id, name, email, branch_code, bool(active))
+        user_id, name, email, branch_code, active, role = row
+        return StaffUser(user_id, name, email, branch_code, bool(active), role)

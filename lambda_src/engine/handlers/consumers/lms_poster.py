@@ -1,11 +1,12 @@
 """The TransactionQueue stream -> the LMS poster (engine.logic.lms_posting), item by item.
 
-Only records whose new image is an LMS receipt due now are taken: a capture's new item, or a
-person's "retry now". The poster's own writes (claims, reschedules, posted marks) come back
-on the stream too and are passed over. No record is ever reported failed for the LMS's sake:
-an item that cannot be posted now is rescheduled in the table, and one left behind by a
-store error is still due, so the next sweep takes it. An exception here is a bug: the
-mapping retries the batch, then records its position in LmsPosterDLQ.
+Only records whose new image is an LMS item due now are taken: a capture's new receipt, a
+cancellation's new reversal, or a person's "retry now". The poster's own writes (claims,
+reschedules, posted marks) come back on the stream too and are passed over. No record is ever
+reported failed for the LMS's sake: an item that cannot be posted now is rescheduled in the
+table, and one left behind by a store error is still due, so the next sweep takes it. An
+exception here is a bug: the mapping retries the batch, then records its position in
+LmsPosterDLQ.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import wiring_lms
-from engine.dal.ddb.queue import LMS_RECEIPT
+from engine.dal.ddb.queue import LMS_QUEUE_TYPES
 from engine.handlers.common import inject_context, logger
 from engine.handlers.lms_metrics import publish_counts
 from engine.models.status import PostingStatus
@@ -29,7 +30,7 @@ def due_queue_ids(records: list[dict[str, Any]], now: float) -> list[str]:
         image = ddb.from_item((record.get("dynamodb") or {}).get("NewImage")) or {}
         due = image.get("retry_timestamp")
         if (
-            image.get("queue_type") == LMS_RECEIPT
+            image.get("queue_type") in LMS_QUEUE_TYPES
             and image.get("status") == PostingStatus.PENDING.value
             and due is not None
             and due <= now

@@ -2,8 +2,9 @@
 
 API Gateway's Cognito authorizer has checked the ID token; its claims name the staff member
 (`cognito:username`) and their roles (`cognito:groups`, the staff pool's groups). The users
-row in PostgreSQL says whether they still work here and at which branch: it is read on every
-request, so a leaver the HRMS sync deactivated is refused at once, whatever token they hold.
+row in PostgreSQL says whether they still work here, at which branch, and which role an admin
+granted them: it is read on every request, so a leaver the HRMS sync deactivated, or a role
+taken away, is refused at once, whatever token they hold.
 The route's declared permission and scope (engine.declarations, engine.models.rbac) decide
 the rest; a handler that learns its target's branch or owner only after a read asks again
 (`Caller.require_branch`, `Caller.require_record`).
@@ -15,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+# Every internal request reads its caller's users row: PostgreSQL's modules belong in the
+# cold import of every internal handler (engine.wiring imports them only when built).
+import engine.dal.pg.staff  # noqa: F401
 from engine import wiring
-from engine.dal.ddb.intervention import Actor
 from engine.models import rbac
+from engine.models.audit import Actor
 from engine.models.rbac import Scope
 from engine.models.staff import StaffUser
 from shared.api import Request
@@ -38,7 +42,7 @@ class Caller:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.user.user_id, self.user.email)
+        return Actor(self.user.user_id, self.user.email, self.user.username, self.user.branch_code)
 
     def may_branch(self, branch_code: str) -> bool:
         if self.reach is Scope.ALL_BRANCHES:
@@ -88,6 +92,12 @@ def roles_of(claims: dict[str, str]) -> frozenset[str]:
     return frozenset(n for n in names if n in rbac.ROLES_BY_NAME)
 
 
+def granted_roles(token_roles: frozenset[str], user: StaffUser) -> frozenset[str]:
+    """The token's groups that the users row still grants: an ID token lives an hour, so a
+    role an admin took away (or a joiner never given one) must not outlive its change."""
+    return token_roles & {user.role} if user.role else frozenset()
+
+
 def authorize(request: Request, lookup: Lookup | None = None) -> Caller:
     """The caller of this request's declared route, or 401 (no identity) / 403 (unknown,
     inactive, or without the route's permission)."""
@@ -99,7 +109,7 @@ def authorize(request: Request, lookup: Lookup | None = None) -> Caller:
     user = (lookup or wiring.staff().by_username)(username)
     if user is None or not user.is_active:
         raise Forbidden("not an active staff member")
-    roles = roles_of(claims)
+    roles = granted_roles(roles_of(claims), user)
     if route.permission is None:
         raise Forbidden("this route declares no permission")
     reach = rbac.reach_for(roles, route.permission)

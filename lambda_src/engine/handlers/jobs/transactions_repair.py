@@ -10,6 +10,12 @@ First it drains TransactionsSyncDLQ (TRANSACTIONS_SYNC_DLQ_URL): each message na
 batch's stream positions, read back from the stream (24 hours) to re-sync exactly those
 transactions, however old; then it compares the window. Without the queue's URL (a
 deployment that has no DLQ) only the window is compared.
+
+Last, staff collections PostgreSQL recorded whose DynamoDB side (Transactions item, LMS
+posting, audit record) never followed, because the request failed after the commit and the
+field app did not send it again, are completed (engine.logic.collections), and so are their
+cancellations: the stream then syncs them like any other. So are the audit records of DCR
+steps whose own request failed after its commit (engine.logic.dcr `settle_owed`).
 """
 
 from __future__ import annotations
@@ -21,13 +27,13 @@ from typing import Any
 
 from botocore.config import Config
 
-from engine import metrics, settings, telemetry, wiring
+from engine import metrics, settings, telemetry, wiring, wiring_collections, wiring_dcr
 from engine.dal.ddb import recent_transactions
 from engine.dal.ddb.sync_dead_letters import SyncDeadLetters
 from engine.dal.pg.payments import stored_versions
 from engine.handlers.common import inject_context, logger
 from engine.handlers.consumers.transactions_stream import syncer
-from engine.logic.repair import SETTLE_SECONDS, Repairer, RepairReport, Window
+from engine.logic.repair import MARGIN_SECONDS, SETTLE_SECONDS, Repairer, RepairReport, Window
 from engine.queues import TRANSACTIONS_SYNC_DLQ
 from shared import aws, clock
 
@@ -91,6 +97,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         repairer().drain(letters, report, seconds_left)
     if report.complete:
         repairer().run(span, seconds_left, report)
+    completed, dcr_audited = None, 0
+    if report.complete and seconds_left() >= MARGIN_SECONDS:
+        # Left alone while their own request may still be completing them.
+        completed = wiring_collections.service().complete_unrecorded(SETTLE_SECONDS)
+    if report.complete and seconds_left() >= MARGIN_SECONDS:
+        dcr_audited = wiring_dcr.service().settle_owed()
     # Published on every run, zeros included: the alarm reads a steady series.
     telemetry.publish(metrics.TRANSACTIONS_REPAIRED, report.repaired)
     if report.failed:
@@ -102,6 +114,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "failed": report.failed,
         "dead_letters": report.dead_letters,
         "complete": report.complete,
+        "collections_completed": completed.recorded if completed else 0,
+        "cancellations_completed": completed.cancellations if completed else 0,
+        "collections_failed": completed.failed if completed else 0,
+        "dcr_audit_records_settled": dcr_audited,
     }
     logger.info("transactions repair finished", extra=summary)
     return summary
