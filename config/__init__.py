@@ -69,7 +69,7 @@ def load_engine(
     strict: bool = False,
     warn: bool = True,
 ) -> EngineConfig:
-    """`strict` (the deploy path) refuses what must never be deployed (an LMS placeholder);
+    """`strict` (the deploy path) refuses what must never be deployed (an LMS or HRMS placeholder);
     otherwise that is one warning line on stderr, as for payouts, unless `warn` is off (the
     tools that run before the CDK CLI and print their own one-line answers)."""
     try:
@@ -85,14 +85,14 @@ def load_engine(
         listing = "\n  - ".join(problems)
         raise ConfigError(
             f"refusing to deploy {cfg.system}/{env_name}: it still holds placeholder values:"
-            f"\n  - {listing}\n{cfg.how_to_set_lms()}"
+            f"\n  - {listing}\n{cfg.how_to_set_placeholders()}"
         )
     label = f"{cfg.system}/{env_name}"
     if problems and warn and label not in _WARNED:
         _WARNED.add(label)
         print(
             f"warning: {label}: {'; '.join(problems)}; make deploy refuses it until you "
-            f"{cfg.how_to_set_lms()}",
+            f"{cfg.how_to_set_placeholders()}",
             file=sys.stderr,
         )
     return cfg

@@ -310,6 +310,25 @@ _SESSION_READ = TableUse(table="sessions", read_units=Decimal(1))  # consistent 
 # The session read with the payment in one TransactGetItems: one request instead of two, at
 # 2 RRU per item under 4 KB (a transactional read costs twice a consistent one).
 _SESSION_READ_WITH_PAYMENT = TableUse(table="sessions", read_units=Decimal(2))
+# One audit append (engine.dal.ddb.audit): its chain's head read consistently (1 RRU), then
+# one transaction of the head's Update and the ~800-byte record's Put (2 items x 2 WRU). Each
+# append also PUTs its chain's anchor (~200 bytes of JSON) as a new S3 version that Object
+# Lock keeps for the whole retention (8 years in prod): versions accumulate and none expire
+# within the cost model's storage horizon, so each append adds its bytes for good.
+_AUDIT_APPEND_TABLE = TableUse(
+    table="audit", read_units=Decimal(1), write_units=Decimal(4), stored_bytes=800
+)
+_ANCHOR_VERSION_BYTES = 200
+
+
+def _half(use: TableUse) -> TableUse:
+    return TableUse(
+        table=use.table,
+        read_units=use.read_units / 2,
+        write_units=use.write_units / 2,
+        stored_bytes=use.stored_bytes // 2,
+    )
+
 
 ENGINE = Footprint(
     system="engine",
@@ -530,6 +549,106 @@ ENGINE = Footprint(
             ),
         ),
         Step(
+            name="staff collection (internal API -> InternalCollections): receipt, LMS, audit",
+            # Field officers and cashiers take cash, cheques and DDs: assumed a tenth of
+            # repayments (1,000 a day at prod's 10,000, ~5,000 at year one's 50,000; ~1% of
+            # them cancelled, within this step's rounding). One API call: the receipt number
+            # (Counters ADD, 1 WRU); the PostgreSQL unit of work (the collection, the day's
+            # DCR row locked, the payer's cash that day, the idempotency key); one transaction
+            # (the ~2 KB Transactions item 4 WRU, the ~1.5 KB outbox item 4 WRU, the loan's
+            # captured counter 2 WRU, transactional); the audit append (_AUDIT_APPEND). Then
+            # what any receipt costs downstream: the LMS poster's post (as for a repayment,
+            # below) and two stream syncs to PostgreSQL (the capture, the LMS receipt id).
+            count=Decimal("0.1"),
+            usage=Usage(
+                api_requests=Decimal(1),
+                invocations=(
+                    Invocation(function="internal-collections", duration_ms=250),
+                    Invocation(function="lms-poster", duration_ms=600),
+                    Invocation(function="transactions-sync", duration_ms=40, count=Decimal(2)),
+                ),
+                tables=(
+                    TableUse(
+                        table="transactions",
+                        write_units=Decimal(8),
+                        stored_bytes=_REPAYMENT_RECORD_BYTES,
+                    ),
+                    TableUse(table="transaction-queue", write_units=Decimal(10)),
+                    TableUse(table="counters", read_units=Decimal(3), write_units=Decimal(4)),
+                    _AUDIT_APPEND_TABLE,
+                ),
+                kms_requests=Decimal(8),
+                secrets_calls=Decimal("0.1"),
+                xray_traces=Decimal(1),
+                log_bytes=_PORTAL_CALL + 2 * _INVOCATION_LOG_BYTES,
+                s3_puts=Decimal(1),
+                s3_stored_bytes=_ANCHOR_VERSION_BYTES,
+                nat_bytes=8_000,  # the LMS post
+                endpoint_bytes=5_000,
+                database_bytes=5_000,  # the collection, its DCR row, the synced payment
+                internet_out_bytes=2_000,
+            ),
+        ),
+        Step(
+            name="DCR and DBS (internal API -> InternalDcr: read, submit, approve)",
+            # ~200 branches x ~4 calls a day (the day's DCR read, submitted with its DBS,
+            # approved or rejected): 800 a day, 0.08 a repayment at prod's volume. Totals are
+            # summed in PostgreSQL from the day's collections; half the calls are steps, each
+            # audited (_AUDIT_APPEND, half of it here).
+            count=Decimal("0.08"),
+            usage=Usage(
+                api_requests=Decimal(1),
+                invocations=(Invocation(function="internal-dcr", duration_ms=150),),
+                tables=(_half(_AUDIT_APPEND_TABLE),),
+                kms_requests=Decimal(2),
+                xray_traces=Decimal(1),
+                log_bytes=_PORTAL_CALL,
+                s3_puts=Decimal("0.5"),
+                s3_stored_bytes=_ANCHOR_VERSION_BYTES // 2,
+                database_bytes=1_000,
+                internet_out_bytes=3_000,
+            ),
+        ),
+        Step(
+            name="staff sign-in (the staff pool's post-authentication trigger -> StaffSignIn)",
+            # ~1,000 sign-ins a day (~400 staff, some twice or more), 0.1 a repayment at prod's
+            # volume: the users row read and last_login_at stamped, the LOGIN audited. Cognito
+            # invokes it synchronously (no API request); its price is in the pool's MAUs.
+            count=Decimal("0.1"),
+            usage=Usage(
+                invocations=(Invocation(function="staff-sign-in", duration_ms=100),),
+                tables=(_AUDIT_APPEND_TABLE,),
+                kms_requests=Decimal(2),
+                log_bytes=_INVOCATION_LOG_BYTES,
+                s3_puts=Decimal(1),
+                s3_stored_bytes=_ANCHOR_VERSION_BYTES,
+                database_bytes=300,
+            ),
+        ),
+        Step(
+            name="audit trail reads and verifies, users and roles (InternalAudit, InternalUsers)",
+            # A handful a day (~10 at prod's volume). Half are a page of records (a Query, ~10
+            # RRU); half verify a day: at prod's ~2,500 appends a day, the day's records off
+            # ChainIndex (~2 MB, eventually consistent: ~250 RRU) and every anchor version
+            # (one LIST a thousand, one GET each), ~3 s of 16 parallel reads. Users: a list or
+            # a role change (PostgreSQL, the staff pool's group, an audit append) now and then.
+            count=Decimal("0.001"),
+            usage=Usage(
+                api_requests=Decimal(2),
+                invocations=(
+                    Invocation(function="internal-audit", duration_ms=1_600),
+                    Invocation(function="internal-users", duration_ms=150),
+                ),
+                tables=(TableUse(table="audit", read_units=Decimal(131), write_units=Decimal(4)),),
+                kms_requests=Decimal(3),
+                xray_traces=Decimal(2),
+                log_bytes=2 * _PORTAL_CALL,
+                s3_gets=Decimal(1_253),
+                s3_puts=Decimal(1),
+                internet_out_bytes=20_000,
+            ),
+        ),
+        Step(
             name="receipt notice (notifications, planned)",
             usage=Usage(
                 invocations=(_engine_call("notification-sender", 300),),
@@ -588,6 +707,30 @@ ENGINE = Footprint(
             nat_bytes=20_000_000,
             endpoint_bytes=2_000,
             database_bytes=30_000_000,
+        ),
+        # Nightly (02:30 IST) in the active Region: the employees DarwinBox changed since the
+        # last run (a few hundred at most: ~400 staff, a day's joiners, leavers and
+        # transfers), a page or two over the NAT gateway, each applied in PostgreSQL; ~10
+        # changes a night, each audited (_AUDIT_APPEND) and, for a leaver or a joiner, one
+        # staff pool call (Cognito bills no admin API call). One secret read a run.
+        "hrms-sync": Usage(
+            invocations=(Invocation(function="hrms-sync", duration_ms=20_000),),
+            tables=(
+                TableUse(
+                    table="audit",
+                    read_units=Decimal(10),
+                    write_units=Decimal(40),
+                    stored_bytes=8_000,
+                ),
+            ),
+            secrets_calls=Decimal(1),
+            kms_requests=Decimal(3),
+            log_bytes=_INVOCATION_LOG_BYTES,
+            s3_puts=Decimal(10),
+            s3_stored_bytes=10 * _ANCHOR_VERSION_BYTES,
+            nat_bytes=500_000,
+            endpoint_bytes=2_000,
+            database_bytes=200_000,
         ),
         # Every minute in the active Region: a token when the cached one expires (the
         # credentials read at most every 5 minutes) and one authenticated read of the LMS

@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from urllib.parse import urlparse
 
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
@@ -42,6 +43,14 @@ DB_THIRD_OCTETS = (21, 22)
 # and the tests warn about one, and `make deploy` refuses it (`deploy_problems`).
 def lms_placeholder_url(env_name: str) -> str:
     return f"https://lms-{env_name}.fivestar.example"
+
+
+# The HRMS (DarwinBox; docs/hrms-api.yml is our contract with it): the lender's tenant per
+# environment and the integration's API path, unknown until the HR team gives them. A
+# placeholder like the LMS's, refused by `make deploy` alike; until it is set the nightly
+# HrmsSync fails and its error alarm says so.
+def hrms_placeholder_url(env_name: str) -> str:
+    return f"https://hrms-{env_name}.fivestar.example/api/engine/v1"
 
 
 # RDS and DynamoDB PITR both stop at 35 days; production keeps 35.
@@ -89,6 +98,22 @@ PRODUCTION_CONCURRENCY: Mapping[str, int] = {
     "InternalLms": 2,
     # Nightly, one run at a time: a second run would only contend for the sync's state row.
     "LoanSync": 1,
+    # Field officers and cashiers record collections through the day, peaking as the field
+    # comes back to the branches (~5,000 a day in year one over ~200 branches, a few a
+    # second at the peak); each call is one PostgreSQL unit of work and one DynamoDB
+    # transaction (well under a second), so 10 containers absorb it with room.
+    "InternalCollections": 10,
+    # Branch staff and managers on the day's DCR (~200 branches, a few calls each, mostly
+    # in the evening), head office on the audit trail and on users: a handful at a time.
+    "InternalDcr": 2,
+    "InternalAudit": 2,
+    "InternalUsers": 2,
+    # The staff pool's post-authentication trigger: the morning sign-in burst as branches
+    # open (~1,000 staff within an hour or so, a few a second at most, ~100 ms each). A
+    # throttled trigger fails the sign-in, so more room than the traffic needs.
+    "StaffSignIn": 5,
+    # Nightly, one run at a time: a second run would only repeat the first's changes.
+    "HrmsSync": 1,
 }
 # Dev and qa: test traffic only; small, so a new account's quota is exceeded by little.
 SMALL_CONCURRENCY: Mapping[str, int] = {
@@ -311,6 +336,23 @@ class EngineConfig(EnvironmentConfig):
     lms_breaker_failure_ratio: Decimal = Decimal("0.5")
     lms_breaker_window_seconds: int = 120
     lms_breaker_open_seconds: int = 60
+    # Staff collections (engine.logic.collections). Cash from one payer of this much or
+    # more in a day is refused (Income Tax Act s.269ST: Rs 2 lakh); a collection's
+    # collected_at may be at most this many days old (an officer's app syncing late).
+    cash_limit_per_payer_per_day: Decimal = Decimal("200000.00")
+    collection_max_age_days: int = 7
+    # The HRMS (engine.clients.hrms): the integration's base URL (https, the tenant's host
+    # and the API's path, e.g. https://<tenant>.darwinbox.in/api/engine/v1; the contract's
+    # paths follow) and one call's timeout; credentials in the HRMS secret
+    # (stacks/engine/secrets.py).
+    hrms_base_url: str
+    hrms_timeout_seconds: int = 5
+    # The audit anchors' S3 Object Lock default retention, COMPLIANCE mode (nobody, root
+    # included, can shorten it or delete a locked version): staging and prod keep each
+    # anchor version 8 years, the records' horizon (RBI record keeping for NBFCs, PMLA's
+    # five years after the relationship ends); dev and qa 1 day, so a test account's bucket
+    # can be emptied and removed the next day.
+    audit_anchor_retention_days: int = 8 * 365
     # India's TRAI DLT rules: every SMS names the registered sender (header), principal
     # entity and content template. These are examples in the registered ids' shape; each
     # environment's real ids come from its DLT registration.
@@ -462,19 +504,55 @@ class EngineConfig(EnvironmentConfig):
         ]
         if not self.razorpay_base_url.startswith("https://"):
             found.append("razorpay_base_url must be https://")
-        return found + self._lms_problems()
+        return found + self._lms_problems() + self._staff_problems()
 
     def deploy_problems(self) -> list[str]:
         """What a deploy of this environment must refuse (synth and tests only warn)."""
-        if self.lms_base_url == lms_placeholder_url(self.env_name):
-            return [f"lms_base_url is still the placeholder {self.lms_base_url}"]
-        return []
+        return [
+            f"{field} is still the placeholder {url}"
+            for field, url, _ in self._placeholders()
+            if url == getattr(self, field)
+        ]
 
-    def how_to_set_lms(self) -> str:
+    def how_to_set_placeholders(self) -> str:
+        """What to set for each placeholder still held (the deploy refusal's last line)."""
+        steps = [
+            f"set {field} of {self.env_name} in config/engine.py to {what}"
+            for field, url, what in self._placeholders()
+            if url == getattr(self, field)
+        ]
+        return "; ".join(steps)
+
+    def _placeholders(self) -> tuple[tuple[str, str, str], ...]:
+        """(field, its placeholder, what the real value is) for each external system."""
         return (
-            f"set lms_base_url of {self.env_name} in config/engine.py to the LMS the lender "
-            "names for it (https, no path)"
+            (
+                "lms_base_url",
+                lms_placeholder_url(self.env_name),
+                "the LMS the lender names for it (https, no path)",
+            ),
+            (
+                "hrms_base_url",
+                hrms_placeholder_url(self.env_name),
+                "the lender's DarwinBox integration URL for it (https, with its API path)",
+            ),
         )
+
+    def _staff_problems(self) -> list[str]:
+        found = [f"hrms_base_url: {p}" for p in _api_url_problems(self.hrms_base_url)]
+        found += [
+            f"{name} must be at least 1"
+            for name in (
+                "hrms_timeout_seconds",
+                "collection_max_age_days",
+                "audit_anchor_retention_days",
+            )
+            if getattr(self, name) < 1
+        ]
+        limit = self.cash_limit_per_payer_per_day
+        if limit < 1 or limit != round(limit, 2):
+            found.append("cash_limit_per_payer_per_day must be at least 1 with at most 2 decimals")
+        return found
 
     def _lms_problems(self) -> list[str]:
         url = check_https_url(self.lms_base_url)
@@ -504,6 +582,16 @@ class EngineConfig(EnvironmentConfig):
                 f"lms_breaker_failure_ratio must be in (0, 1], got {self.lms_breaker_failure_ratio}"
             )
         return found
+
+
+def _api_url_problems(value: str) -> list[str]:
+    """An https API base URL: a host, a path allowed (no trailing slash), no query."""
+    parsed = urlparse(value)
+    if parsed.scheme != "https" or not parsed.hostname:
+        return [f"{value!r} must be an https:// URL with a host"]
+    if parsed.query or parsed.fragment or value.endswith("/"):
+        return [f"{value!r} must end with its path (no query, fragment or trailing slash)"]
+    return []
 
 
 def _overlap(first: str, second: str) -> bool:
@@ -547,6 +635,7 @@ def _dr_network(az_count: int, nat_gateways: int) -> NetworkConfig:
 DEV = EngineConfig(
     env_name="dev",
     lms_base_url=lms_placeholder_url("dev"),
+    hrms_base_url=hrms_placeholder_url("dev"),
     messaging=SANDBOX_MESSAGING,
     cost=CostConfig(operations_per_day=200, monthly_budget_usd=Decimal(400), active_staff_users=20),
     event_archive_retention_days=7,
@@ -560,6 +649,7 @@ DEV = EngineConfig(
     dr_network=_dr_network(az_count=2, nat_gateways=1),
     backup_retention_days=1,
     reserved_concurrency=SMALL_CONCURRENCY,
+    audit_anchor_retention_days=1,
     database=DatabaseConfig(
         instance_type="t4g.medium",
         multi_az=False,
@@ -572,6 +662,7 @@ DEV = EngineConfig(
 QA = EngineConfig(
     env_name="qa",
     lms_base_url=lms_placeholder_url("qa"),
+    hrms_base_url=hrms_placeholder_url("qa"),
     messaging=SANDBOX_MESSAGING,
     cost=CostConfig(operations_per_day=500, monthly_budget_usd=Decimal(800), active_staff_users=30),
     event_archive_retention_days=30,
@@ -585,6 +676,7 @@ QA = EngineConfig(
     dr_network=_dr_network(az_count=2, nat_gateways=1),
     backup_retention_days=7,
     reserved_concurrency=SMALL_CONCURRENCY,
+    audit_anchor_retention_days=1,
     database=DatabaseConfig(
         instance_type="r6g.large",
         multi_az=True,
@@ -597,6 +689,7 @@ QA = EngineConfig(
 STAGING = EngineConfig(
     env_name="staging",
     lms_base_url=lms_placeholder_url("staging"),
+    hrms_base_url=hrms_placeholder_url("staging"),
     messaging=STAGING_MESSAGING,
     cost=CostConfig(
         operations_per_day=1_000, monthly_budget_usd=Decimal(1_400), active_staff_users=30
@@ -624,6 +717,7 @@ STAGING = EngineConfig(
 PROD = EngineConfig(
     env_name="prod",
     lms_base_url=lms_placeholder_url("prod"),
+    hrms_base_url=hrms_placeholder_url("prod"),
     messaging=PROD_MESSAGING,
     # 10,000 transactions a day now, 50,000 in year 1 (its ~400 staff are a
     # guess from the branch network: cashiers, managers, operations, finance).

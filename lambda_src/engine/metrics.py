@@ -59,8 +59,18 @@ LMS_CIRCUIT_OPENED = MetricSpec(
 API_RESPONSE_TIME = MetricSpec(
     "api_response_time",
     "Milliseconds",
-    # Every function behind engine.handlers.common.api_handler (the staff's InternalLms too).
-    producers=("PortalSessions", "PortalLoans", "PortalPayments", "PortalReceipts", "InternalLms"),
+    # Every function behind engine.handlers.common.api_handler (the staff's routes too).
+    producers=(
+        "PortalSessions",
+        "PortalLoans",
+        "PortalPayments",
+        "PortalReceipts",
+        "InternalLms",
+        "InternalCollections",
+        "InternalDcr",
+        "InternalAudit",
+        "InternalUsers",
+    ),
     dimensions=("endpoint", "method", "status_code"),
     statistic="p90",
 )

@@ -1,9 +1,11 @@
 """The LMS's books: loans, the receipts posted to them, and the refusals a test planted.
 
-Thread-safe (one lock). A receipt is applied to its loan once: the outstanding goes down by
-the amount and floors at 0.00, the excess is held as ``advance_amount``; a cancellation takes
-the amount back (from the advance first), so ``outstanding - advance`` moves by exactly the
-receipt's amount each way. Every change of a loan gives it a new ``updated_at``, later than any
+Thread-safe (one lock). An EMI receipt is applied to its loan once: the outstanding goes down
+by the amount and floors at 0.00, the excess is held as ``advance_amount``; a cancellation
+takes the amount back (from the advance first), so ``outstanding - advance`` moves by exactly
+the receipt's amount each way. A fee or challan receipt (any other ``purpose``) is only
+recorded: neither it nor its cancellation changes the loan, its ``updated_at`` or its
+``recent_receipt_references``. Every change of a loan gives it a new ``updated_at``, later than any
 given before (two changes in one microsecond are a microsecond apart), which is what paging
 by ``(updated_at, loan_account_number)`` relies on.
 """
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from simulators.lms.loans import Loan, PageKey, merged_loan
@@ -50,6 +53,9 @@ class Receipt:
             "status": self.status,
             "posted_at": stamp(self.posted_at),
             "cancelled_at": stamp(self.cancelled_at) if self.cancelled_at else None,
+            "channel": self.request.channel,
+            "payment_mode": self.request.payment_mode,
+            "purpose": self.request.purpose,
         }
 
     def admin_view(self) -> dict[str, Any]:
@@ -61,6 +67,7 @@ class Receipt:
             "payment_mode": request.payment_mode,
             "branch_code": request.branch_code,
             "external_reference": request.external_reference,
+            "instrument_number": request.instrument_number,
             "cancel_reason": self.cancel_reason,
         }
 
@@ -76,6 +83,11 @@ class Refusal:
             None,
             request.loan_account_number,
         )
+
+
+def _identity(request: ReceiptRequest) -> tuple[str, Decimal, str]:
+    """What a repeat of a reference must match (else REFERENCE_CONFLICT)."""
+    return request.loan_account_number, request.amount, request.purpose
 
 
 class Book:
@@ -169,14 +181,11 @@ class Book:
             earlier = self._by_reference.get(request.reference)
             if earlier is not None:
                 receipt = self._receipts[earlier]
-                if (receipt.request.loan_account_number, receipt.request.amount) != (
-                    request.loan_account_number,
-                    request.amount,
-                ):
+                if _identity(receipt.request) != _identity(request):
                     raise LmsApiError(
                         409,
                         "REFERENCE_CONFLICT",
-                        "this reference was posted with another loan or amount",
+                        "this reference was posted with another loan, amount or purpose",
                     )
                 return 200, receipt.view()
             refusal = next((r for r in self._refusals if r.matches(request)), None)
@@ -188,11 +197,12 @@ class Book:
             if loan.status in _TAKES_NO_RECEIPT:
                 raise LmsApiError(422, "LOAN_CLOSED", f"the loan is {loan.status}")
             at = self._stamp()
-            applied = min(request.amount, loan.outstanding_amount)
-            loan.outstanding_amount -= applied
-            loan.advance_amount += request.amount - applied
-            loan.updated_at = at
-            loan.recent.insert(0, (request.reference, at))
+            if request.applies_to_loan:
+                applied = min(request.amount, loan.outstanding_amount)
+                loan.outstanding_amount -= applied
+                loan.advance_amount += request.amount - applied
+                loan.updated_at = at
+                loan.recent.insert(0, (request.reference, at))
             receipt = Receipt(f"LMSR{self._next_receipt:010d}", request, at)
             self._next_receipt += 1
             self._receipts[receipt.receipt_id] = receipt
@@ -213,15 +223,20 @@ class Book:
                 raise LmsApiError(404, "RECEIPT_NOT_FOUND", "no such receipt")
             if receipt.status == "CANCELLED":
                 return receipt.view()
-            loan = self._loans[receipt.request.loan_account_number]
-            amount = receipt.request.amount
-            from_advance = min(amount, loan.advance_amount)
-            loan.advance_amount -= from_advance
-            loan.outstanding_amount += amount - from_advance
-            loan.recent = [(ref, at) for ref, at in loan.recent if ref != receipt.request.reference]
-            loan.updated_at = receipt.cancelled_at = self._stamp()
+            receipt.cancelled_at = at = self._stamp()
+            if receipt.request.applies_to_loan:
+                self._restore_to_loan(receipt, at)
             receipt.status, receipt.cancel_reason = "CANCELLED", reason
             return receipt.view()
+
+    def _restore_to_loan(self, receipt: Receipt, at: datetime) -> None:
+        loan = self._loans[receipt.request.loan_account_number]
+        amount = receipt.request.amount
+        from_advance = min(amount, loan.advance_amount)
+        loan.advance_amount -= from_advance
+        loan.outstanding_amount += amount - from_advance
+        loan.recent = [(ref, at) for ref, at in loan.recent if ref != receipt.request.reference]
+        loan.updated_at = at
 
     def loan(self, number: str) -> dict[str, Any]:
         with self._lock:

@@ -5,8 +5,9 @@ defines it, for tests and local runs.
   ``token_seconds``; every ``/api`` call needs a valid, unexpired one (else 401
   ``INVALID_TOKEN``).
 * ``POST /api/v1/receipts`` (idempotent on ``reference``: 201, then 200 with the same receipt;
-  409 ``REFERENCE_CONFLICT`` for another loan or amount; 422 ``LOAN_NOT_FOUND`` or
-  ``LOAN_CLOSED`` for a CLOSED or FORECLOSED loan), ``GET /api/v1/receipts?reference=``,
+  409 ``REFERENCE_CONFLICT`` for another loan, amount or purpose; 422 ``LOAN_NOT_FOUND`` or
+  ``LOAN_CLOSED`` for a CLOSED or FORECLOSED loan; only an ``EMI`` receipt changes the loan,
+  a fee or challan is recorded beside it), ``GET /api/v1/receipts?reference=``,
   ``POST /api/v1/receipts/{id}/cancellation``, ``GET /api/v1/loans/{number}`` and
   ``GET /api/v1/loans?changed_since=&cursor=&limit=``. The routes: :mod:`simulators.lms.routes`;
   the books: :mod:`simulators.lms.book`.

@@ -34,10 +34,25 @@ AMOUNT = re.compile(r"(0|[1-9][0-9]{0,12})\.[0-9]{2}")
 _TIMESTAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE
 )
-CHANNELS = frozenset({"PORTAL", "BRANCH", "UPI_AUTOPAY", "NACH"})
+CHANNELS = frozenset({"PORTAL", "BRANCH", "FIELD", "UPI_AUTOPAY", "NACH"})
 PAYMENT_MODES = frozenset(
-    {"UPI", "CARD", "NETBANKING", "WALLET", "EMI", "CASH", "CHEQUE", "NACH", "OTHER"}
+    {
+        "UPI",
+        "CARD",
+        "NETBANKING",
+        "WALLET",
+        "EMI",
+        "CASH",
+        "CHEQUE",
+        "DEMAND_DRAFT",
+        "NACH",
+        "OTHER",
+    }
 )
+EMI = "EMI"  # the only purpose applied to the loan's outstanding
+PURPOSES = frozenset({EMI, "LEGAL_FEE", "OTHER_FEE", "CHALLAN"})
+INSTRUMENT_MODES = frozenset({"CHEQUE", "DEMAND_DRAFT"})
+INSTRUMENT_NUMBER = re.compile(r"[0-9]{6,20}")
 LOAN_STATUSES = frozenset({"ACTIVE", "NPA", "CLOSED", "FORECLOSED", "WRITTEN_OFF"})
 REASON_MAX = 200
 EXTERNAL_REFERENCE_MAX = 64
@@ -52,8 +67,11 @@ _RECEIPT_FIELDS = frozenset(
         "payment_mode",
         "branch_code",
         "external_reference",
+        "purpose",
+        "instrument_number",
     }
 )
+_OPTIONAL_FIELDS = frozenset({"external_reference", "purpose", "instrument_number"})
 
 
 class LmsApiError(Exception):
@@ -125,6 +143,13 @@ class ReceiptRequest:
     payment_mode: str
     branch_code: str
     external_reference: str | None
+    purpose: str = EMI
+    instrument_number: str | None = None
+
+    @property
+    def applies_to_loan(self) -> bool:
+        """Only an instalment changes the loan; a fee or challan is recorded against it."""
+        return self.purpose == EMI
 
 
 def _pattern(body: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
@@ -148,7 +173,7 @@ def receipt_request(body: Any) -> ReceiptRequest:
     unknown = sorted(set(body) - _RECEIPT_FIELDS)
     if unknown:
         raise invalid(f"unknown fields: {', '.join(unknown)}")
-    missing = sorted((_RECEIPT_FIELDS - {"external_reference"}) - set(body))
+    missing = sorted((_RECEIPT_FIELDS - _OPTIONAL_FIELDS) - set(body))
     if missing:
         raise invalid(f"missing fields: {', '.join(missing)}")
     try:
@@ -164,16 +189,29 @@ def receipt_request(body: Any) -> ReceiptRequest:
         not isinstance(external, str) or len(external) > EXTERNAL_REFERENCE_MAX
     ):
         raise invalid(f"external_reference must be text of at most {EXTERNAL_REFERENCE_MAX}")
+    payment_mode = _one_of(body, "payment_mode", PAYMENT_MODES)
     return ReceiptRequest(
         reference=_pattern(body, "reference", REFERENCE),
         loan_account_number=_pattern(body, "loan_account_number", LOAN_ACCOUNT_NUMBER),
         amount=amount,
         received_at=body["received_at"],
         channel=_one_of(body, "channel", CHANNELS),
-        payment_mode=_one_of(body, "payment_mode", PAYMENT_MODES),
+        payment_mode=payment_mode,
         branch_code=_pattern(body, "branch_code", BRANCH_CODE),
         external_reference=external,
+        purpose=_one_of(body, "purpose", PURPOSES) if "purpose" in body else EMI,
+        instrument_number=_instrument_number(body.get("instrument_number"), payment_mode),
     )
+
+
+def _instrument_number(value: Any, payment_mode: str) -> str | None:
+    if value is None:
+        return None
+    if payment_mode not in INSTRUMENT_MODES:
+        raise invalid("instrument_number is for payment_mode CHEQUE or DEMAND_DRAFT only")
+    if not isinstance(value, str) or not INSTRUMENT_NUMBER.fullmatch(value):
+        raise invalid(f"instrument_number must match {INSTRUMENT_NUMBER.pattern}")
+    return value
 
 
 def cancellation_reason(body: Any) -> str:

@@ -1,8 +1,10 @@
-"""What each engine service function may touch, and the environment it is given: declared once.
+"""What each engine business function may touch, and the environment it is given: declared once.
 
-One entry per function the service stack deploys (every engine.declarations FunctionSpec but
-the health functions and the schema migrator, which their own stacks grant). The service
-stacks turn an entry into IAM statements and environment variables in both Regions;
+One entry per business function (every engine.declarations FunctionSpec but the health
+functions and the schema migrator, which their own stacks grant). The service stacks build
+them, but for the few bound to the staff user pool (`beside_the_pool`), which the API
+stacks build beside it. Either turns an entry into IAM statements and environment variables
+in both Regions;
 tests/integration/engine/test_function_access.py runs each handler on moto, records every AWS
 call it makes and fails when a call is not covered here; the infra tests read the result off
 the synthesized templates.
@@ -30,6 +32,7 @@ from engine.tables import (
 from shared.declarations import FunctionSpec, QueueSpec
 from shared.tables import TableSpec
 from stacks.engine.secrets import (
+    HRMS_CLIENT,
     LMS_CLIENT,
     OTP_HASH_KEY,
     RAZORPAY_KEY,
@@ -43,13 +46,17 @@ RECEIVE = "sqs:ReceiveMessage"
 DELETE_MESSAGE = "sqs:DeleteMessage"
 # The receipts' prefix in the documents bucket (engine.logic.receipts).
 RECEIPTS_PREFIX = "receipts/"
+# The audit chains' heads in the anchor bucket (engine.clients.anchors): one object per
+# chain, `audit-anchors/<date>/<branch or HO>.json`, every overwrite a locked version.
+ANCHORS_PREFIX = "audit-anchors/"
+LIST_VERSIONS = "s3:ListBucketVersions"
 # The database login role of the business logic (migration 0007: reads and writes, never
 # deletes); IAM authentication through RDS Proxy in the primary Region.
 DATABASE_USER = "engine_app"
 
 # "runbook": invoked synchronously by the DR runbook's aws:invokeLambdaFunction step (and
-# by hand), never on a schedule.
-Invoker = Literal["api", "schedule", "stream", "queue", "runbook"]
+# by hand), never on a schedule. "cognito": a trigger of the staff user pool.
+Invoker = Literal["api", "schedule", "stream", "queue", "runbook", "cognito"]
 LogKind = Literal["portal", "internal", "scheduler"]
 
 
@@ -74,6 +81,11 @@ class FunctionAccess:
     secrets: tuple[SecretSpec, ...] = ()
     # s3 actions on the documents bucket's receipts/ prefix.
     documents: tuple[str, ...] = ()
+    # s3 actions on the audit anchor bucket's audit-anchors/ prefix (ListBucketVersions on
+    # the bucket, for that prefix only).
+    anchors: tuple[str, ...] = ()
+    # cognito-idp actions on this Region's staff user pool (its id in STAFF_USER_POOL_ID).
+    staff_pool: tuple[str, ...] = ()
     publishes_events: bool = False
     # Sends SMS straight to phone numbers (SNS Publish with PhoneNumber, no topic).
     sends_sms: bool = False
@@ -126,6 +138,21 @@ _STREAM_NO_DLQ = (
     "Invoked by the {table} stream's event source mapping, not asynchronously: a batch "
     "that still fails after bisecting goes to the mapping's on-failure destination {dlq}."
 )
+# The audit trail (engine.dal.ddb.audit): an append reads its chain's head (GetItem,
+# ConsistentRead), then writes the head's conditional Update and the record's Put in one
+# TransactWriteItems, beside the caller's own items; the new head is then anchored in S3
+# (a PutObject under audit-anchors/, a new locked version each time).
+_AUDIT_APPEND = TableGrant(AUDIT, (GET, PUT, UPDATE))
+_ANCHOR_PUT = ("s3:PutObject",)
+_CASH_LIMITS = ("CASH_LIMIT_PER_PAYER_PER_DAY", "COLLECTION_MAX_AGE_DAYS")
+_HRMS_CLIENT = ("HRMS_BASE_URL", "HRMS_TIMEOUT_SECONDS")
+# engine.clients.staff_pool.StaffPool, as IAM names its calls.
+_ROLE_GROUPS = (
+    "cognito-idp:AdminListGroupsForUser",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminRemoveUserFromGroup",
+)
+_STAFF_LIFECYCLE = ("cognito-idp:AdminDisableUser", "cognito-idp:AdminCreateUser")
 # A webhook event id is deduplicated by a conditional put, never read back.
 _WEBHOOK_DEDUPE = TableGrant(IDEMPOTENCY, (PUT,))
 _SESSION_READ = TableGrant(SESSIONS, (GET,))
@@ -274,14 +301,99 @@ ACCESS: dict[str, FunctionAccess] = {
         log_kind="internal",
         # engine.dal.ddb.intervention: the list is a Query on StatusIndex (nothing else of the
         # table is queried or read); retry and resolve are one TransactWriteItems each: the
-        # item's conditional Update, the audit record's Put and, resolving with the LMS's
-        # receipt id, the transaction's Update.
+        # item's conditional Update and, resolving with the LMS's receipt id, the
+        # transaction's Update, joined to the audit chain's append. The caller is resolved
+        # in PostgreSQL (engine.handlers.internal.staff).
         tables=(
             TableGrant(TRANSACTION_QUEUE, (UPDATE,), query_indexes=("StatusIndex",)),
-            TableGrant(AUDIT, (PUT,)),
+            _AUDIT_APPEND,
             TableGrant(TRANSACTIONS, (UPDATE,)),
         ),
+        anchors=_ANCHOR_PUT,
+        database=True,
         no_dlq_reason=_SYNC,
+    ),
+    # --- The staff engine: every route resolves its caller in PostgreSQL (as engine_app) and
+    # every action is appended to the audit chain.
+    fn.INTERNAL_COLLECTIONS.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="internal",
+        # The EMI's payable check reads the loan's captured counter (GetItem, consistent);
+        # the receipt number is a Counters ADD; then PostgreSQL (the ledger, the business
+        # day, the cash limit, the idempotency key); then the DynamoDB side
+        # (engine.dal.ddb.collections), one TransactWriteItems joined to the audit append:
+        # the Transactions item (Put, create-only; a cancellation's Update), the LMS outbox
+        # item (the receipt's Put, or its reversal's), the loan's captured counter (Update
+        # ADD) for an EMI.
+        tables=(
+            TableGrant(TRANSACTIONS, (PUT, UPDATE)),
+            TableGrant(TRANSACTION_QUEUE, (PUT,)),
+            TableGrant(COUNTERS, (GET, UPDATE)),
+            _AUDIT_APPEND,
+        ),
+        anchors=_ANCHOR_PUT,
+        database=True,
+        settings=_CASH_LIMITS,
+        no_dlq_reason=_SYNC,
+    ),
+    fn.INTERNAL_DCR.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="internal",
+        # The DCR and its DBS live in PostgreSQL; each step is audited.
+        tables=(_AUDIT_APPEND,),
+        anchors=_ANCHOR_PUT,
+        database=True,
+        no_dlq_reason=_SYNC,
+    ),
+    fn.INTERNAL_AUDIT.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="internal",
+        # Reads only, by Query: records by entity (the table), by actor (ActorIndex), by day
+        # (ChainIndex, which verify reads whole); verify reads every version of the day's
+        # anchors (ListObjectVersions, then GetObject with a VersionId: IAM's
+        # GetObjectVersion, never the current version alone). No GetItem: nothing reads a
+        # chain's head item.
+        tables=(TableGrant(AUDIT, (QUERY,), query_indexes=("ActorIndex", "ChainIndex")),),
+        anchors=(LIST_VERSIONS, "s3:GetObjectVersion"),
+        database=True,
+        no_dlq_reason=_SYNC,
+    ),
+    fn.INTERNAL_USERS.name: FunctionAccess(
+        invoked_by="api",
+        log_kind="internal",
+        # Users and roles in PostgreSQL first, then the user's group in the staff pool.
+        tables=(_AUDIT_APPEND,),
+        anchors=_ANCHOR_PUT,
+        database=True,
+        staff_pool=_ROLE_GROUPS,
+        no_dlq_reason=_SYNC,
+    ),
+    fn.STAFF_SIGN_IN.name: FunctionAccess(
+        invoked_by="cognito",
+        log_kind="internal",
+        # The users row (refused when unknown or inactive, last_login_at stamped) and the
+        # LOGIN audit record; the event names the pool, so no pool id is needed.
+        tables=(_AUDIT_APPEND,),
+        anchors=_ANCHOR_PUT,
+        database=True,
+        no_dlq_reason=(
+            "Invoked only synchronously, by the staff user pool after each sign-in "
+            "(Cognito's Lambda triggers are RequestResponse): an error fails that sign-in, "
+            "and a DLQ receives only failed asynchronous invocations."
+        ),
+    ),
+    fn.HRMS_SYNC.name: FunctionAccess(
+        invoked_by="schedule",
+        log_kind="scheduler",
+        # Pages of employees from the HRMS over the NAT gateway (its credentials and client
+        # settings), applied to PostgreSQL as engine_app; a leaver disabled and a joiner
+        # created in the staff pool; each change audited.
+        tables=(_AUDIT_APPEND,),
+        anchors=_ANCHOR_PUT,
+        secrets=(HRMS_CLIENT,),
+        database=True,
+        staff_pool=_STAFF_LIFECYCLE,
+        settings=_HRMS_CLIENT,
     ),
     fn.LOAN_SYNC.name: FunctionAccess(
         invoked_by="schedule",
@@ -295,7 +407,17 @@ ACCESS: dict[str, FunctionAccess] = {
     fn.TRANSACTIONS_REPAIR.name: FunctionAccess(
         invoked_by="schedule",
         log_kind="scheduler",
-        tables=(TableGrant(TRANSACTIONS, (BATCH_GET,), query_indexes=("StatusIndex",)),),
+        # Re-syncs payments by StatusIndex and BatchGetItem; completes the collections and
+        # cancellations whose DynamoDB side was never written (engine.logic.collections:
+        # their transaction, as the collections function writes it) and appends the audit
+        # records DCR steps still owe (engine.logic.dcr).
+        tables=(
+            TableGrant(TRANSACTIONS, (BATCH_GET, PUT, UPDATE), query_indexes=("StatusIndex",)),
+            TableGrant(TRANSACTION_QUEUE, (PUT,)),
+            TableGrant(COUNTERS, (UPDATE,)),
+            _AUDIT_APPEND,
+        ),
+        anchors=_ANCHOR_PUT,
         # Drains the stream's lost batches: each names positions read back from the stream.
         reads_stream=TRANSACTIONS,
         queues=(QueueGrant(TRANSACTIONS_SYNC_DLQ, (RECEIVE, DELETE_MESSAGE)),),
@@ -319,6 +441,8 @@ ACCESS: dict[str, FunctionAccess] = {
 CORS_ENV = "CORS_ALLOW_ORIGIN"
 DATABASE_ENV = ("DB_PROXY_ENDPOINT", "DB_PORT", "DB_NAME", "DB_USER", "STATEMENT_TIMEOUT_MS")
 DOCUMENTS_ENV = "DOCUMENTS_BUCKET"
+ANCHORS_ENV = "AUDIT_ANCHOR_BUCKET"
+STAFF_POOL_ENV = "STAFF_USER_POOL_ID"
 EVENT_BUS_ENV = "EVENT_BUS_NAME"
 
 
@@ -348,6 +472,10 @@ def config_values(cfg: EngineConfig) -> dict[str, str]:
         "LMS_BREAKER_FAILURE_RATIO": str(cfg.lms_breaker_failure_ratio),
         "LMS_BREAKER_WINDOW_SECONDS": str(cfg.lms_breaker_window_seconds),
         "LMS_BREAKER_OPEN_SECONDS": str(cfg.lms_breaker_open_seconds),
+        "CASH_LIMIT_PER_PAYER_PER_DAY": f"{cfg.cash_limit_per_payer_per_day:.2f}",
+        "COLLECTION_MAX_AGE_DAYS": str(cfg.collection_max_age_days),
+        "HRMS_BASE_URL": cfg.hrms_base_url,
+        "HRMS_TIMEOUT_SECONDS": str(cfg.hrms_timeout_seconds),
     }
 
 
@@ -359,6 +487,10 @@ def env_names(access: FunctionAccess) -> tuple[str, ...]:
     names += [s.env_var for s in access.secrets]
     if access.documents:
         names.append(DOCUMENTS_ENV)
+    if access.anchors:
+        names.append(ANCHORS_ENV)
+    if access.staff_pool:
+        names.append(STAFF_POOL_ENV)
     if access.publishes_events:
         names.append(EVENT_BUS_ENV)
     if access.database:
@@ -375,8 +507,17 @@ def environment(access: FunctionAccess, values: dict[str, str]) -> dict[str, str
     return {name: values[name] for name in env_names(access)}
 
 
+def beside_the_pool(name: str) -> bool:
+    """Built in the API stack, beside the staff user pool: a function that names the pool
+    (its id is random, known only there, and the API stack deploys after the service stack)
+    or is its trigger (added where the pool is defined, which permits the pool alone)."""
+    declared = ACCESS[name]
+    return bool(declared.staff_pool) or declared.invoked_by == "cognito"
+
+
 def service_functions() -> tuple[FunctionSpec, ...]:
-    """The declared functions the service stacks deploy, each with its ACCESS entry."""
+    """The declared business functions, each with its ACCESS entry (the service stacks
+    deploy them, but those `beside_the_pool`)."""
     elsewhere = {fn.PORTAL_HEALTH.name, fn.INTERNAL_HEALTH.name, fn.SCHEMA_MIGRATOR.name}
     specs = tuple(spec for spec in fn.FUNCTIONS if spec.name not in elsewhere)
     undeclared = sorted({s.name for s in specs} - set(ACCESS))

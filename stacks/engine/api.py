@@ -27,6 +27,13 @@ Region. The staff user pool lives here because the internal API's authorizer nee
 it in its own Region; Cognito pools are not replicated, so the standby has its own
 pool (staff enrol there too). The pool is stateful: deletion protection, retention
 (RetainExceptOnCreate) and termination protection come from config.
+
+The business functions bound to the pool are built here too, beside it, as the service
+stack builds the others (stacks/engine/builder.py, access.beside_the_pool): InternalUsers
+and HrmsSync name the pool (its id is random, known only in this stack, which deploys after
+the service stack: naming it from there would be a dependency cycle), and StaffSignIn is
+its post-authentication trigger, added where the pool is defined so that its invoke
+permission names this pool alone.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -57,16 +65,21 @@ from cdk_constructs.user_pool import AdminUserPool, AdminUserPoolProps, StaffGro
 from cdk_constructs.waf import RegionalWebAcl
 from config.engine import EngineConfig
 from engine.declarations import (
+    EVENT_SOURCES,
     FUNCTIONS,
     INTERNAL_HEALTH,
     INTERNAL_ROUTES,
     PORTAL_HEALTH,
     PORTAL_ROUTES,
     RAZORPAY_WEBHOOK,
+    SCHEDULES,
     STAFF_ROLES,
+    STAFF_SIGN_IN,
 )
 from engine.tables import TRANSACTIONS
 from shared.declarations import FunctionSpec, Route
+from stacks.engine import access
+from stacks.engine.builder import BuildContext, FunctionBuilder
 from stacks.engine.database import HEALTH_USER as HEALTH_DB_USER
 from stacks.engine.functions import (
     EngineFunctionProps,
@@ -75,6 +88,8 @@ from stacks.engine.functions import (
     function_name,
     nist,
 )
+from stacks.engine.grants import Granter, StaffPoolRef
+from stacks.engine.service import ServiceInputs, region_resources
 
 REGION_ROLES = ("api", "dr-api")
 STAGE_NAME = "v1"
@@ -200,6 +215,7 @@ class EngineApiStack(ConfiguredStack):
         data_key_arn: str,
         health_table_name: str,
         database: DatabaseEndpoint,
+        staff_inputs: ServiceInputs,
         **kwargs: Any,
     ) -> None:
         region = _check_inputs(
@@ -235,6 +251,7 @@ class EngineApiStack(ConfiguredStack):
         self.portal_health = self._health_function(PORTAL_HEALTH, "portal")
         self.internal_health = self._health_function(INTERNAL_HEALTH, "internal")
         self.user_pool = self._user_pool()
+        self.staff_functions = self._staff_functions(staff_inputs)
         # One account-level execution-log role for both APIs (one setting per Region).
         self.api_gateway_account = ApiGatewayAccount(self, "ApiGatewayAccount")
         self.portal = self._portal_api()
@@ -319,6 +336,45 @@ class EngineApiStack(ConfiguredStack):
                 ],
             ),
         )
+
+    def _staff_functions(self, inputs: ServiceInputs) -> dict[str, SecureFunction]:
+        """The pool-bound business functions (module docstring), their schedules, and the
+        sign-in trigger: CDK adds it to the pool's LambdaConfig with an invoke permission for
+        cognito-idp.amazonaws.com whose SourceArn is this pool."""
+        cfg = self.cfg
+        pool = self.user_pool.user_pool
+        # This stack's own key references serve them (inputs' key ARNs name the same keys).
+        resources = region_resources(
+            cfg, inputs, self.data_key, {}, StaffPoolRef(pool.user_pool_id, pool.user_pool_arn)
+        )
+        builder = FunctionBuilder(
+            self,
+            BuildContext(
+                cfg=cfg,
+                network=self.network,
+                runtime=self.runtime,
+                logs_key=self.logs_key,
+                data_key=self.data_key,
+                granter=Granter(self, resources),
+                active=self.region == cfg.active_region,
+            ),
+        )
+        specs = [s for s in access.service_functions() if access.beside_the_pool(s.name)]
+        functions = {spec.name: builder.function(spec) for spec in specs}
+        for schedule in SCHEDULES:
+            if schedule.function in functions:
+                builder.schedule(schedule)
+        streamed = [s.function for s in EVENT_SOURCES if s.function in functions]
+        if streamed or STAFF_SIGN_IN.name not in functions:
+            raise ValueError(
+                f"the pool's functions {sorted(functions)} take no event source ({streamed}) "
+                f"and include the {STAFF_SIGN_IN.name} trigger"
+            )
+        pool.add_trigger(
+            cognito.UserPoolOperation.POST_AUTHENTICATION,
+            functions[STAFF_SIGN_IN.name].function,
+        )
+        return functions
 
     # ----------------------------------------------------------------- APIs
 
@@ -420,11 +476,13 @@ class EngineApiStack(ConfiguredStack):
     def _route_functions(
         self, routes: tuple[Route, ...], health: SecureFunction
     ) -> dict[str, lambda_.IFunction]:
-        """The health function built here, and the service stack's by their fixed names (its
-        stack deploys first; the invoke permissions are created here, beside each route)."""
+        """The functions built here (health, the pool's), and the service stack's by their
+        fixed names (its stack deploys first; the invoke permissions are created here, beside
+        each route)."""
         specs = {spec.name: spec for spec in FUNCTIONS}
         found: dict[str, lambda_.IFunction] = {health.spec.name: health.function}
-        for name in dict.fromkeys(r.function for r in routes if r.function != health.spec.name):
+        found |= {name: f.function for name, f in self.staff_functions.items()}
+        for name in dict.fromkeys(r.function for r in routes if r.function not in found):
             found[name] = lambda_.Function.from_function_attributes(
                 self,
                 f"{name}Ref",

@@ -60,6 +60,14 @@ class Database:
 
 
 @dataclass(frozen=True)
+class StaffPoolRef:
+    """The Region's staff user pool, as its own stack names it (Ref and GetAtt)."""
+
+    user_pool_id: str
+    user_pool_arn: str
+
+
+@dataclass(frozen=True)
 class RegionResources:
     """One Region's resources a service function can be given."""
 
@@ -74,6 +82,9 @@ class RegionResources:
     documents_bucket: str
     event_bus_name: str
     database: Database
+    audit_anchor_bucket: str
+    # Only in the stack that holds the pool (stacks/engine/api.py): see access.beside_the_pool.
+    staff_pool: StaffPoolRef | None = None
 
 
 class Granter:
@@ -104,6 +115,17 @@ class Granter:
     def bucket_arn(self) -> str:
         return f"arn:aws:s3:::{self.r.documents_bucket}"
 
+    def anchor_bucket_arn(self) -> str:
+        return f"arn:aws:s3:::{self.r.audit_anchor_bucket}"
+
+    def staff_pool(self) -> StaffPoolRef:
+        if self.r.staff_pool is None:
+            raise ValueError(
+                f"{self.stack.stack_name} has no staff user pool: a function that names it is "
+                "built beside the pool (access.beside_the_pool)"
+            )
+        return self.r.staff_pool
+
     def stream_arn(self, logical_name: str) -> str:
         try:
             return self.r.stream_arns[logical_name]
@@ -121,8 +143,11 @@ class Granter:
         values |= {t.env_var: r.table_names[t.logical_name] for t in ALL_TABLES}
         values |= {q.env_var: self.queue_url(q.name) for q in QUEUES if q.name in r.queue_names}
         values |= {env_var: ref.secret_id for env_var, ref in r.secrets.items()}
+        if r.staff_pool is not None:
+            values[access.STAFF_POOL_ENV] = r.staff_pool.user_pool_id
         values |= {
             access.DOCUMENTS_ENV: r.documents_bucket,
+            access.ANCHORS_ENV: r.audit_anchor_bucket,
             access.EVENT_BUS_ENV: r.event_bus_name,
             "DB_PROXY_ENDPOINT": r.database.host,
             "DB_PORT": str(r.database.port),
@@ -161,9 +186,9 @@ class Granter:
             ref = self.r.secrets[spec.env_var]
             self._allow(principal, ["secretsmanager:GetSecretValue"], [ref.resource_arn])
             key_actions["secretsmanager"].add("kms:Decrypt")
-        if declared.documents:
-            self._grant_documents(principal, declared.documents, key_actions)
-            self._acknowledge_receipts(function)
+        self._grant_objects(function, declared, key_actions)
+        if declared.staff_pool:
+            self._allow(principal, declared.staff_pool, [self.staff_pool().user_pool_arn])
         if declared.publishes_events:
             bus = self.arn("events", f"event-bus/{self.r.event_bus_name}")
             self._allow(principal, ["events:PutEvents"], [bus])
@@ -202,6 +227,51 @@ class Granter:
             keys["s3"].add("kms:Decrypt")
         if "s3:PutObject" in objects:
             keys["s3"] |= {"kms:GenerateDataKey", "kms:Decrypt"}
+
+    def _grant_objects(
+        self, function: SecureFunction, declared: FunctionAccess, keys: dict[str, set[str]]
+    ) -> None:
+        """The documents bucket's receipts and the anchor bucket's anchors, as declared."""
+        if declared.documents:
+            self._grant_documents(function.function, declared.documents, keys)
+            self._acknowledge_receipts(function)
+        if declared.anchors:
+            self._grant_anchors(function.function, declared.anchors, keys)
+            self._acknowledge_anchors(function)
+
+    def _grant_anchors(
+        self, principal: iam.IGrantable, actions: tuple[str, ...], keys: dict[str, set[str]]
+    ) -> None:
+        """Objects under audit-anchors/ only; listing their versions only under that prefix
+        (engine.clients.anchors lists a day's prefix). Nothing may delete or unlock one."""
+        objects = [a for a in actions if a != access.LIST_VERSIONS]
+        if objects:
+            arn = f"{self.anchor_bucket_arn()}/{access.ANCHORS_PREFIX}*"
+            self._allow(principal, objects, [arn])
+        if access.LIST_VERSIONS in actions:
+            iam.Grant.add_to_principal(
+                grantee=principal,
+                actions=[access.LIST_VERSIONS],
+                resource_arns=[self.anchor_bucket_arn()],
+                conditions={"StringLike": {"s3:prefix": [f"{access.ANCHORS_PREFIX}*"]}},
+            )
+        if {"s3:GetObject", "s3:GetObjectVersion"} & set(objects):
+            keys["s3"].add("kms:Decrypt")
+        if "s3:PutObject" in objects:
+            keys["s3"] |= {"kms:GenerateDataKey", "kms:Decrypt"}
+
+    def _acknowledge_anchors(self, function: SecureFunction) -> None:
+        policy = function.role.grants_policy
+        assert policy is not None
+        nag.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{self.anchor_bucket_arn()}/{access.ANCHORS_PREFIX}*]",
+            "Audit anchors are objects named after their chain (audit-anchors/<date>/<branch>"
+            ".json), one a day per branch, created by the day's first audited action: no "
+            "object ARN exists to name in advance. The statement covers only that prefix of "
+            "the anchor bucket, with its put (writers) or reads (the audit API), never a "
+            "delete, retention or legal-hold action (Object Lock keeps every version anyway).",
+        )
 
     def _acknowledge_receipts(self, function: SecureFunction) -> None:
         policy = function.role.grants_policy

@@ -1,5 +1,5 @@
 """The engine's secrets: RazorPay's API key, its webhook secrets, the OTP/session hash key,
-the LMS client credentials.
+the LMS and HRMS client credentials.
 
 Each lives in Mumbai under the Data key and, where DR is enabled, is replicated by Secrets
 Manager to Singapore under the Singapore replica of that key: the standby reads its own
@@ -86,7 +86,31 @@ LMS_CLIENT = SecretSpec(
         "token call, which LMSConnectivityFailure reports within minutes."
     ),
 )
-SECRETS: tuple[SecretSpec, ...] = (RAZORPAY_KEY, RAZORPAY_WEBHOOK, OTP_HASH_KEY, LMS_CLIENT)
+HRMS_CLIENT = SecretSpec(
+    construct_id="HrmsClient",
+    name="hrms",
+    env_var="HRMS_SECRET_ARN",
+    generated_key="api_password",
+    template={"api_user": "set-the-hrms-api-user", "api_key": "set-the-hrms-api-key"},
+    description=(
+        "HRMS (DarwinBox) integration credentials: {api_user, api_password, api_key} "
+        "(HTTP Basic and the X-Api-Key header, docs/hrms-api.yml)"
+    ),
+    rotation=(
+        "The HRMS credentials are issued by the lender's DarwinBox administrators "
+        "(docs/hrms-api.yml); no API lets a rotation function issue new ones, so operators "
+        "put all three fields in one put-secret-value when DarwinBox issues them (and on "
+        "suspected compromise). A stale set fails the nightly HrmsSync, whose error alarm "
+        "reports it."
+    ),
+)
+SECRETS: tuple[SecretSpec, ...] = (
+    RAZORPAY_KEY,
+    RAZORPAY_WEBHOOK,
+    OTP_HASH_KEY,
+    LMS_CLIENT,
+    HRMS_CLIENT,
+)
 
 
 def secret_name(cfg: EngineConfig, spec: SecretSpec) -> str:

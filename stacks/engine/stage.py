@@ -70,7 +70,12 @@ from stacks.engine.network import EngineNetworkStack
 from stacks.engine.regional import SCHEDULED_JOBS_DLQ, RegionalData
 from stacks.engine.secrets import SECRETS, secret_arn_pattern, secret_name
 from stacks.engine.service import EngineServiceStack, ServiceInputs
-from stacks.engine.storage import EngineDrStorageStack, EngineStorageStack, bucket_name
+from stacks.engine.storage import (
+    AUDIT_ANCHORS,
+    EngineDrStorageStack,
+    EngineStorageStack,
+    bucket_name,
+)
 
 S = TypeVar("S", bound=cdk.Stack)
 
@@ -240,44 +245,16 @@ class EngineStage(cdk.Stage):
         )
 
     def _services(self) -> None:
-        cfg = self.cfg
-        database = self.database.database
+        self.service_inputs = self._primary_inputs()
         self.service = self._add(
             EngineServiceStack(
                 self,
                 "Service",
-                cfg=cfg,
+                cfg=self.cfg,
                 region_role="service",
-                env=cfg.cdk_environment,
+                env=self.cfg.cdk_environment,
                 network=self.network.network,
-                inputs=ServiceInputs(
-                    logs_key_arn=self.key_arn("Logs"),
-                    data_key_arn=self.key_arn("Data"),
-                    # Every table's own stream here: the global tables' and the regional ones'.
-                    stream_arns={
-                        **{
-                            spec.logical_name: self.data.tables[
-                                spec.logical_name
-                            ].table.table_stream_arn
-                            for spec in GLOBAL_TABLES
-                            if spec.stream
-                        },
-                        **_regional_streams(self.data.regional),
-                    },
-                    secrets={
-                        spec.env_var: SecretRef(secret.secret_arn, secret.secret_arn)
-                        for spec in SECRETS
-                        for secret in (self.data.secrets[spec.name],)
-                    },
-                    documents_bucket=bucket_name(cfg, "documents", cfg.region),
-                    event_bus_name=event_bus_name(cfg),
-                    database=Database(
-                        host=database.proxy.endpoint,
-                        port=PORT,
-                        name=DATABASE_NAME,
-                        connect_arn=database.user_connect_arn(access.DATABASE_USER),
-                    ),
-                ),
+                inputs=self.service_inputs,
             ),
             self.network,
             self.data,
@@ -285,6 +262,7 @@ class EngineStage(cdk.Stage):
             self.storage,
         )
         self.dr_service: EngineServiceStack | None = None
+        self.dr_service_inputs: ServiceInputs | None = None
         if (
             self.dr_keys is None
             or self.dr_network is None
@@ -292,42 +270,16 @@ class EngineStage(cdk.Stage):
             or self.dr_data is None
         ):
             return
-        replica = self.dr_database.replica
+        self.dr_service_inputs = self._dr_inputs()
         self.dr_service = self._add(
             EngineServiceStack(
                 self,
                 "DrService",
-                cfg=cfg,
+                cfg=self.cfg,
                 region_role="dr-service",
-                env=cfg.dr_cdk_environment,
+                env=self.cfg.dr_cdk_environment,
                 network=self.dr_network.network,
-                inputs=ServiceInputs(
-                    logs_key_arn=self.dr_keys.keys["Logs"].key_arn,
-                    data_key_arn=self.dr_keys.keys["Data"].key_arn,
-                    # The global tables' Singapore replicas' streams, read from DynamoDB at
-                    # deploy time (None); the regional tables' streams are those of Singapore's
-                    # own tables (dr-data, same Region: no cross-Region reference).
-                    stream_arns={
-                        **{spec.logical_name: None for spec in GLOBAL_TABLES if spec.stream},
-                        **_regional_streams(self.dr_data.regional),
-                    },
-                    # The secrets' replicas, by name (same name, Singapore's random suffix).
-                    secrets={
-                        spec.env_var: SecretRef(
-                            secret_name(cfg, spec), secret_arn_pattern(cfg, spec, cfg.dr_region)
-                        )
-                        for spec in SECRETS
-                    },
-                    documents_bucket=bucket_name(cfg, "documents", cfg.dr_region),
-                    event_bus_name=event_bus_name(cfg),
-                    # No proxy before promotion: the replica itself (the promoted primary later).
-                    database=Database(
-                        host=replica.instance.db_instance_endpoint_address,
-                        port=PORT,
-                        name=DATABASE_NAME,
-                        connect_arn=replica.user_connect_arn(access.DATABASE_USER),
-                    ),
-                ),
+                inputs=self.dr_service_inputs,
             ),
             self.dr_network,
             self.dr_data,
@@ -335,6 +287,75 @@ class EngineStage(cdk.Stage):
             self.dr_storage,
             # The Transactions table's Singapore replica (its stream) and the secrets' replicas.
             self.data,
+        )
+
+    def _primary_inputs(self) -> ServiceInputs:
+        """What Mumbai's business functions are given (the service stack's and the API
+        stack's pool-bound ones)."""
+        cfg = self.cfg
+        database = self.database.database
+        return ServiceInputs(
+            logs_key_arn=self.key_arn("Logs"),
+            data_key_arn=self.key_arn("Data"),
+            # Every table's own stream here: the global tables' and the regional ones'.
+            stream_arns={
+                **{
+                    spec.logical_name: self.data.tables[spec.logical_name].table.table_stream_arn
+                    for spec in GLOBAL_TABLES
+                    if spec.stream
+                },
+                **_regional_streams(self.data.regional),
+            },
+            secrets={
+                spec.env_var: SecretRef(secret.secret_arn, secret.secret_arn)
+                for spec in SECRETS
+                for secret in (self.data.secrets[spec.name],)
+            },
+            documents_bucket=bucket_name(cfg, "documents", cfg.region),
+            event_bus_name=event_bus_name(cfg),
+            database=Database(
+                host=database.proxy.endpoint,
+                port=PORT,
+                name=DATABASE_NAME,
+                connect_arn=database.user_connect_arn(access.DATABASE_USER),
+            ),
+            audit_anchor_bucket=bucket_name(cfg, AUDIT_ANCHORS, cfg.region),
+        )
+
+    def _dr_inputs(self) -> ServiceInputs:
+        cfg = self.cfg
+        assert self.dr_keys is not None and self.dr_data is not None
+        assert self.dr_database is not None
+        replica = self.dr_database.replica
+        return ServiceInputs(
+            logs_key_arn=self.dr_keys.keys["Logs"].key_arn,
+            data_key_arn=self.dr_keys.keys["Data"].key_arn,
+            # The global tables' Singapore replicas' streams, read from DynamoDB at deploy
+            # time (None); the regional tables' streams are those of Singapore's own tables
+            # (dr-data, same Region: no cross-Region reference).
+            stream_arns={
+                **{spec.logical_name: None for spec in GLOBAL_TABLES if spec.stream},
+                **_regional_streams(self.dr_data.regional),
+            },
+            # The secrets' replicas, by name (same name, Singapore's random suffix).
+            secrets={
+                spec.env_var: SecretRef(
+                    secret_name(cfg, spec), secret_arn_pattern(cfg, spec, cfg.dr_region)
+                )
+                for spec in SECRETS
+            },
+            documents_bucket=bucket_name(cfg, "documents", cfg.dr_region),
+            event_bus_name=event_bus_name(cfg),
+            # No proxy before promotion: the replica itself (the promoted primary later).
+            database=Database(
+                host=replica.instance.db_instance_endpoint_address,
+                port=PORT,
+                name=DATABASE_NAME,
+                connect_arn=replica.user_connect_arn(access.DATABASE_USER),
+            ),
+            # Singapore's replica of the anchors: the standby anchors its own appends there
+            # (replicated objects and its own live side by side, all under Object Lock).
+            audit_anchor_bucket=bucket_name(cfg, AUDIT_ANCHORS, cfg.dr_region),
         )
 
     def _apis(self) -> None:
@@ -358,6 +379,7 @@ class EngineStage(cdk.Stage):
                     user=HEALTH_USER,
                     connect_resource_arn=self.database.health_connect_arn,
                 ),
+                staff_inputs=self.service_inputs,
             ),
             self.network,
             self.data,
@@ -365,7 +387,12 @@ class EngineStage(cdk.Stage):
             self.service,
         )
         self.dr_api: EngineApiStack | None = None
-        if self.dr_keys is not None and self.dr_network and self.dr_database:
+        if (
+            self.dr_keys is not None
+            and self.dr_network
+            and self.dr_database
+            and self.dr_service_inputs is not None
+        ):
             self.dr_api = self._add(
                 EngineApiStack(
                     self,
@@ -385,6 +412,7 @@ class EngineStage(cdk.Stage):
                         user=HEALTH_USER,
                         connect_resource_arn=self.dr_database.health_connect_arn,
                     ),
+                    staff_inputs=self.dr_service_inputs,
                 ),
                 self.dr_network,
                 self.dr_database,

@@ -1,9 +1,14 @@
-"""The engine's S3 data: documents and reports in Mumbai, their replicas in Singapore.
+"""The engine's S3 data: documents, reports and audit anchors in Mumbai, their replicas in
+Singapore.
 
 Documents are receipts and mandate forms (kept 8 years, moved to IA then Glacier
-as they age); reports are generated extracts (kept 2 years). Both are SSE-KMS under
+as they age); reports are generated extracts (kept 2 years); audit anchors are the heads
+of the audit trail's hash chains (engine.clients.anchors), kept outside the Audit table
+so that deleting its newest records is detected too: that bucket has S3 Object Lock, every
+version locked in COMPLIANCE mode for `audit_anchor_retention_days`. All are SSE-KMS under
 the Data key and, where DR is enabled, replicate to same-named buckets in the DR
-Region under the Singapore replica of that key.
+Region under the Singapore replica of that key (the anchors' replica locked alike: S3
+replicates each version with its retention).
 
 Bucket names are fixed (`bucket_name`): the replication rule names its destination
 without a cross-Region token, and the DR stack creates exactly that bucket.
@@ -19,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -35,8 +41,13 @@ from cdk_constructs.stack_base import ConfiguredStack
 from config.engine import EngineConfig
 
 ACCESS_LOGS = "access-logs"
+AUDIT_ANCHORS = "audit-anchors"
 # Purpose -> construct id. The purpose is part of the bucket name.
-DATA_BUCKETS = {"documents": "Documents", "reports": "Reports"}
+DATA_BUCKETS = {"documents": "Documents", "reports": "Reports", AUDIT_ANCHORS: "AuditAnchors"}
+# What S3 replication reads of a source object under Object Lock, beside what SecureBucket's
+# replication role already may (the version, its ACL and tags): its retention and legal hold,
+# which the replica keeps.
+_LOCK_REPLICATION_ACTIONS = ("s3:GetObjectRetention", "s3:GetObjectLegalHold")
 # The portal's static site: its primary bucket lives in the edge stack (beside the
 # CloudFront distribution and the key CloudFront decrypts with); its DR copy here.
 SITE = "site"
@@ -62,6 +73,12 @@ def lifecycle(cfg: EngineConfig, purpose: str) -> BucketLifecycle:
             expiry_days=cfg.report_expiry_days,
             noncurrent_version_expiry_days=cfg.noncurrent_version_expiry_days,
         )
+    if purpose == AUDIT_ANCHORS:
+        # Each append overwrites its chain's anchor: the chain's history is the noncurrent
+        # versions, each locked for the retention. They expire once unlocked (a version turns
+        # noncurrent no earlier than it was written, so this never reaches a locked one); the
+        # current anchors stay, as the Audit table's records do.
+        return BucketLifecycle(noncurrent_version_expiry_days=cfg.audit_anchor_retention_days)
     if purpose == SITE:
         # Site assets live until the next release replaces them; old versions go.
         return BucketLifecycle(noncurrent_version_expiry_days=cfg.noncurrent_version_expiry_days)
@@ -122,7 +139,8 @@ class EngineStorageStack(ConfiguredStack):
             scope,
             construct_id,
             stack_name=cfg.stack_name("storage"),
-            description=f"Payments engine {cfg.env_name}: document and report buckets",
+            description=f"Payments engine {cfg.env_name}: document, report and audit anchor "
+            "buckets",
             env=cfg.cdk_environment,
             availability_zones=cfg.network.availability_zones,
             termination_protection=cfg.termination_protection,
@@ -219,7 +237,7 @@ def _secure_buckets(
     """purpose -> bucket in `region`: the primary's replicate to the DR region (where DR is
     on); the DR region's are the replicas and replicate nowhere."""
     primary = region == cfg.region
-    return {
+    buckets = {
         purpose: SecureBucket(
             stack,
             construct_id,
@@ -236,6 +254,45 @@ def _secure_buckets(
         )
         for purpose, construct_id in purposes.items()
     }
+    if AUDIT_ANCHORS in buckets:
+        lock_versions(buckets[AUDIT_ANCHORS], cfg.audit_anchor_retention_days)
+    return buckets
+
+
+def lock_versions(secure: SecureBucket, retention_days: int) -> None:
+    """S3 Object Lock on the bucket, every new version locked in COMPLIANCE mode (nobody,
+    the account's root included, can delete it or shorten its lock before it runs out).
+
+    Object Lock can only be enabled when a bucket is created: set on the CfnBucket here (the
+    SecureBucket construct has no prop for it), so the bucket is created with it. A first
+    create that fails and rolls back leaves nothing behind: Object Lock protects object
+    versions, not an empty bucket, and nothing writes an anchor until the function stacks,
+    which deploy after this one, exist; so RetainExceptOnCreate deletes the empty bucket and
+    the retry reuses its fixed name. Once anchors exist, the removal policy from config
+    applies as to the other buckets: kept on update and delete where data is kept; where it
+    is DESTROY (dev), deleting the stack fails on a bucket holding versions still locked
+    (a day there), until they have run out and are deleted.
+    """
+    bucket = secure.bucket.node.default_child
+    assert isinstance(bucket, s3.CfnBucket)
+    bucket.object_lock_enabled = True
+    bucket.object_lock_configuration = s3.CfnBucket.ObjectLockConfigurationProperty(
+        object_lock_enabled="Enabled",
+        rule=s3.CfnBucket.ObjectLockRuleProperty(
+            default_retention=s3.CfnBucket.DefaultRetentionProperty(
+                mode="COMPLIANCE", days=retention_days
+            )
+        ),
+    )
+    if secure.replication_policy is not None:
+        partition = cdk.Stack.of(secure).partition
+        secure.replication_policy.add_statements(
+            iam.PolicyStatement(
+                sid="ReadSourceObjectLocks",
+                actions=list(_LOCK_REPLICATION_ACTIONS),
+                resources=[f"arn:{partition}:s3:::{secure.props.bucket_name}/*"],
+            )
+        )
 
 
 def _no_replication_reason(cfg: EngineConfig, primary: bool) -> str | None:

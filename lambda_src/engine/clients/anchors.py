@@ -1,7 +1,7 @@
 """Audit chain heads written outside the Audit table: one S3 object per chain
 (`audit-anchors/{date}/{branch or HO}.json`, `{chain_id, seq, hash, at}`).
 
-The bucket is versioned with Object Lock in compliance mode (the data stack's), so every
+The bucket is versioned with Object Lock in compliance mode (the storage stack's), so every
 overwrite is a new version nobody can delete or change before its retention ends, and a
 delete without a version id only adds a delete marker. `for_date` therefore reads every
 version of each key and keeps the one with the highest seq: an anchor written later but for

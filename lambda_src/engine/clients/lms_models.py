@@ -1,9 +1,10 @@
 """What crosses the LMS client (docs/lms-api.yml): the receipt we post, and the receipts and
 loans the LMS answers, with amounts as Decimal rupees and two-decimal strings on the wire.
 
-A `ReceiptPost` refuses a bad amount (a float, a fraction of a paisa, nothing to post) with
-ValueError when it is made, so such a receipt never reaches the LMS. An answer that does not
-follow the contract raises `Malformed`, which the client turns into "no usable answer".
+A `ReceiptPost` refuses a bad amount (a float, a fraction of a paisa, nothing to post), a
+channel, mode or purpose the contract does not list, with ValueError when it is made, so such
+a receipt never reaches the LMS. An answer that does not follow the contract raises
+`Malformed`, which the client turns into "no usable answer".
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from shared import clock
 
 __all__ = [
     "CHANNELS",
+    "EMI",
     "PAYMENT_MODES",
+    "PURPOSES",
     "LmsCredentials",
     "LmsLoan",
     "LmsReceipt",
@@ -32,10 +35,27 @@ __all__ = [
 ]
 
 CURRENCY = "INR"
-CHANNELS = frozenset({"PORTAL", "BRANCH", "UPI_AUTOPAY", "NACH"})
+CHANNELS = frozenset({"PORTAL", "BRANCH", "FIELD", "UPI_AUTOPAY", "NACH"})
 PAYMENT_MODES = frozenset(
-    {"UPI", "CARD", "NETBANKING", "WALLET", "EMI", "CASH", "CHEQUE", "NACH", "OTHER"}
+    {
+        "UPI",
+        "CARD",
+        "NETBANKING",
+        "WALLET",
+        "EMI",
+        "CASH",
+        "CHEQUE",
+        "DEMAND_DRAFT",
+        "NACH",
+        "OTHER",
+    }
 )
+# What a receipt pays: only EMI is applied to the loan's outstanding at the LMS.
+EMI = "EMI"
+PURPOSES = frozenset({EMI, "LEGAL_FEE", "OTHER_FEE", "CHALLAN"})
+STAFF_CHANNELS = frozenset({"BRANCH", "FIELD"})
+_INSTRUMENT_MODES = frozenset({"CHEQUE", "DEMAND_DRAFT"})
+_INSTRUMENT_NUMBER = re.compile(r"[0-9]{6,20}")
 CENTS = Decimal("0.01")
 ZERO = Decimal("0.00")
 AMOUNT_MAX = Decimal("9999999999999.99")  # the contract's 13 integer digits
@@ -49,6 +69,8 @@ _RAZORPAY_METHODS = {
     "emandate": "NACH",
     "nach": "NACH",
 }
+# A staff collection's mode, as its outbox item carries it (engine.models.collections MODES).
+_STAFF_MODES = {"cash": "CASH", "cheque": "CHEQUE", "demand_draft": "DEMAND_DRAFT"}
 _AMOUNT_TEXT = re.compile(r"(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?(?:Z|[+-]\d{2}:\d{2})")
 
@@ -57,10 +79,20 @@ class Malformed(ValueError):
     """An LMS answer that does not follow the contract."""
 
 
-def payment_mode_for(razorpay_method: str | None) -> str:
-    """The contract's payment_mode for a RazorPay payment method; OTHER for the rest
-    (paylater, bank_transfer, an unknown or missing method)."""
-    return _RAZORPAY_METHODS.get((razorpay_method or "").strip().lower(), "OTHER")
+def payment_mode_for(method: str | None, channel: str = "PORTAL") -> str:
+    """The contract's payment_mode for a payment's method on its channel.
+
+    Online (PORTAL and the rest), a RazorPay method; OTHER for the rest (paylater,
+    bank_transfer, an unknown or missing method). On a staff channel (BRANCH, FIELD), cash,
+    cheque or demand_draft; anything else is ValueError: staff take only those, so another
+    is a fault to look at, not money to post as OTHER.
+    """
+    key = (method or "").strip().lower()
+    if channel not in STAFF_CHANNELS:
+        return _RAZORPAY_METHODS.get(key, "OTHER")
+    if key not in _STAFF_MODES:
+        raise ValueError(f"a {channel} collection's mode is cash, cheque or demand_draft")
+    return _STAFF_MODES[key]
 
 
 def checked_watermark(watermark: str) -> str:
@@ -104,10 +136,12 @@ class ReceiptPost:
     amount: Decimal
     currency: str
     received_at: datetime | str  # timezone-aware (or RFC 3339 text with a zone); sent in UTC
-    channel: str  # PORTAL | BRANCH | UPI_AUTOPAY | NACH
+    channel: str  # PORTAL | BRANCH | FIELD | UPI_AUTOPAY | NACH
     payment_mode: str  # see payment_mode_for
     branch_code: str
     external_reference: str | None = None  # RazorPay's pay_..., a UTR
+    purpose: str = EMI  # EMI | LEGAL_FEE | OTHER_FEE | CHALLAN
+    instrument_number: str | None = None  # a cheque's or demand draft's number
 
     def __post_init__(self) -> None:
         wire_amount(self.amount)
@@ -116,6 +150,14 @@ class ReceiptPost:
         _received_at(self.received_at)
         if self.channel not in CHANNELS or self.payment_mode not in PAYMENT_MODES:
             raise ValueError("channel or payment_mode is not one the contract lists")
+        if self.purpose not in PURPOSES:
+            raise ValueError("purpose is not one the contract lists")
+        if self.instrument_number is not None and (
+            self.payment_mode not in _INSTRUMENT_MODES
+            or not isinstance(self.instrument_number, str)
+            or not _INSTRUMENT_NUMBER.fullmatch(self.instrument_number)
+        ):
+            raise ValueError("an instrument number is 6-20 digits, for a cheque or draft only")
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -127,9 +169,12 @@ class ReceiptPost:
             "channel": self.channel,
             "payment_mode": self.payment_mode,
             "branch_code": self.branch_code,
+            "purpose": self.purpose,
         }
         if self.external_reference is not None:
             body["external_reference"] = self.external_reference
+        if self.instrument_number is not None:
+            body["instrument_number"] = self.instrument_number
         return body
 
 
@@ -142,12 +187,16 @@ class LmsReceipt:
     status: str  # POSTED | CANCELLED
     posted_at: str
     cancelled_at: str | None = None
+    purpose: str = EMI  # what the LMS recorded it as
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> LmsReceipt:
         status = _text(body, "status")
         if status not in {"POSTED", "CANCELLED"}:
             raise Malformed(f"receipt status {status[:20]!r}")
+        purpose = _optional_text(body, "purpose") or EMI
+        if purpose not in PURPOSES:
+            raise Malformed(f"receipt purpose {purpose[:20]!r}")
         return cls(
             receipt_id=_text(body, "receipt_id"),
             reference=_text(body, "reference"),
@@ -156,6 +205,7 @@ class LmsReceipt:
             status=status,
             posted_at=_text(body, "posted_at"),
             cancelled_at=_optional_text(body, "cancelled_at"),
+            purpose=purpose,
         )
 
 

@@ -39,7 +39,7 @@ class UserDirectory(Protocol):
 
 
 class LoginStamp(Protocol):
-    def stamp_login(self, user_id: str, at: datetime) -> None: ...
+    def stamp_login(self, user_id: str, at: datetime) -> bool: ...
 
 
 class RoleGroups(Protocol):
@@ -129,8 +129,8 @@ def sign_in(
     if user is None or not user.is_active:
         logger.warning("sign-in refused: %s", "inactive" if user else "unknown user")
         raise SignInRefused(SIGN_IN_REFUSED)
-    users.stamp_login(user.user_id, now)
-    details = {"client_id": client_id, "source": source}
+    stamped = users.stamp_login(user.user_id, now)
+    details = {"client_id": client_id, "source": source, "last_login_stamped": stamped}
     audit.append(_entry(LOGIN, user, user, clock.iso(now), details))
     return user
 

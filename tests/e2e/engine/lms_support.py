@@ -110,8 +110,8 @@ class Lms:
 
     def staff_list(self, status: str) -> list[dict[str, Any]]:
         """The internal API's `GET /api/v1/lms/postings?status=` (every page), as a staff
-        member (a token from `POST /local/token?user=`) sees it."""
-        token = self.main("POST", "/local/token?user=e2e.staff")
+        member of finance (a token from `POST /local/token?user=finance.ho`) sees it."""
+        token = self.main("POST", "/local/token?user=finance.ho")
         assert token.status == 200, token
         headers = {"Authorization": token.body["token"]}
         items: list[dict[str, Any]] = []

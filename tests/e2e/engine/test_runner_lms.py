@@ -48,14 +48,16 @@ def test_data_dir_keeps_the_lms_credentials_and_the_queued_receipts(tmp_path: Pa
 def test_fast_paces_the_lms_jobs_and_a_staff_token_opens_the_internal_list() -> None:
     process, engine = start_engine_runner("--fast")
     try:
-        staff = http("POST", f"{engine.main}/local/token?user=branch.cashier-1")
+        url = f"{engine.endpoints['internal']}/api/v1/lms/postings?status=EXCEPTION"
+        staff = http("POST", f"{engine.main}/local/token?user=finance.ho")
         assert staff.status == 200, staff
-        listed = http(
-            "GET",
-            f"{engine.endpoints['internal']}/api/v1/lms/postings?status=EXCEPTION",
-            headers={"Authorization": staff.body["token"]},
-        )
+        listed = http("GET", url, headers={"Authorization": staff.body["token"]})
         assert listed.status == 200 and listed.body["items"] == [], listed
+        # A branch cashier's token is valid, but the role does not hold lms:read.
+        cashier = http("POST", f"{engine.main}/local/token?user=cashier.br001")
+        assert cashier.status == 200, cashier
+        refused = http("GET", url, headers={"Authorization": cashier.body["token"]})
+        assert refused.status == 403, refused
         for bad in ("", "a%20b", "x" * 65):
             refused = http("POST", f"{engine.main}/local/token?user={bad}")
             assert refused.status == 400 and set(refused.body) == {"error", "message", "timestamp"}

@@ -142,15 +142,16 @@ def test_a_new_account_with_a_limit_of_10_is_told_what_to_request(
     assert code == 1
     mumbai = _line(lines, "ap-south-1", "Lambda concurrency")
     assert mumbai.split()[0] == REQUEST
-    # 103 reserved in Mumbai (two health functions 20, the migrator 1, the service functions
-    # 82: the LMS poster 2, its sweep and heartbeat 1 each, InternalLms 2 and LoanSync 1
-    # among them) + Lambda's 100; Singapore the same, with the stream lookup in place of the
-    # migrator.
-    assert "reserve 103" in mumbai
+    # 125 reserved in Mumbai (two health functions 20, the migrator 1, the business functions
+    # 104: the LMS poster 2, its sweep and heartbeat 1 each, InternalLms 2 and LoanSync 1,
+    # and the staff engine's 22: InternalCollections 10, StaffSignIn 5, InternalDcr,
+    # InternalAudit and InternalUsers 2 each, HrmsSync 1) + Lambda's 100 unreserved; Singapore
+    # the same, with the stream lookup in place of the migrator.
+    assert "reserve 125" in mumbai
     assert "'Concurrent executions'" in mumbai and "L-B99A9384" in mumbai
-    assert mumbai.endswith("in ap-south-1 to at least 203")
+    assert mumbai.endswith("in ap-south-1 to at least 225")
     singapore = _line(lines, "ap-southeast-1", "Lambda concurrency")
-    assert singapore.endswith("in ap-southeast-1 to at least 203")
+    assert singapore.endswith("in ap-southeast-1 to at least 225")
     # Lambda, and the SMS and e-mail sandboxes, in both regions.
     assert lines[-1].startswith("6 to request and 0 to check by hand")
 
@@ -166,10 +167,10 @@ def test_an_account_with_room_passes_the_lambda_check(
 def test_a_redeploy_counts_back_what_its_own_functions_reserve(
     aws: None, engine_synth_of: Callable[[str], EngineSynth]
 ) -> None:
-    """Limit 210 with the stacks' 103 already deployed: 107 unreserved, and after the deploy
-    still 107. Without counting them back it would ask for a limit the account has."""
+    """Limit 230 with the stacks' 125 already deployed: 105 unreserved, and after the deploy
+    still 105. Without counting them back it would ask for a limit the account has."""
     synth = engine_synth_of("prod")
-    account = Account(limit=210, unreserved=107)
+    account = Account(limit=230, unreserved=105)
     for role in ("api", "database", "service"):
         stack = synth.stage.roles[role]
         for logical_id, resource in synth.templates[role]["Resources"].items():
@@ -181,7 +182,7 @@ def test_a_redeploy_counts_back_what_its_own_functions_reserve(
     _, lines = _run(_engine(engine_synth_of), account)
     mumbai = _line(lines, "ap-south-1", "Lambda concurrency")
     assert mumbai.split()[0] == OK, mumbai
-    assert "(103 of it already deployed)" in mumbai
+    assert "(125 of it already deployed)" in mumbai
 
 
 def _deploy_function(name: str, reserved: int) -> None:

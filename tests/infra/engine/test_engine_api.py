@@ -33,7 +33,10 @@ from engine.declarations import INTERNAL_HEALTH, PORTAL_HEALTH, STAFF_ROLES
 from shared.declarations import Route
 from stacks.engine import api as api_module
 from stacks.engine.api import DatabaseEndpoint, EngineApiStack
+from stacks.engine.grants import Database, SecretRef
 from stacks.engine.network import EngineNetworkStack
+from stacks.engine.secrets import SECRETS, secret_name
+from stacks.engine.service import ServiceInputs
 from tests.infra.cfn_lint import TOLERATED_WARNINGS, WARNING_OR_INFO_BITS, cfn_lint
 from tests.infra.synth import cdk_json_context
 
@@ -69,6 +72,32 @@ def _database(region: str, **changes: Any) -> DatabaseEndpoint:
         connect_resource_arn=_connect_arn(region),
     )
     return dataclasses.replace(base, **changes)
+
+
+def _staff_inputs(cfg: EngineConfig, region: str) -> ServiceInputs:
+    """What the pool-bound business functions are given, as literal names and ARNs."""
+    return ServiceInputs(
+        logs_key_arn=_key_arn(region, "logs"),
+        data_key_arn=_key_arn(region, "data"),
+        stream_arns={},
+        secrets={
+            spec.env_var: SecretRef(
+                arn := f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:"
+                f"{secret_name(cfg, spec)}-AbCdEf",
+                arn,
+            )
+            for spec in SECRETS
+        },
+        documents_bucket=f"engine-prod-documents-{ACCOUNT}-{region}",
+        event_bus_name="engine-prod-events",
+        database=Database(
+            host=f"engine.proxy-abc.{region}.rds.amazonaws.com",
+            port=5432,
+            name="engine",
+            connect_arn=f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:prx-0123456789abcdef/engine_app",
+        ),
+        audit_anchor_bucket=f"engine-prod-audit-anchors-{ACCOUNT}-{region}",
+    )
 
 
 @dataclass
@@ -124,6 +153,7 @@ def _build(app: cdk.App, outdir: Path, cfg: EngineConfig, role: str) -> Built:
         data_key_arn=_key_arn(region, "data"),
         health_table_name=TABLE,
         database=_database(region),
+        staff_inputs=_staff_inputs(cfg, region),
     )
     return Built(outdir=outdir, network=network, api=stack)
 
@@ -778,6 +808,7 @@ def _try(synth: Synthesized, prod: EngineConfig, **changes: Any) -> None:
         "data_key_arn": _key_arn(REGION, "data"),
         "health_table_name": TABLE,
         "database": _database(REGION),
+        "staff_inputs": _staff_inputs(prod, REGION),
     } | changes
     EngineApiStack(cdk.App(), "Bad", **kwargs)
 

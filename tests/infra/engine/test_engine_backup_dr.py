@@ -498,6 +498,7 @@ STEPS = [
     "EnableEngineProdLmsSweep",
     "EnableEngineProdLmsHeartbeat",
     "EnableEngineProdLoanSync",
+    "EnableEngineProdHrmsSync",
     "FindEngineProdTransactionsSyncMapping",
     "EnableEngineProdTransactionsSyncMapping",
     "FindEngineProdLmsPosterMapping",
@@ -653,6 +654,7 @@ def test_the_runbook_switches_on_the_standbys_jobs_and_stream_consumer(built: Bu
         "engine-prod-payment-sweep",
         "engine-prod-transactions-repair",
         "engine-prod-loan-sync",
+        "engine-prod-hrms-sync",
     ):
         step = steps["Enable" + "".join(p.capitalize() for p in rule.split("-"))]
         assert step["inputs"] == {"Service": "events", "Api": "EnableRule", "Name": rule}
@@ -703,6 +705,7 @@ def test_the_runbook_role_can_only_promote_that_replica(built: Built) -> None:
         "Effect": "Allow",
         "Action": "events:EnableRule",
         "Resource": [
+            f"{prefix}hrms-sync",
             f"{prefix}lms-heartbeat",
             f"{prefix}lms-sweep",
             f"{prefix}loan-sync",

@@ -156,9 +156,13 @@ def test_the_poster_mapping_is_filtered_bisected_and_fails_into_its_dlq(
         assert mapping["BisectBatchOnFunctionError"] is True
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         (only,) = mapping["FilterCriteria"]["Filters"]
+        # Receipts and their reversals (a cancelled collection's), PENDING only.
         assert json.loads(only["Pattern"]) == {
             "dynamodb": {
-                "NewImage": {"queue_type": {"S": ["LMS_RECEIPT"]}, "status": {"S": ["PENDING"]}}
+                "NewImage": {
+                    "queue_type": {"S": ["LMS_RECEIPT", "LMS_CANCEL"]},
+                    "status": {"S": ["PENDING"]},
+                }
             }
         }
         assert mapping["Enabled"] is (region == cfg.active_region), role
@@ -548,6 +552,7 @@ def test_a_lease_too_long_for_the_functions_timeout_stops_synth(tmp_path: Path) 
 
 
 REAL_LMS = "https://lms-uat.lender.example.in"
+REAL_HRMS = "https://fivestar-uat.darwinbox.example.in/api/engine/v1"
 
 
 def test_the_deploy_path_refuses_an_lms_placeholder() -> None:
@@ -566,7 +571,9 @@ def test_the_deploy_path_refuses_an_lms_placeholder() -> None:
 def test_an_environment_naming_its_lms_deploys(monkeypatch: pytest.MonkeyPatch) -> None:
     from config import load_engine
 
-    named = dataclasses.replace(engine_config.ENVIRONMENTS["qa"], lms_base_url=REAL_LMS)
+    named = dataclasses.replace(
+        engine_config.ENVIRONMENTS["qa"], lms_base_url=REAL_LMS, hrms_base_url=REAL_HRMS
+    )
     monkeypatch.setitem(engine_config.ENVIRONMENTS, "qa", named)
     assert named.deploy_problems() == []
     assert load_engine("qa", strict=True).lms_base_url == REAL_LMS

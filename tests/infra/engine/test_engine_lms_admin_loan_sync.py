@@ -4,8 +4,9 @@ every environment's synthesized templates.
 InternalLms serves the internal API's three LMS routes in both Regions, each behind the staff
 pool's Cognito authorizer (the internal API refuses any other auth="none" route than
 /health), with the request models the handler parses; its role reaches exactly the items its
-code touches (TransactionQueue by StatusIndex and UpdateItem, the Audit record's PutItem,
-the Transactions UpdateItem of a resolve) and nothing else. LoanSync runs nightly only in the
+code touches (TransactionQueue by StatusIndex and UpdateItem, the Transactions UpdateItem of
+a resolve, the audit chain's append and anchor, its caller's users row as engine_app) and
+nothing else. LoanSync runs nightly only in the
 active Region, logs in to PostgreSQL as engine_app, reads the LMS secret and touches no table.
 """
 
@@ -43,10 +44,11 @@ LMS_ROUTES = {
     "POST /api/v1/lms/postings/{transaction_id}/retry": RETRY_POSTING,
     "POST /api/v1/lms/postings/{transaction_id}/resolve": RESOLVE_POSTING,
 }
-# engine.dal.ddb.intervention, as IAM names it: the brief the declaration is held to.
+# engine.dal.ddb.intervention, as IAM names it: the brief the declaration is held to. The
+# audit append reads its chain's head and writes the head and the record (engine.dal.ddb.audit).
 INTERNAL_LMS_TABLES = {
     TRANSACTION_QUEUE.logical_name: {"UpdateItem"},
-    AUDIT.logical_name: {"PutItem"},
+    AUDIT.logical_name: {"GetItem", "PutItem", "UpdateItem"},
     TRANSACTIONS.logical_name: {"UpdateItem"},
 }
 INTERNAL_LMS_INDEXES = {f"{TRANSACTION_QUEUE.logical_name}/StatusIndex"}
@@ -214,14 +216,15 @@ def test_internal_lms_is_granted_exactly_what_the_intervention_store_calls(
                 queryable = d.can(ts, "dynamodb:Query", f"{resource}/index/{index.name}")
                 wanted = f"{table.logical_name}/{index.name}" in INTERNAL_LMS_INDEXES
                 assert queryable == wanted, (d.region, table.logical_name, index.name)
-        # No secret, no PostgreSQL, no queue, bus, documents or SMS: DynamoDB (and the data
-        # key through DynamoDB) and its logs only.
+        # No secret, queue, bus, documents or SMS: DynamoDB, the anchors' PutObject (and the
+        # data key through either), the caller's lookup in PostgreSQL, its logs.
         for spec in SECRETS:
             secret = secret_of(engine_synth, spec, d.region)
             assert not d.can(ts, "secretsmanager:GetSecretValue", secret), spec.name
         services = {a.split(":")[0] for a in _actions(d)}
-        assert services <= {"dynamodb", "kms", "logs", "ec2", "xray"}, services
-        assert "rds-db:connect" not in _actions(d)
+        assert services <= {"dynamodb", "kms", "logs", "ec2", "xray", "s3", "rds-db"}, services
+        assert {a for a in _actions(d) if a.startswith("s3:")} == {"s3:PutObject"}
+        assert "rds-db:connect" in _actions(d)
 
 
 def test_internal_lms_is_an_api_function_with_the_tables_it_names(
@@ -234,6 +237,8 @@ def test_internal_lms_is_an_api_function_with_the_tables_it_names(
             "TRANSACTION_QUEUE_TABLE",
             "AUDIT_TABLE",
             "TRANSACTIONS_TABLE",
+            "AUDIT_ANCHOR_BUCKET",
+            *access.DATABASE_ENV,
         }
         for spec in (TRANSACTION_QUEUE, AUDIT, TRANSACTIONS):
             assert env[spec.env_var] == table_name(cfg, spec.logical_name)

@@ -1,10 +1,11 @@
 """The engine's service stacks, read off every environment's synthesized templates.
 
 Each function is deployed from its declaration (engine.declarations) with the access
-stacks/engine/access.py declares, in both Regions where DR is on; its role's policies are
-evaluated as IAM would (tests/infra/policy_eval.py) against every table, index, secret and
-action, so a grant beyond the declaration fails as surely as a missing one. The jobs and
-consumers that run only in the active Region are deployed switched off in the other.
+stacks/engine/access.py declares, in both Regions where DR is on (by the service stacks, or
+by the API stacks for the few bound to the staff pool, access.beside_the_pool); its role's
+policies are evaluated as IAM would (tests/infra/policy_eval.py) against every table, index,
+secret and action, so a grant beyond the declaration fails as surely as a missing one. The
+jobs and consumers that run only in the active Region are deployed switched off in the other.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from tests.infra.engine_synth import EngineSynth
 from tests.infra.policy_eval import Ref, Request, TemplateSet, allows, template_set
 
 SERVICE_ROLES = {"service": REGION, "dr-service": DR_REGION}
+# The API stack of each service stack's Region, where the pool-bound functions are built.
+API_OF = {"service": "api", "dr-service": "dr-api"}
+FUNCTION_ROLES = {**SERVICE_ROLES, "api": REGION, "dr-api": DR_REGION}
 TABLE_ACTIONS = (
     "GetItem",
     "BatchGetItem",
@@ -64,7 +68,7 @@ class Deployed:
 def deployed(synth: EngineSynth) -> Iterator[Deployed]:
     ts = template_set(synth)
     names = {function_name(synth.cfg, spec): spec for spec in SPECS.values()}
-    for role, region in SERVICE_ROLES.items():
+    for role, region in FUNCTION_ROLES.items():
         if role not in synth.templates:
             continue
         for logical_id, resource in synth.templates[role]["Resources"].items():
@@ -107,6 +111,7 @@ def test_every_service_function_is_deployed_from_its_declaration_in_each_region(
     regions = (REGION, DR_REGION) if cfg.dr_enabled else (REGION,)
     assert {(d.spec.name, d.region) for d in found} == {(n, r) for n in SPECS for r in regions}
     for d in found:
+        assert (d.role in API_OF.values()) == access.beside_the_pool(d.spec.name), d.spec.name
         p, spec, declared = d.props, d.spec, access.ACCESS[d.spec.name]
         assert (p["Handler"], p["MemorySize"], p["Timeout"]) == (
             spec.handler,
@@ -301,6 +306,14 @@ def mappings_by_function(synth: EngineSynth, role: str) -> dict[str, dict[str, A
     return found
 
 
+def _in_region(synth: EngineSynth, role: str) -> tuple[dict[str, str], dict[str, bool]]:
+    """A service stack's rules with its Region's API stack's (the pool-bound job's), and its
+    mappings by the function they feed."""
+    rules, mappings = _rules_and_mappings(synth, role)
+    rules |= _rules_and_mappings(synth, API_OF[role])[0]
+    return rules, _by_function(synth, role, mappings)
+
+
 def _by_function(synth: EngineSynth, role: str, mappings: dict[str, bool]) -> dict[str, bool]:
     """Mapping states by the function (a Ref to it in the same template) they feed."""
     template = synth.templates[role]["Resources"]
@@ -322,12 +335,12 @@ def test_jobs_and_consumers_run_only_in_the_active_region(engine_synth: EngineSy
     for role, region in SERVICE_ROLES.items():
         if role not in engine_synth.templates:
             continue
-        rules, mappings = _rules_and_mappings(engine_synth, role)
+        rules, mappings = _in_region(engine_synth, role)
         expected_rules, expected_mappings = _expected_states(
             engine_synth, region == engine_synth.cfg.active_region
         )
         assert rules == expected_rules, role
-        assert _by_function(engine_synth, role, mappings) == expected_mappings, role
+        assert mappings == expected_mappings, role
 
 
 @pytest.fixture
@@ -341,10 +354,10 @@ def test_after_a_failover_the_jobs_run_in_singapore_and_mumbai_stops_them(
 ) -> None:
     assert failed_over.cfg.active_region == DR_REGION
     for role, region in SERVICE_ROLES.items():
-        rules, mappings = _rules_and_mappings(failed_over, role)
+        rules, mappings = _in_region(failed_over, role)
         expected_rules, expected_mappings = _expected_states(failed_over, region == DR_REGION)
         assert rules == expected_rules, role
-        assert _by_function(failed_over, role, mappings) == expected_mappings, role
+        assert mappings == expected_mappings, role
     assert "DISABLED" in _rules_and_mappings(failed_over, "service")[0].values()
 
 
@@ -384,7 +397,10 @@ def test_asynchronous_sources_fail_into_dlqs(engine_synth: EngineSynth) -> None:
     for role, region in SERVICE_ROLES.items():
         if role not in engine_synth.templates:
             continue
-        resources = engine_synth.templates[role]["Resources"].values()
+        resources = [
+            *engine_synth.templates[role]["Resources"].values(),
+            *engine_synth.templates[API_OF[role]]["Resources"].values(),
+        ]
         jobs_dlq = arn(engine_synth, region, "sqs", queue_name(cfg, SCHEDULED_JOBS_DLQ))
         for rule in (r["Properties"] for r in resources if r["Type"] == "AWS::Events::Rule"):
             (target,) = rule["Targets"]

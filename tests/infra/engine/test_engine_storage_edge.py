@@ -154,8 +154,8 @@ def test_every_data_bucket_is_versioned_cmk_encrypted_private_and_logged(built: 
             target = bucket["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
             assert target in log_targets, name
             checked += 1
-    # prod: 2 + 3 (DR) + 2 (site, CloudFront logs); dev: 2 + 2.
-    assert checked == 11
+    # prod: 3 + 4 (DR) + 2 (site, CloudFront logs); dev: 3 + 2 (documents, reports, anchors).
+    assert checked == 14
 
 
 def test_only_the_cloudfront_log_bucket_enables_acls(built: Built) -> None:
@@ -254,12 +254,19 @@ def test_lifecycle_rules_follow_config(built: Built, env: str) -> None:
         assert "ExpirationInDays" not in site
         logs_rule = _rule(every_bucket[bucket_name(cfg, "access-logs", region)])
         assert logs_rule["ExpirationInDays"] == cfg.access_log_expiry_days
+        # An anchor's history (its noncurrent versions) goes only once its lock has run out;
+        # the current anchors stay.
+        anchors = _rule(every_bucket[bucket_name(cfg, "audit-anchors", region)])
+        assert "ExpirationInDays" not in anchors and "Transitions" not in anchors
     for name, bucket in every_bucket.items():
         rule = _rule(bucket)
         assert rule["Status"] == "Enabled", name
-        assert rule["NoncurrentVersionExpiration"] == {
-            "NoncurrentDays": cfg.noncurrent_version_expiry_days
-        }, name
+        noncurrent = (
+            cfg.audit_anchor_retention_days
+            if "-audit-anchors-" in name
+            else cfg.noncurrent_version_expiry_days
+        )
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": noncurrent}, name
         assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}, name
 
 
@@ -275,11 +282,12 @@ def _replicated(built: Built, env: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_prod_replicates_documents_reports_and_site_to_singapore(built: Built) -> None:
+def test_prod_replicates_documents_reports_anchors_and_site_to_singapore(built: Built) -> None:
     cfg = built.cfgs["prod"]
     replicated = _replicated(built, "prod")
     assert set(replicated) == {
-        bucket_name(cfg, purpose, cfg.region) for purpose in ("documents", "reports", "site")
+        bucket_name(cfg, purpose, cfg.region)
+        for purpose in ("documents", "reports", "audit-anchors", "site")
     }
     dr_names = set(_buckets(built.templates[("prod", "dr-storage")]))
     destinations = set()
@@ -318,7 +326,7 @@ def test_replication_roles_are_least_privilege_with_managed_policies_only(built:
             if r["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
             == {"Service": "s3.amazonaws.com"}
         ]
-        assert len(replication_roles) == (2 if role == "storage" else 1)
+        assert len(replication_roles) == (3 if role == "storage" else 1)
         assert all("Policies" not in r for r in replication_roles)
         for policy in props(template, "AWS::IAM::ManagedPolicy"):
             for statement in policy["PolicyDocument"]["Statement"]:

@@ -189,6 +189,21 @@ def test_a_field_collection_is_receipted_queued_for_the_lms_audited_and_synced(a
     assert balances(api.admin, ACTIVE.loan_account_number) == ("247500.00", "0.00")
 
 
+def test_a_cheque_posts_with_its_number_for_the_lms(api: Api) -> None:
+    day = clock.now().astimezone(receipts.IST).date().isoformat()
+    cheque = collection(
+        "900.00",
+        mode="CHEQUE",
+        instrument={"number": "004512", "bank_name": "State Bank", "instrument_date": day},
+    )
+    answer = api.call("cashier.br001", "POST", COLLECTIONS, body=cheque, key="desk-cheque")
+    assert answer.status == 201, answer.body
+    posting = api.item(TRANSACTION_QUEUE, {"queue_id": lms_queue_id(answer.body["transaction_id"])})
+    assert posting is not None
+    assert posting["payload"]["instrument_number"] == "004512"
+    assert posting["payload"]["payment_method"] == "cheque"
+
+
 def test_a_fee_is_synced_without_touching_the_outstanding(api: Api) -> None:
     fee = collection(
         "1500.00", purpose="LEGAL_FEE", payer={"name": "Suresh", "mobile": "9123456789"}

@@ -1,6 +1,7 @@
 """Every AWS call an engine function's handler makes is covered by its declared access.
 
-The handlers run on moto, a migrated PostgreSQL and the RazorPay and LMS simulators over HTTP,
+The handlers run on moto, a migrated PostgreSQL and the RazorPay, LMS and HRMS simulators over
+HTTP,
 through the harnesses of the other engine integration tests. A botocore hook records every call with
 its parameters, attributed to the declared function whose handler is running: each service
 function's handler (engine.declarations) is wrapped by name, and each invocation starts cold
@@ -54,6 +55,8 @@ OBJECT_ACTIONS = {
     "HeadObject": "s3:GetObject",
     "PutObject": "s3:PutObject",
 }
+# A read of one version (with VersionId) is IAM's GetObjectVersion.
+VERSION_ACTIONS = {"GetObject": "s3:GetObjectVersion", "HeadObject": "s3:GetObjectVersion"}
 TRANSACT_ACTIONS = {
     "Put": access.PUT,
     "Update": access.UPDATE,
@@ -77,16 +80,24 @@ class Recorder:
     required: dict[str, set[str]] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
 
+    # The handlers running, innermost last: a call from a thread the handler started (a pool
+    # of reads) belongs to the handler that is running, not to nobody.
+    _running: list[str] = field(default_factory=list)
+
     @property
     def current(self) -> str | None:
-        return getattr(self._local, "function", None)
+        mine = getattr(self._local, "function", None)
+        return mine or (self._running[-1] if self._running else None)
 
     @contextmanager
     def running(self, function: str) -> Iterator[None]:
-        previous, self._local.function = self.current, function
+        previous = getattr(self._local, "function", None)
+        self._local.function = function
+        self._running.append(function)
         try:
             yield
         finally:
+            self._running.remove(function)
             self._local.function = previous
 
     def record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -164,6 +175,8 @@ def _named_resources() -> dict[str, Any]:
         "queues": {os.environ[q.env_var]: q for q in QUEUES if q.env_var in os.environ},
         "secrets": {os.environ[s.env_var]: s for s in SECRETS if s.env_var in os.environ},
         "bucket": os.environ.get(access.DOCUMENTS_ENV),
+        "anchors": os.environ.get(access.ANCHORS_ENV),
+        "pool": os.environ.get(access.STAFF_POOL_ENV),
         "bus": os.environ.get(access.EVENT_BUS_ENV),
     }
 
@@ -177,6 +190,7 @@ def _check(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[st
         "sns": _sns,
         "events": _events,
         "s3": _s3,
+        "cognito-idp": _cognito,
     }
     check = checks.get(call.service)
     return ["no declaration covers this service"] if check is None else check(call, declared, env)
@@ -247,15 +261,41 @@ def _events(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[s
 
 
 def _s3(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[str]:
+    p = call.params
+    if p.get("Bucket") == env["anchors"] and env["anchors"]:
+        return _anchors(call, declared)
     action = OBJECT_ACTIONS.get(call.operation)
-    key = str(call.params.get("Key", ""))
+    key = str(p.get("Key", ""))
     if (
         action in declared.documents
-        and call.params.get("Bucket") == env["bucket"]
+        and p.get("Bucket") == env["bucket"]
         and key.startswith(access.RECEIPTS_PREFIX)
     ):
         return []
-    return [f"{action or call.operation} not granted on {call.params.get('Bucket')}/{key}"]
+    return [f"{action or call.operation} not granted on {p.get('Bucket')}/{key}"]
+
+
+def _anchors(call: Call, declared: FunctionAccess) -> list[str]:
+    """The anchor bucket: objects under audit-anchors/, versions listed under it only."""
+    p = call.params
+    if call.operation == "ListObjectVersions":
+        prefix = str(p.get("Prefix", ""))
+        if access.LIST_VERSIONS in declared.anchors and prefix.startswith(access.ANCHORS_PREFIX):
+            return []
+        return [f"ListBucketVersions not granted for prefix {prefix!r}"]
+    versions = VERSION_ACTIONS if "VersionId" in p else OBJECT_ACTIONS
+    action = versions.get(call.operation)
+    key = str(p.get("Key", ""))
+    if action in declared.anchors and key.startswith(access.ANCHORS_PREFIX):
+        return []
+    return [f"{action or call.operation} not granted on the anchors' {key}"]
+
+
+def _cognito(call: Call, declared: FunctionAccess, env: dict[str, Any]) -> list[str]:
+    action = f"cognito-idp:{call.operation}"
+    if action in declared.staff_pool and call.params.get("UserPoolId") == env["pool"]:
+        return []
+    return [f"{action} not granted on pool {call.params.get('UserPoolId')}"]
 
 
 def assert_covered(recorder: Recorder, function: str) -> None:
@@ -425,8 +465,15 @@ def test_transactions_repair(
     dlq: str,  # noqa: F811
     recorder: Recorder,
     engine_db: EngineDb,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     needs_handler("TransactionsRepair")
+    from engine.tables import AUDIT
+
+    # The audit trail its collection and DCR completions append to (none is owed here).
+    boto3.client("dynamodb").create_table(**AUDIT.create_table_kwargs("access-audit"))
+    monkeypatch.setenv(AUDIT.env_var, "access-audit")
+    settings.reset()
     sync.put(recent("pay_acc2", "100.00", "CAPTURED", 2))
     sync.put(recent("pay_acc3", "50.00", "CAPTURED", 2))
     arn, shard, records = stream_records(sync)
@@ -548,10 +595,10 @@ def test_lms_heartbeat(lms: Any, recorder: Recorder) -> None:
 # --------------------------------------------------------------------------- staff on postings
 
 
-def test_internal_lms(portal: PaymentsPortal, recorder: Recorder) -> None:  # noqa: F811
+def test_internal_lms(staff: Staff, recorder: Recorder) -> None:
     """An EXCEPTION item listed, retried, back in EXCEPTION, resolved with the LMS's receipt
-    id: the list's Query on StatusIndex and each action's transaction (item, audit record,
-    and the payment marked posted)."""
+    id: the caller's users row, the list's Query on StatusIndex and each action's transaction
+    (item, the audit chain's append and anchor, and the payment marked posted)."""
     needs_handler("InternalLms")
     import json
 
@@ -560,12 +607,13 @@ def test_internal_lms(portal: PaymentsPortal, recorder: Recorder) -> None:  # no
     from shared import ddb
     from tests.support import invoke
 
-    record = queued_receipt(portal, "key-access-0007")
+    harness = staff.portal
+    record = queued_receipt(harness, "key-access-0007")
     image = ddb.from_item(record["dynamodb"]["NewImage"]) or {}
     transaction_id = str(image["transaction_id"])
     loan = str(image["payload"]["loan_account_number"])
     queue = boto3.client("dynamodb")
-    staff = {"sub": "staff-access-1", "email": "ops@example.com"}
+    claims = staff.claims("admin.ho")
 
     def to_exception() -> None:
         """The poster giving up on it (outside any handler: not recorded)."""
@@ -581,7 +629,7 @@ def test_internal_lms(portal: PaymentsPortal, recorder: Recorder) -> None:  # no
         path = resource.replace("{transaction_id}", transaction_id)
         params = {"transaction_id": transaction_id} if "{" in resource else None
         event = rest_event(
-            method, path, resource=resource, path_parameters=params, claims=staff, **kwargs
+            method, path, resource=resource, path_parameters=params, claims=claims, **kwargs
         )
         return invoke(internal_lms.handler, event, "InternalLms")
 
@@ -604,7 +652,7 @@ def test_internal_lms(portal: PaymentsPortal, recorder: Recorder) -> None:  # no
         ),
     )
     assert resolved.status == 200, resolved.body
-    (payment,) = [p for p in portal.all_payments() if p["transaction_id"] == transaction_id]
+    (payment,) = [p for p in harness.all_payments() if p["transaction_id"] == transaction_id]
     assert payment["lms_receipt_id"] == "LMSR0000000042"
     assert_covered(recorder, "InternalLms")
 
@@ -628,3 +676,370 @@ def test_loan_sync(
     assert summary["applied"] >= 1, summary
     assert {c.operation for c in recorder.of("LoanSync")} == {"GetSecretValue"}
     assert_covered(recorder, "LoanSync")
+
+
+# --------------------------------------------------------------------------- the staff engine
+
+# username -> (role, branch): every role the staff routes' scenarios act as.
+STAFF_USERS = {
+    "admin.ho": ("Admin", None),
+    "finance.ho": ("FinanceTeam", None),
+    "manager.br001": ("BranchManager", "BR001"),
+    "cashier.br001": ("BranchCashier", "BR001"),
+    "officer.br001": ("FieldOfficer", "BR001"),
+}
+HRMS_CREDENTIALS = {
+    "api_user": "engine-access",
+    "api_password": "hrms-access-password",
+    "api_key": "hrms-access-key",
+}
+
+
+@dataclass
+class Staff:
+    """The portal's harness with what the staff routes add: the anchor bucket (Object Lock),
+    the staff pool and its role groups, and the staff's users rows."""
+
+    portal: PaymentsPortal
+    pool_id: str
+
+    @staticmethod
+    def claims(username: str) -> dict[str, str]:
+        return {"cognito:username": username, "cognito:groups": f"[{STAFF_USERS[username][0]}]"}
+
+    def call(
+        self,
+        module: Any,
+        function: str,
+        username: str,
+        method: str,
+        resource: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        import json
+
+        from local.events import rest_event
+        from tests.support import invoke
+
+        path = resource
+        for name, value in (params or {}).items():
+            path = path.replace(f"{{{name}}}", value)
+        event = rest_event(
+            method,
+            path,
+            resource=resource,
+            path_parameters=params,
+            body=None if body is None else json.dumps(body),
+            claims=self.claims(username),
+            **kwargs,
+        )
+        return invoke(module.handler, event, function)
+
+    def user_id(self, username: str) -> str:
+        ((found,),) = self.portal.sql(
+            "SELECT user_id::text FROM users WHERE username = %s", (username,)
+        )
+        return str(found)
+
+
+@pytest.fixture
+def staff(portal: PaymentsPortal, monkeypatch: pytest.MonkeyPatch) -> Staff:  # noqa: F811
+    from engine import wiring
+    from engine.dal.pg.roles import sync_roles
+    from engine.models import rbac
+    from tests.integration.engine.payments.support import REGION
+
+    bucket = f"{portal.env['DOCUMENTS_BUCKET']}-anchors"
+    s3 = boto3.client("s3")
+    s3.create_bucket(
+        Bucket=bucket,
+        CreateBucketConfiguration={"LocationConstraint": REGION},
+        ObjectLockEnabledForBucket=True,
+    )
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+        },
+    )
+    cognito = boto3.client("cognito-idp")
+    pool_id = cognito.create_user_pool(PoolName="staff-access")["UserPool"]["Id"]
+    for declared in rbac.ROLES:
+        cognito.create_group(UserPoolId=pool_id, GroupName=declared.name)
+    with portal.db.admin() as admin:
+        with admin.cursor() as cur:
+            sync_roles(cur)
+        for username, (role, branch) in STAFF_USERS.items():
+            admin.execute(
+                "INSERT INTO users (username, email, branch_code, role_id)"
+                " SELECT %s, %s, %s, role_id FROM roles WHERE role_name = %s",
+                (username, f"{username}@staff.example.com", branch, role),
+            )
+            cognito.admin_create_user(UserPoolId=pool_id, Username=username)
+            cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=role)
+    monkeypatch.setenv(access.ANCHORS_ENV, bucket)
+    monkeypatch.setenv(access.STAFF_POOL_ENV, pool_id)
+    settings.reset()
+    wiring.reset()
+    return Staff(portal, pool_id)
+
+
+def a_collection(amount: str = "2500.00") -> dict[str, Any]:
+    from datetime import timedelta
+
+    from shared import clock
+
+    return {
+        "loan_account_number": ACTIVE.loan_account_number,
+        "amount": amount,
+        "mode": "CASH",
+        "purpose": "EMI",
+        "collected_at": clock.iso(clock.now() - timedelta(minutes=10)),
+    }
+
+
+def test_internal_collections(staff: Staff, recorder: Recorder) -> None:
+    """A cash EMI collected (the loan's captured counter read, the receipt number, PostgreSQL,
+    then one transaction with its audit record), listed, read, and cancelled by the branch's
+    manager (the item's Update, the LMS reversal, the counter lowered, audited)."""
+    needs_handler("InternalCollections")
+    from engine.handlers.internal import collections as handler
+
+    name, collections = "InternalCollections", "/api/v1/collections"
+    created = staff.call(
+        handler,
+        name,
+        "cashier.br001",
+        "POST",
+        collections,
+        body=a_collection(),
+        headers={"Idempotency-Key": "access-collect-0001"},
+    )
+    assert created.status == 201, created.body
+    params = {"collection_id": str(created.body["collection_id"])}
+    listed = staff.call(handler, name, "officer.br001", "GET", collections)
+    assert listed.status == 200, listed.body
+    one = staff.call(
+        handler, name, "manager.br001", "GET", collections + "/{collection_id}", params=params
+    )
+    assert one.status == 200, one.body
+    cancelled = staff.call(
+        handler,
+        name,
+        "manager.br001",
+        "POST",
+        collections + "/{collection_id}/cancel",
+        params=params,
+        body={"reason": "receipted against the wrong loan"},
+    )
+    assert cancelled.status == 200, cancelled.body
+    assert_covered(recorder, name)
+
+
+def test_transactions_repair_completes_a_collection(staff: Staff, recorder: Recorder) -> None:
+    """A collection whose DynamoDB side failed after PostgreSQL's commit and was never asked
+    again: the hourly job writes its transaction and audit record."""
+    needs_handler("TransactionsRepair")
+    needs_handler("InternalCollections")
+    from engine.handlers.internal import collections as handler
+    from engine.handlers.jobs import transactions_repair
+    from engine.tables import TRANSACTION_QUEUE
+    from local.events import LambdaContext
+
+    dynamodb = boto3.client("dynamodb")
+    queue_table = staff.portal.env[TRANSACTION_QUEUE.env_var]
+    dynamodb.delete_table(TableName=queue_table)
+    lost = staff.call(
+        handler,
+        "InternalCollections",
+        "cashier.br001",
+        "POST",
+        "/api/v1/collections",
+        body=a_collection("100.00"),
+        headers={"Idempotency-Key": "access-collect-0002"},
+    )
+    assert lost.status == 503, lost.body
+    dynamodb.create_table(**TRANSACTION_QUEUE.create_table_kwargs(queue_table))
+    staff.portal.sql(
+        "UPDATE collections SET created_at = now() - interval '1 hour' WHERE recorded_at IS NULL"
+    )
+    for cached in (transactions_repair.repairer, transactions_repair.dead_letters):
+        cached.cache_clear()
+    summary = transactions_repair.handler(
+        {}, LambdaContext(function_name="TransactionsRepair", timeout_seconds=300)
+    )
+    assert summary["collections_completed"] == 1, summary
+    assert_covered(recorder, "TransactionsRepair")
+
+
+def test_internal_dcr(staff: Staff, recorder: Recorder) -> None:
+    """The cashier submits yesterday's count (with a variance), the manager approves it: each
+    step a PostgreSQL unit of work and an audit append."""
+    needs_handler("InternalDcr")
+    from datetime import UTC, datetime, timedelta
+
+    from engine.handlers.internal import dcr as handler
+    from engine.logic.receipts import IST
+
+    day = (datetime.now(UTC).astimezone(IST).date() - timedelta(days=1)).isoformat()
+    one = "/api/v1/dcr/{branch_code}/{collection_date}"
+    params = {"branch_code": "BR001", "collection_date": day}
+    read = staff.call(handler, "InternalDcr", "cashier.br001", "GET", one, params=params)
+    assert read.status == 200, read.body
+    count = {
+        "denominations": {"500": 1},
+        "coins": 0,
+        "variance_reason": "the float left from the day before",
+    }
+    submitted = staff.call(
+        handler, "InternalDcr", "cashier.br001", "POST", one + "/submit", params=params, body=count
+    )
+    assert submitted.status == 200, submitted.body
+    approved = staff.call(
+        handler, "InternalDcr", "manager.br001", "POST", one + "/approve", params=params
+    )
+    assert approved.status == 200, approved.body
+    assert staff.call(handler, "InternalDcr", "finance.ho", "GET", "/api/v1/dcr").status == 200
+    assert_covered(recorder, "InternalDcr")
+
+
+def sign_in_event(staff: Staff, username: str) -> dict[str, Any]:
+    return {
+        "version": "1",
+        "triggerSource": "PostAuthentication_Authentication",
+        "region": "ap-south-1",
+        "userPoolId": staff.pool_id,
+        "userName": username,
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown", "clientId": "staffwebclient"},
+        "request": {"userAttributes": {"email": f"{username}@staff.example.com"}},
+        "response": {},
+    }
+
+
+def test_staff_sign_in(staff: Staff, recorder: Recorder) -> None:
+    """Cognito's post-authentication call: the users row stamped, the LOGIN appended and
+    anchored; nothing of the pool is called back."""
+    needs_handler("StaffSignIn")
+    from engine.handlers import staff_sign_in
+    from local.events import LambdaContext
+
+    event = sign_in_event(staff, "cashier.br001")
+    answer = staff_sign_in.handler(event, LambdaContext(function_name="StaffSignIn"))
+    assert answer == event
+    assert_covered(recorder, "StaffSignIn")
+
+
+def test_internal_audit(staff: Staff, recorder: Recorder) -> None:
+    """The trail by day, by entity and by actor, and a day verified against its anchors (every
+    version listed and read)."""
+    needs_handler("InternalAudit")
+    needs_handler("StaffSignIn")
+    from datetime import UTC, datetime
+
+    from engine.handlers import staff_sign_in
+    from engine.handlers.internal import audit as handler
+    from engine.logic.receipts import IST
+    from local.events import LambdaContext
+
+    for username in ("cashier.br001", "manager.br001", "cashier.br001"):
+        staff_sign_in.handler(
+            sign_in_event(staff, username), LambdaContext(function_name="StaffSignIn")
+        )
+    day = datetime.now(UTC).astimezone(IST).date().isoformat()
+    cashier = staff.user_id("cashier.br001")
+    for query in ({"date": day}, {"entity_id": cashier}, {"actor_id": cashier}):
+        page = staff.call(
+            handler, "InternalAudit", "finance.ho", "GET", "/api/v1/audit", query=query
+        )
+        assert page.status == 200 and page.body["items"], (query, page.body)
+    verdict = staff.call(
+        handler, "InternalAudit", "admin.ho", "GET", "/api/v1/audit/verify", query={"date": day}
+    )
+    assert verdict.status == 200 and verdict.body["ok"] is True, verdict.body
+    assert_covered(recorder, "InternalAudit")
+
+
+def test_internal_users(staff: Staff, recorder: Recorder) -> None:
+    """An admin lists the staff and moves a field officer to the cashier's role: PostgreSQL,
+    then the pool's groups (listed, the new one added, the old one removed), audited."""
+    needs_handler("InternalUsers")
+    from engine.handlers.internal import users as handler
+
+    listed = staff.call(handler, "InternalUsers", "admin.ho", "GET", "/api/v1/users")
+    assert listed.status == 200, listed.body
+    changed = staff.call(
+        handler,
+        "InternalUsers",
+        "admin.ho",
+        "PUT",
+        "/api/v1/users/{user_id}/role",
+        params={"user_id": staff.user_id("officer.br001")},
+        body={"role": "BranchCashier", "reason": "moved to the branch desk"},
+    )
+    assert changed.status == 200, changed.body
+    groups = boto3.client("cognito-idp").admin_list_groups_for_user(
+        UserPoolId=staff.pool_id, Username="officer.br001"
+    )["Groups"]
+    assert [g["GroupName"] for g in groups] == ["BranchCashier"]
+    operations = {c.operation for c in recorder.of("InternalUsers")}
+    assert {"AdminAddUserToGroup", "AdminRemoveUserFromGroup"} <= operations
+    assert_covered(recorder, "InternalUsers")
+
+
+def test_hrms_sync(staff: Staff, recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nightly job against the HRMS simulator: a leaver disabled in the staff pool, a joiner
+    created in it, both recorded in PostgreSQL and audited; the HRMS credentials' secret."""
+    needs_handler("HrmsSync")
+    import json
+
+    from engine import wiring_hrms
+    from engine.handlers.jobs import hrms_sync
+    from local.events import LambdaContext
+    from simulators.hrms import HrmsSimulator
+
+    old = "2026-01-05T04:30:00.000000Z"
+    employees = [
+        {
+            "employee_id": f"FS{n:04d}",
+            "username": username,
+            "official_email": f"{username}@staff.example.com",
+            "status": status,
+            "branch_code": "BR001",
+            "designation": "Branch staff",
+            "updated_at": old,
+        }
+        | ({"date_of_exit": "2026-12-03"} if status == "EXITED" else {})
+        for n, (username, status) in enumerate(
+            (("cashier.br001", "EXITED"), ("manager.br001", "ACTIVE"), ("cashier2.br001", "ACTIVE"))
+        )
+    ]
+    monkeypatch.setattr("engine.clients.hrms._sleep", lambda _seconds: None)
+    simulator = HrmsSimulator(
+        HRMS_CREDENTIALS["api_user"],
+        HRMS_CREDENTIALS["api_password"],
+        HRMS_CREDENTIALS["api_key"],
+        employees=employees,
+    )
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="access-hrms", SecretString=json.dumps(HRMS_CREDENTIALS)
+    )["ARN"]
+    with simulator as sim:
+        assert sim.base_url
+        monkeypatch.setenv("HRMS_BASE_URL", sim.base_url)
+        monkeypatch.setenv("HRMS_SECRET_ARN", arn)
+        settings.reset()
+        wiring_hrms.reset()
+        try:
+            report = hrms_sync.handler(
+                {}, LambdaContext(function_name="HrmsSync", timeout_seconds=600)
+            )
+        finally:
+            wiring_hrms.reset()
+    assert (report["deactivated"], report["created"]) == (1, 1), report
+    operations = {c.operation for c in recorder.of("HrmsSync")}
+    assert {"AdminDisableUser", "AdminCreateUser", "GetSecretValue"} <= operations
+    assert_covered(recorder, "HrmsSync")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,11 @@ from engine.clients.lms import (
     ReceiptPost,
     payment_mode_for,
 )
+from engine.dal.ddb.queue import LMS_RECEIPT, lms_queue_id, lms_receipt_payload
+from engine.logic.lms_posting import receipt_post
+from engine.models.payment import Payment
+from engine.models.posting import QueueItem
+from engine.models.status import PaymentStatus, PostingStatus
 from simulators.lms import LmsSimulator
 from tests.integration.engine.lms_support import (
     CLIENT_ID,
@@ -310,6 +316,7 @@ def test_a_float_or_a_fraction_of_a_paisa_never_reaches_the_lms(
         "payment_mode": "UPI",
         "branch_code": "BR001",
     }
+    amount: Any  # a float among them, on purpose
     for amount in (2500.0, Decimal("2500.005"), Decimal("0"), Decimal("-1.00"), Decimal("NaN")):
         with pytest.raises(ValueError):
             lms.post_receipt(ReceiptPost(amount=amount, **fields))
@@ -437,3 +444,122 @@ def test_razorpay_methods_map_onto_the_contracts_payment_modes(
     method: str | None, mode: str
 ) -> None:
     assert payment_mode_for(method) == mode
+
+
+# --------------------------------------------------------------------------- staff collections
+
+
+def staff_item(n: int, channel: str, mode: str, purpose: str, amount: str = "2500.00") -> QueueItem:
+    """An LMS_RECEIPT item as a staff collection queues it: the capture's payload
+    (engine.dal.ddb.queue) with the collection's purpose added (engine.dal.ddb.collections)."""
+    at = "2026-12-03T05:10:00.000Z"
+    payment = Payment(
+        transaction_id=f"pay_{n:018d}col",
+        loan_account_number="LN0000000001",
+        branch_code="BR001",
+        customer_id="c-1",
+        amount=Decimal(amount),
+        status=PaymentStatus.CAPTURED,
+        created_date=at,
+        updated_at=at,
+        idempotency_key_hash="h",
+        channel=channel,
+        payment_method=mode.lower(),  # as Collection.payment() writes it
+        receipt_number=ref(n),
+        captured_at=at,
+    )
+    payload = lms_receipt_payload(payment) | {"purpose": purpose}
+    queue_id = lms_queue_id(payment.transaction_id)
+    return QueueItem(
+        queue_id, LMS_RECEIPT, payment.transaction_id, PostingStatus.PENDING, 0, at, payload
+    )
+
+
+def test_a_field_cash_instalment_posts_and_reduces_the_outstanding(
+    lms_sim: LmsSimulator, lms: LmsClient
+) -> None:
+    posted = lms.post_receipt(receipt_post(staff_item(1, "FIELD", "CASH", "EMI")))
+    assert posted.created is True and posted.receipt.purpose == "EMI"
+    assert outstanding(lms_sim, "LN0000000001") == Decimal("1847500.00")
+    (asked,) = sent(lms_sim, "POST", RECEIPTS)
+    body = asked["body"]
+    assert (body["channel"], body["payment_mode"], body["purpose"]) == ("FIELD", "CASH", "EMI")
+    assert "external_reference" not in body  # cash has no provider's id
+
+
+def test_a_legal_fee_posts_and_leaves_the_outstanding_alone_cancelled_or_not(
+    lms_sim: LmsSimulator, lms: LmsClient
+) -> None:
+    before = lms_sim.loan("LN0000000001")
+    fee = receipt_post(staff_item(1, "BRANCH", "CASH", "LEGAL_FEE", amount="1500.00"))
+    posted = lms.post_receipt(fee)
+    assert (posted.created, posted.receipt.purpose) == (True, "LEGAL_FEE")
+    assert lms_sim.loan("LN0000000001") == before
+    assert lms.post_receipt(fee).created is False  # a repeat, still nothing applied
+    cancelled = lms.cancel_receipt(posted.receipt.receipt_id, "wrong purpose")
+    assert cancelled.status == "CANCELLED" and cancelled.purpose == "LEGAL_FEE"
+    assert lms_sim.loan("LN0000000001") == before
+
+
+def test_the_same_receipt_number_as_an_instalment_and_as_a_fee_is_a_conflict(
+    lms: LmsClient,
+) -> None:
+    lms.post_receipt(receipt_post(staff_item(1, "FIELD", "CASH", "EMI")))
+    with pytest.raises(LmsRefused) as refused:
+        lms.post_receipt(receipt_post(staff_item(1, "FIELD", "CASH", "OTHER_FEE")))
+    assert (refused.value.status, refused.value.code) == (409, "REFERENCE_CONFLICT")
+
+
+def test_a_demand_draft_posts_as_a_demand_draft_with_its_number(
+    lms_sim: LmsSimulator, lms: LmsClient
+) -> None:
+    draft = replace(
+        receipt_post(staff_item(1, "FIELD", "DEMAND_DRAFT", "CHALLAN")),
+        instrument_number="004512",
+    )
+    assert draft.payment_mode == "DEMAND_DRAFT"
+    lms.post_receipt(draft)
+    (book,) = lms_sim.receipts()
+    assert (book["payment_mode"], book["purpose"], book["instrument_number"]) == (
+        "DEMAND_DRAFT",
+        "CHALLAN",
+        "004512",
+    )
+
+
+@pytest.mark.parametrize(
+    ("channel", "method", "mode"),
+    [
+        ("FIELD", "cash", "CASH"),
+        ("BRANCH", "cheque", "CHEQUE"),
+        ("FIELD", "demand_draft", "DEMAND_DRAFT"),
+        ("BRANCH", "DEMAND_DRAFT", "DEMAND_DRAFT"),
+    ],
+)
+def test_staff_modes_map_onto_the_contracts_payment_modes(
+    channel: str, method: str, mode: str
+) -> None:
+    assert payment_mode_for(method, channel) == mode
+
+
+@pytest.mark.parametrize("method", ["upi", "card", None, "", "cheques"])
+def test_a_staff_collection_in_a_mode_staff_never_take_is_refused(method: str | None) -> None:
+    with pytest.raises(ValueError):
+        payment_mode_for(method, "FIELD")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"purpose": "PENALTY"},
+        {"purpose": "emi"},
+        {"channel": "DOORSTEP"},
+        {"instrument_number": "004512"},  # on a cash receipt
+        {"payment_mode": "CHEQUE", "instrument_number": "4512"},
+        {"payment_mode": "CHEQUE", "instrument_number": "1" * 21},
+    ],
+)
+def test_a_staff_receipt_the_contract_does_not_take_cannot_be_made(change: dict[str, Any]) -> None:
+    good = receipt_post(staff_item(1, "FIELD", "CASH", "EMI"))
+    with pytest.raises(ValueError):
+        replace(good, **change)

@@ -171,8 +171,11 @@ def test_concurrent_posts_of_one_reference_make_one_receipt(lms_sim: LmsSimulato
     assert outstanding(lms_sim, "LN0000000001") == Decimal("1847500.00")
 
 
-@pytest.mark.parametrize("change", [{"amount": "2500.01"}, {"loan_account_number": "LN0000000002"}])
-def test_a_reference_reused_for_another_loan_or_amount_is_a_conflict(
+@pytest.mark.parametrize(
+    "change",
+    [{"amount": "2500.01"}, {"loan_account_number": "LN0000000002"}, {"purpose": "LEGAL_FEE"}],
+)
+def test_a_reference_reused_for_another_loan_amount_or_purpose_is_a_conflict(
     lms_sim: LmsSimulator, change: dict[str, str]
 ) -> None:
     token = new_token(lms_sim)
@@ -246,6 +249,13 @@ def test_an_amount_beyond_the_outstanding_is_held_as_an_advance(lms_sim: LmsSimu
         {"branch_code": ""},
         {"external_reference": "x" * 65},
         {"unexpected": 1},
+        {"channel": "field"},
+        {"payment_mode": "DD"},
+        {"purpose": "PENALTY"},
+        {"purpose": None},
+        {"instrument_number": "004512"},  # on a UPI payment
+        {"payment_mode": "CHEQUE", "instrument_number": "12"},
+        {"payment_mode": "DEMAND_DRAFT", "instrument_number": "0045-12"},
     ],
 )
 def test_a_body_that_breaks_the_contract_is_validation_failed(
@@ -263,6 +273,44 @@ def test_a_body_that_is_not_a_receipt_is_validation_failed(
 ) -> None:
     code, body = api(lms_sim, "POST", RECEIPTS, token=new_token(lms_sim), raw=raw)
     assert (code, error_code(body)) == (400, "VALIDATION_FAILED")
+
+
+def test_a_field_officers_cash_instalment_is_applied_to_the_loan(lms_sim: LmsSimulator) -> None:
+    staff = {"channel": "FIELD", "payment_mode": "CASH", "purpose": "EMI"}
+    code, receipt = post(lms_sim, new_token(lms_sim), 1, external_reference=None, **staff)
+    assert code == 201
+    assert {key: receipt[key] for key in staff} == staff
+    loan = lms_sim.loan("LN0000000001")
+    assert loan is not None and loan["recent_receipt_references"] == [ref(1)]
+    assert Decimal(loan["outstanding_amount"]) == Decimal("1847500.00")
+
+
+@pytest.mark.parametrize("purpose", ["LEGAL_FEE", "OTHER_FEE", "CHALLAN"])
+def test_a_fee_or_challan_is_recorded_and_leaves_the_loan_as_it_was(
+    lms_sim: LmsSimulator, purpose: str
+) -> None:
+    token = new_token(lms_sim)
+    before = lms_sim.loan("LN0000000001")
+    fee = {"channel": "BRANCH", "payment_mode": "CHEQUE", "instrument_number": "004512"}
+    code, receipt = post(lms_sim, token, 1, amount="1500.00", purpose=purpose, **fee)
+    assert (code, receipt["purpose"], receipt["status"]) == (201, purpose, "POSTED")
+    assert lms_sim.loan("LN0000000001") == before  # outstanding, updated_at, references
+    assert api(lms_sim, "GET", f"{RECEIPTS}?reference={ref(1)}", token=token) == (200, receipt)
+    assert lms_sim.receipts()[0]["instrument_number"] == "004512"
+
+    path = f"{RECEIPTS}/{receipt['receipt_id']}/cancellation"
+    code, cancelled = api(lms_sim, "POST", path, {"reason": "cheque bounced"}, token=token)
+    assert (code, cancelled["status"]) == (200, "CANCELLED")
+    assert lms_sim.loan("LN0000000001") == before
+    assert post(lms_sim, token, 2)[0] == 201  # an instalment after it is applied as ever
+    assert outstanding(lms_sim, "LN0000000001") == Decimal("1847500.00")
+
+
+def test_a_fee_on_a_closed_loan_is_refused_as_any_receipt_is(lms_sim: LmsSimulator) -> None:
+    code, body = post(
+        lms_sim, new_token(lms_sim), 1, loan_account_number="LN0000000004", purpose="LEGAL_FEE"
+    )
+    assert (code, error_code(body)) == (422, "LOAN_CLOSED")
 
 
 def test_a_receipt_is_found_by_reference(lms_sim: LmsSimulator) -> None:
@@ -558,6 +606,7 @@ def test_loans_are_upserted_with_a_new_updated_at(lms_sim: LmsSimulator) -> None
     assert old["updated_at"] > before["LN0000000002"]["updated_at"]
     assert new["status"] == "ACTIVE" and new["emi_amount"] == "0.00"
     assert len(admin(lms_sim, "GET", "loans")[1]) == 6
+    bad: dict[str, Any]
     for bad in (
         {"loans": [{"loan_account_number": "LN0000000001", "status": "HAPPY"}]},
         {"loans": [{"loan_account_number": "LN0000000001", "outstanding_amount": 1.555}]},
@@ -581,6 +630,7 @@ def test_receipts_show_what_was_posted(lms_sim: LmsSimulator) -> None:
         "BR001",
     )
     assert receipt["external_reference"] == "pay_aaaaaaaaaaaaaaaaaaaa"
+    assert (receipt["purpose"], receipt["instrument_number"]) == ("EMI", None)  # the defaults
 
 
 def test_received_logs_api_requests_without_authorization(lms_sim: LmsSimulator) -> None:

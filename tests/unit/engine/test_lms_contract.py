@@ -8,7 +8,9 @@ requests) against the simulator over HTTP, through a recording connection pool. 
 * every answer (status, body, Retry-After) validates against the operation's response schema
   for that status;
 * the simulator answered no status the contract does not list for the operation;
-* every operation was exercised, with its main error statuses.
+* every operation was exercised, with its main error statuses;
+* the channels, payment modes and purposes the document lists are the client's and the
+  simulator's, and a staff collection's fee leaves the loan as the document says.
 
 OpenAPI 3.0 is not JSON Schema: ``nullable: true`` becomes a type union with null, and ``$ref``s
 to ``#/components/...`` resolve against the document's components.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +33,7 @@ import pytest
 import urllib3
 import yaml
 
-from engine.clients import transport
+from engine.clients import lms_models, transport
 from engine.clients.lms import (
     LmsClient,
     LmsCredentials,
@@ -40,6 +42,7 @@ from engine.clients.lms import (
     ReceiptPost,
 )
 from simulators.lms import LmsSimulator
+from simulators.lms import shapes as sim_shapes
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = yaml.safe_load((ROOT / "docs" / "lms-api.yml").read_text())
@@ -197,6 +200,21 @@ def receipt(n: int, loan: str = "LN0000000001", amount: str = "2500.00") -> Rece
     )
 
 
+def staff_receipt(
+    n: int, purpose: str, mode: str = "CASH", channel: str = "FIELD", number: str | None = None
+) -> ReceiptPost:
+    """A staff collection's receipt (1.1.0), on the loan no other receipt of the session
+    touches."""
+    return replace(
+        receipt(n, loan="LN0000000003", amount="1500.00"),
+        channel=channel,
+        payment_mode=mode,
+        purpose=purpose,
+        external_reference=None,
+        instrument_number=number,
+    )
+
+
 LOANS = [
     {
         "loan_account_number": f"LN000000000{n}",
@@ -235,6 +253,7 @@ def _client_session(sim: LmsSimulator, lms: LmsClient) -> None:
     assert lms.receipt_by_reference(receipt(4).reference) == cancelled
     with pytest.raises(LmsRefused):
         lms.cancel_receipt("LMSR0000009999", "bounced")
+    _staff_session(sim, lms)
     sim.expire_tokens()  # 401, a new token, the call again
     assert lms.loan("LN0000000001") is not None
     sim.set_mode("error_503", count=1)  # a read retried through it
@@ -246,6 +265,21 @@ def _client_session(sim: LmsSimulator, lms: LmsClient) -> None:
     with pytest.raises(LmsUnavailable):
         lms.post_receipt(receipt(5))
     sim.set_mode("ok")
+
+
+def _staff_session(sim: LmsSimulator, lms: LmsClient) -> None:
+    """Staff collections: only the EMI receipt moves the loan; a fee, a challan and the
+    challan's cancellation leave it as it was."""
+    assert lms.post_receipt(staff_receipt(6, "EMI")).created is True
+    applied = sim.loan("LN0000000003")
+    assert applied is not None and applied["outstanding_amount"] == "98500.00"
+    fee = staff_receipt(7, "LEGAL_FEE", "CHEQUE", "BRANCH", "004512")
+    assert lms.post_receipt(fee).receipt.purpose == "LEGAL_FEE"
+    with pytest.raises(LmsRefused):
+        lms.post_receipt(replace(fee, purpose="EMI"))  # 409: the reference is a fee's
+    challan = lms.post_receipt(staff_receipt(8, "CHALLAN", "DEMAND_DRAFT", number="118877"))
+    assert lms.cancel_receipt(challan.receipt.receipt_id, "wrong loan").purpose == "CHALLAN"
+    assert sim.loan("LN0000000003") == applied
 
 
 def _plain_session(session: Session) -> None:
@@ -264,6 +298,8 @@ def _plain_session(session: Session) -> None:
         (400, ("POST", "/oauth/token", token_form(grant_type="password"), form)),
         (400, ("POST", "/oauth/token", b"grant_type=client_credentials", form)),
         (400, ("POST", "/api/v1/receipts", b'{"reference": "x"}', bearer)),
+        (400, ("POST", "/api/v1/receipts", _receipt_json(purpose="PENALTY"), bearer)),
+        (400, ("POST", "/api/v1/receipts", _receipt_json(instrument_number="004512"), bearer)),
         (401, ("POST", "/api/v1/receipts", b"{}", {"Content-Type": JSON})),
         (400, ("GET", "/api/v1/receipts?reference=nonsense", None, bearer)),
         (400, ("POST", "/api/v1/receipts/LMSR0000000001/cancellation", b"{}", bearer)),
@@ -275,6 +311,11 @@ def _plain_session(session: Session) -> None:
         assert session.plain(method, path, raw, **headers)[0] == status, path
     session.sim.set_mode("down", count=1)
     assert session.plain("POST", "/oauth/token", token_form(), **form)[0] == 503
+
+
+def _receipt_json(**change: str) -> bytes:
+    """A receipt body the client would send (a UPI receipt), with ``change`` on top."""
+    return json.dumps({**receipt(9, loan="LN0000000005").body(), **change}).encode()
 
 
 @pytest.fixture(scope="module")
@@ -395,6 +436,28 @@ def test_every_operation_and_its_main_errors_were_exercised(session: Session) ->
     assert None in cursors and any(isinstance(cursor, str) for cursor in cursors)
 
 
+def test_the_staff_collections_values_were_sent_and_validated(session: Session) -> None:
+    posts = [r["body"] for r in session.client_requests if r["method"] == "POST"]
+    receipts = [body for body in posts if isinstance(body, dict) and "reference" in body]
+    sent = {name: {body.get(name) for body in receipts} for name in receipts[0]}
+    assert {"FIELD", "BRANCH"} <= sent["channel"]
+    assert {"CASH", "CHEQUE", "DEMAND_DRAFT"} <= sent["payment_mode"]
+    assert {"EMI", "LEGAL_FEE", "CHALLAN"} <= sent["purpose"]
+    assert any(body.get("instrument_number") for body in receipts)
+
+
+def test_the_documents_lists_are_the_client_and_the_simulator_lists() -> None:
+    schemas = SPEC["components"]["schemas"]
+    for name, client, simulator in (
+        ("Channel", lms_models.CHANNELS, sim_shapes.CHANNELS),
+        ("PaymentMode", lms_models.PAYMENT_MODES, sim_shapes.PAYMENT_MODES),
+        ("ReceiptPurpose", lms_models.PURPOSES, sim_shapes.PURPOSES),
+    ):
+        assert set(schemas[name]["enum"]) == client == simulator, name
+    assert schemas["ReceiptPurpose"]["default"] == lms_models.EMI == sim_shapes.EMI
+    assert "purpose" not in schemas["ReceiptRequest"]["required"]  # absent: an EMI
+
+
 # --------------------------------------------------------------------------- the checker
 
 
@@ -421,9 +484,25 @@ def test_the_checks_can_fail() -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             validate({**good, **wrong}, receipt_schema)
+    validate({**good, "channel": "FIELD", "payment_mode": "DEMAND_DRAFT"}, receipt_schema)
+    for wrong in ({"purpose": "PENALTY"}, {"channel": "DOORSTEP"}, {"payment_mode": "DD"}):
+        with pytest.raises(jsonschema.ValidationError):
+            validate({**good, **wrong}, receipt_schema)
     request = {"$ref": "#/components/schemas/ReceiptRequest"}
     with pytest.raises(jsonschema.ValidationError):
         validate({"reference": "BR001/2026-27/000001"}, request)
+    staff = staff_receipt(1, "LEGAL_FEE", "CHEQUE", "BRANCH", "004512").body()
+    validate(staff, request)
+    wrongs: tuple[dict[str, Any], ...] = (
+        {"purpose": "PENALTY"},
+        {"purpose": None},
+        {"channel": "field"},
+        {"instrument_number": "1" * 21},
+        {"instrument_number": "0045-12"},
+    )
+    for wrong in wrongs:
+        with pytest.raises(jsonschema.ValidationError):
+            validate({**staff, **wrong}, request)
     with pytest.raises(jsonschema.ValidationError):
         validate(
             {"error": {"code": "SOMETHING_ELSE", "message": ""}},

@@ -64,6 +64,9 @@ class ScriptedLms:
             raise answer
         return answer
 
+    def cancel_receipt(self, receipt_id: str, reason: str) -> Receipt:
+        raise AssertionError("posting a receipt never cancels one")
+
 
 def unknown() -> LmsUnavailable:
     return LmsUnavailable("no answer to POST /api/v1/receipts", outcome_unknown=True)
@@ -261,6 +264,52 @@ def test_a_poison_item_goes_to_exception_without_calling_the_lms(h: Harness) -> 
     queue_id = h.queue(receipt_number=None)
     assert post(h, queue_id)["exception"] == 1
     assert h.lms.posted == [] and h.item(queue_id).status is P.EXCEPTION
+
+
+def test_staff_collections_go_with_their_channel_mode_and_purpose(h: Harness) -> None:
+    staff = {"razorpay_payment_id": None}
+    ids = [
+        h.queue(1),  # a portal payment: no purpose in its payload
+        h.queue(2, channel="FIELD", payment_method="cash", purpose="EMI", **staff),
+        h.queue(3, channel="BRANCH", payment_method="cheque", purpose="LEGAL_FEE", **staff),
+        h.queue(4, channel="FIELD", payment_method="demand_draft", purpose="CHALLAN", **staff),
+    ]
+    assert post(h, *ids)["posted"] == 4
+    assert [(r.channel, r.payment_mode, r.purpose) for r in h.lms.posted] == [
+        ("PORTAL", "UPI", "EMI"),
+        ("FIELD", "CASH", "EMI"),
+        ("BRANCH", "CHEQUE", "LEGAL_FEE"),
+        ("FIELD", "DEMAND_DRAFT", "CHALLAN"),
+    ]
+    assert [r.external_reference for r in h.lms.posted] == ["pay_RZP0000000001", None, None, None]
+
+
+def test_a_cheques_number_goes_with_it_when_the_item_carries_one(h: Harness) -> None:
+    queue_id = h.queue(
+        channel="BRANCH", payment_method="cheque", purpose="EMI", instrument_number="004512"
+    )
+    post(h, queue_id)
+    [sent] = h.lms.posted
+    assert sent.body()["instrument_number"] == "004512"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"channel": "FIELD", "payment_method": "cash", "purpose": "PENALTY"},
+        {"purpose": "fee"},  # on a portal payment too
+        {"channel": "FIELD", "payment_method": "upi", "purpose": "EMI"},  # no staff mode
+        {"channel": "DOORSTEP", "payment_method": "cash", "purpose": "EMI"},
+    ],
+)
+def test_an_unknown_purpose_channel_or_staff_mode_is_poison_never_sent(
+    h: Harness, payload: dict[str, Any]
+) -> None:
+    queue_id = h.queue(1, **payload)
+    assert post(h, queue_id)["exception"] == 1
+    item = h.item(queue_id)
+    assert item.status is P.EXCEPTION and item.retry_timestamp is None
+    assert h.lms.posted == [] and h.lms.asked == []
 
 
 def test_one_poison_item_does_not_hold_up_the_others(h: Harness) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from engine.declarations import INTERNAL_ROUTES
 from engine.models import rbac
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "staff-engine.md"
@@ -33,11 +34,10 @@ def test_the_documented_table_is_the_declared_one() -> None:
 
 
 def test_every_permission_is_held_by_some_role_and_every_route_names_a_declared_one() -> None:
-    from engine.declarations import INTERNAL_ROUTES  # noqa: PLC0415
-
     held = set().union(*(r.permissions for r in rbac.ROLES))
     assert held == rbac.PERMISSIONS
     named = {r.permission for r in INTERNAL_ROUTES if r.auth == "cognito"}
     assert None not in named, "a staff route without a permission"
     assert named <= rbac.PERMISSIONS
-    assert {r.scope for r in INTERNAL_ROUTES if r.auth == "cognito"} <= {s.value for s in rbac.Scope}
+    scopes = {r.scope for r in INTERNAL_ROUTES if r.auth == "cognito"}
+    assert scopes <= {s.value for s in rbac.Scope}

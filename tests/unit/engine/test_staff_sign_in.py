@@ -52,8 +52,9 @@ class Staff:
     def by_username(self, username: str) -> StaffUser | None:
         return self.users.get(username)
 
-    def stamp_login(self, user_id: str, at: datetime) -> None:
+    def stamp_login(self, user_id: str, at: datetime) -> bool:
         self.stamped.append((user_id, at))
+        return True
 
 
 @pytest.fixture
@@ -106,6 +107,7 @@ def test_an_active_user_is_stamped_audited_and_the_event_returned_unchanged(
     assert record.details == {
         "client_id": "staffwebclient",
         "source": "PostAuthentication_Authentication",
+        "last_login_stamped": True,
     }
 
 

@@ -66,7 +66,10 @@ class CollectionRecords:
         }
         receipt = self.queue.lms_receipt_op(payment, now_epoch)
         # The LMS posting says what the money pays (a fee is not an instalment).
-        receipt["Put"]["Item"]["payload"]["M"]["purpose"] = ddb.to_value(collection.purpose)
+        payload = receipt["Put"]["Item"]["payload"]["M"]
+        payload["purpose"] = ddb.to_value(collection.purpose)
+        if collection.instrument:  # a cheque's or draft's number, for the LMS's receipt
+            payload["instrument_number"] = ddb.to_value(str(collection.instrument["number"]))
         items = [
             {
                 "Put": {

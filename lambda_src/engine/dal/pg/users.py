@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from psycopg import errors
+
 from engine.dal.pg.db import Cursor, Database
 from engine.models.staff import StaffUser
 from engine.models.users import ListedUser, UserFilter, UsersPage
@@ -100,8 +102,15 @@ class UserStore:
 
         return self._db.run(work)
 
-    def stamp_login(self, user_id: str, at: datetime) -> None:
-        self._db.run(lambda cur: cur.execute(_STAMP_LOGIN, (at, user_id)))
+    def stamp_login(self, user_id: str, at: datetime) -> bool:
+        """Record the sign-in on the users row; False where the database is a read-only
+        replica (the DR Region before promotion): staff may still sign in there, and the
+        sign-in's audit record (a global table) is what names it."""
+        try:
+            self._db.run(lambda cur: cur.execute(_STAMP_LOGIN, (at, user_id)))
+        except errors.ReadOnlySqlTransaction:
+            return False
+        return True
 
 
 def _listed(row: tuple[Any, ...]) -> ListedUser:
