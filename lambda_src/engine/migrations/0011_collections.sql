@@ -52,7 +52,8 @@ CREATE TABLE collections (
     CONSTRAINT collections_mode_check CHECK (mode IN ('CASH', 'CHEQUE', 'DEMAND_DRAFT')),
     CONSTRAINT collections_instrument_check CHECK (
         (mode = 'CASH' AND instrument IS NULL)
-        OR (mode <> 'CASH' AND jsonb_typeof(instrument) = 'object')
+        -- IS NOT NULL first: jsonb_typeof(NULL) is NULL, and a CHECK lets NULL through.
+        OR (mode <> 'CASH' AND instrument IS NOT NULL AND jsonb_typeof(instrument) = 'object')
     ),
     CONSTRAINT collections_purpose_check
         CHECK (purpose IN ('EMI', 'LEGAL_FEE', 'OTHER_FEE', 'CHALLAN')),
@@ -68,6 +69,7 @@ CREATE TABLE collections (
         (status = 'CANCELLED') = (cancelled_by IS NOT NULL)
         AND (cancelled_by IS NULL) = (cancelled_at IS NULL)
         AND (cancelled_by IS NULL) = (cancellation_reason IS NULL)
+        AND (cancellation_reason IS NULL OR btrim(cancellation_reason) <> '')
     ),
     CONSTRAINT collections_cancel_recorded_check
         CHECK (cancel_recorded_at IS NULL OR status = 'CANCELLED')

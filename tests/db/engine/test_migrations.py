@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import errors, sql
+from psycopg.types.json import Jsonb
 
 from engine.db import migrate
 from engine.db.migrate import MigrationError, apply_migrations, latest_version
@@ -25,7 +26,21 @@ from engine.handlers import migrate as handler
 from local.events import LambdaContext
 from tests import postgres
 
-ALL_VERSIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"]
+ALL_VERSIONS = [
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0009",
+    "0010",
+    "0011",
+    "0012",
+    "0013",
+]
 
 NOW = "now()"
 UUID = "gen_random_uuid()"
@@ -60,6 +75,9 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("last_login_at", TZ, False, None),
         ("created_at", TZ, True, NOW),
         ("updated_at", TZ, True, NOW),
+        ("employee_id", "varchar(32)", False, None),
+        ("exited_at", TZ, False, None),
+        ("hrms_updated_at", TZ, False, None),
     ],
     "customers": [
         ("customer_id", "uuid", True, UUID),
@@ -110,6 +128,7 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("synced_at", TZ, True, NOW),
         ("lms_receipt_id", "varchar(40)", False, None),
         ("lms_posted_at", TZ, False, None),
+        ("purpose", "varchar(20)", False, None),
     ],
     "lms_sync_state": [
         ("sync_name", "varchar(40)", True, None),
@@ -120,6 +139,30 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("run_pages", "integer", True, "0"),
         ("last_finished_at", TZ, False, None),
         ("updated_at", TZ, True, NOW),
+    ],
+    "hrms_sync_state": [
+        ("sync_name", "varchar(40)", True, None),
+        ("watermark", TZ, True, None),
+        ("cursor", "text", False, None),
+        ("run_high_water", TZ, False, None),
+        ("run_started_at", TZ, False, None),
+        ("run_pages", "integer", True, "0"),
+        ("last_finished_at", TZ, False, None),
+        ("updated_at", TZ, True, NOW),
+    ],
+    # change_id is an identity column (no column default): IDENTITY_COLUMNS pins it.
+    "hrms_changes": [
+        ("change_id", "bigint", True, None),
+        ("user_id", "uuid", True, None),
+        ("action", "varchar(40)", True, None),
+        ("pool_action", "varchar(20)", False, None),
+        ("branch_code", "varchar(20)", False, None),
+        ("details", "jsonb", True, "'{}'::jsonb"),
+        ("changed_at", TZ, True, NOW),
+        ("attempts", "integer", True, "0"),
+        ("claimed_until", TZ, False, None),
+        ("last_error", "varchar(100)", False, None),
+        ("done_at", TZ, False, None),
     ],
     "payment_mandates": [
         ("mandate_id", "uuid", True, UUID),
@@ -155,6 +198,19 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("approved_by", "uuid", False, None),
         ("approved_at", TZ, False, None),
         ("created_at", TZ, True, NOW),
+        ("submitted_by", "uuid", False, None),
+        ("rejected_by", "uuid", False, None),
+        ("rejected_at", TZ, False, None),
+        ("rejection_reason", "text", False, None),
+        ("reopened_by", "uuid", False, None),
+        ("reopened_at", TZ, False, None),
+        ("cash_collected", "numeric(12,2)", True, "0"),
+        ("cheque_collected", "numeric(12,2)", True, "0"),
+        ("counted_cash", "numeric(12,2)", False, None),
+        ("variance_amount", "numeric(12,2)", False, None),
+        ("variance_reason", "text", False, None),
+        ("version", "integer", True, "1"),
+        ("audit_owed_at", TZ, False, None),
     ],
     "dbs_entries": [
         ("dbs_entry_id", "uuid", True, UUID),
@@ -164,7 +220,38 @@ EXPECTED_COLUMNS: dict[str, list[tuple[str, str, bool, str | None]]] = {
         ("total_value", "numeric(10,2)", True, None),
         ("created_at", TZ, True, NOW),
     ],
+    "collections": [
+        ("collection_id", "uuid", True, UUID),
+        ("transaction_id", "varchar(40)", True, None),
+        ("receipt_number", "varchar(64)", True, None),
+        ("branch_code", "varchar(20)", True, None),
+        ("business_date", "date", True, None),
+        ("loan_account_number", "varchar(50)", True, None),
+        ("customer_id", "uuid", False, None),
+        ("amount", "numeric(12,2)", True, None),
+        ("mode", "varchar(20)", True, None),
+        ("instrument", "jsonb", False, None),
+        ("purpose", "varchar(20)", True, None),
+        ("channel", "varchar(10)", True, None),
+        ("payer_key", "varchar(80)", True, None),
+        ("payer_name", "varchar(200)", False, None),
+        ("collected_at", TZ, True, None),
+        ("collected_on", "date", True, None),
+        ("created_by", "uuid", True, None),
+        ("idempotency_key_hash", "char(64)", True, None),
+        ("request_hash", "char(64)", True, None),
+        ("status", "varchar(20)", True, "'CAPTURED'::character varying"),
+        ("cancelled_by", "uuid", False, None),
+        ("cancelled_at", TZ, False, None),
+        ("cancellation_reason", "varchar(500)", False, None),
+        ("recorded_at", TZ, False, None),
+        ("cancel_recorded_at", TZ, False, None),
+        ("created_at", TZ, True, NOW),
+    ],
 }
+
+# (table, column) -> identity generation ('ALWAYS': the app can never choose the value).
+IDENTITY_COLUMNS = {("hrms_changes", "change_id"): "ALWAYS"}
 
 # (table, column) -> (referenced table, referenced column)
 EXPECTED_FOREIGN_KEYS = {
@@ -180,6 +267,15 @@ EXPECTED_FOREIGN_KEYS = {
     ("dcr_sessions", "approved_by"): ("users", "user_id"),
     ("dbs_entries", "dcr_id"): ("dcr_sessions", "dcr_id"),
     ("payments", "loan_account_number"): ("loan_accounts", "loan_account_number"),
+    ("collections", "branch_code"): ("branches", "branch_code"),
+    ("collections", "loan_account_number"): ("loan_accounts", "loan_account_number"),
+    ("collections", "customer_id"): ("customers", "customer_id"),
+    ("collections", "created_by"): ("users", "user_id"),
+    ("collections", "cancelled_by"): ("users", "user_id"),
+    ("dcr_sessions", "submitted_by"): ("users", "user_id"),
+    ("dcr_sessions", "rejected_by"): ("users", "user_id"),
+    ("dcr_sessions", "reopened_by"): ("users", "user_id"),
+    ("hrms_changes", "user_id"): ("users", "user_id"),
 }
 
 EXPECTED_UNIQUE = {
@@ -190,6 +286,10 @@ EXPECTED_UNIQUE = {
     ("payment_mandates", "payment_mandates_umrn_key"),
     ("dcr_sessions", "dcr_sessions_branch_code_collection_date_key"),
     ("dbs_entries", "dbs_entries_dcr_id_denomination_key"),
+    ("users", "users_employee_id_key"),
+    ("collections", "collections_transaction_id_key"),
+    ("collections", "collections_receipt_number_key"),
+    ("collections", "collections_created_by_idempotency_key_hash_key"),
 }
 
 EXPECTED_CHECKS = {
@@ -211,10 +311,40 @@ EXPECTED_CHECKS = {
     "dcr_sessions_status_check",
     "dcr_sessions_amounts_check",
     "dcr_sessions_approval_check",
+    "dcr_sessions_collected_check",
+    "dcr_sessions_version_check",
+    "dcr_sessions_submission_check",
+    "dcr_sessions_counted_check",
+    "dcr_sessions_variance_check",
+    "dcr_sessions_rejection_check",
+    "dcr_sessions_reopen_check",
     "dbs_entries_denomination_check",
     "dbs_entries_count_check",
     "dbs_entries_total_value_check",
+    "payments_status_check",
+    "payments_purpose_check",
+    "collections_amount_check",
+    "collections_mode_check",
+    "collections_instrument_check",
+    "collections_purpose_check",
+    "collections_channel_check",
+    "collections_payer_key_check",
+    "collections_hashes_check",
+    "collections_status_check",
+    "collections_cancellation_check",
+    "collections_cancel_recorded_check",
+    "users_employee_id_check",
+    "hrms_sync_state_sync_name_check",
+    "hrms_sync_state_cursor_check",
+    "hrms_sync_state_run_pages_check",
+    "hrms_changes_action_check",
+    "hrms_changes_pool_action_check",
+    "hrms_changes_details_check",
+    "hrms_changes_attempts_check",
 }
+
+# Dropped by a later migration: 0012 folds 0006's submitted check into the submission check.
+DROPPED_CHECKS = {"dcr_sessions_submitted_check"}
 
 EXPECTED_INDEXES = {
     "loan_accounts_customer_id_idx",
@@ -223,6 +353,23 @@ EXPECTED_INDEXES = {
     "users_role_id_idx",
     "users_branch_code_idx",
     "dcr_sessions_branch_code_collection_date_key",
+    "dcr_sessions_submitted_by_idx",
+    "dcr_sessions_rejected_by_idx",
+    "dcr_sessions_reopened_by_idx",
+    "dcr_sessions_audit_owed_at_idx",
+    "collections_branch_code_business_date_idx",
+    "collections_payer_key_collected_on_idx",
+    "collections_branch_code_created_at_idx",
+    "collections_created_by_created_at_idx",
+    "collections_created_at_idx",
+    "collections_loan_account_number_idx",
+    "collections_customer_id_idx",
+    "collections_cancelled_by_idx",
+    "collections_unrecorded_idx",
+    "collections_cancel_unrecorded_idx",
+    "users_employee_id_key",
+    "hrms_changes_user_id_idx",
+    "hrms_changes_pending_idx",
 }
 
 
@@ -251,6 +398,8 @@ def columns(conn: psycopg.Connection[Any], table: str) -> list[tuple[str, str, b
         kind = data_type
         if data_type == "character varying":
             kind = f"varchar({length})"
+        elif data_type == "character":
+            kind = f"char({length})"
         elif data_type == "numeric":
             kind = f"numeric({precision},{scale})"
         result.append((name, kind, nullable == "NO", default))
@@ -308,6 +457,12 @@ def test_creates_every_seed_table_with_its_columns(database: str) -> None:
         assert tables(conn) == {*EXPECTED_COLUMNS, "schema_migrations"}
         for table, expected in EXPECTED_COLUMNS.items():
             assert columns(conn, table) == expected, table
+        identity = rows(
+            conn,
+            "SELECT table_name, column_name, identity_generation FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND is_identity = 'YES'",
+        )
+        assert {(t, c): g for t, c, g in identity} == IDENTITY_COLUMNS
 
 
 def test_foreign_keys_uniques_checks_and_indexes(database: str) -> None:
@@ -334,6 +489,7 @@ def test_foreign_keys_uniques_checks_and_indexes(database: str) -> None:
             name for (name,) in rows(conn, "SELECT conname FROM pg_constraint WHERE contype = 'c'")
         }
         assert checks >= EXPECTED_CHECKS
+        assert checks.isdisjoint(DROPPED_CHECKS)
         indexes = {
             name
             for (name,) in rows(
@@ -355,6 +511,7 @@ def test_every_foreign_key_column_leads_an_index(database: str) -> None:
               AND NOT EXISTS (
                   SELECT 1 FROM pg_index i
                   WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1]
+                    AND i.indpred IS NULL
               )
             """,
         )
@@ -580,8 +737,23 @@ def conn(migrated: str) -> Iterator[psycopg.Connection[Any]]:
         yield connection
 
 
+# Stands for the seeded user's id in a builder's overrides.
+USER = object()
+
+# The seeded collection: a case that repeats one of these values collides with it.
+SEEDED_COLLECTION = {
+    "transaction_id": "TXN-C-1",
+    "receipt_number": "RCPT-C-1",
+    "idempotency_key_hash": "a" * 64,
+}
+
+
+# A timestamp for rows whose time does not matter.
+NOW_TS = "2026-01-05T00:00:00Z"
+
+
 def seed(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    """A valid branch, role, user, customer, loan, DCR: what the cases build on."""
+    """A valid branch, role, user, customer, loan, DCR, collection: what the cases build on."""
     role = rows(conn, "INSERT INTO roles (role_name) VALUES ('checker') RETURNING role_id")[0][0]
     rows(
         conn,
@@ -589,8 +761,8 @@ def seed(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     )
     user = rows(
         conn,
-        "INSERT INTO users (username, email, role_id, branch_code) "
-        "VALUES ('ravi', 'ravi@example.in', %s, 'BR001') RETURNING user_id",
+        "INSERT INTO users (username, email, role_id, branch_code, employee_id) "
+        "VALUES ('ravi', 'ravi@example.in', %s, 'BR001', 'DB-1001') RETURNING user_id",
         role,
     )[0][0]
     customer = rows(
@@ -611,7 +783,9 @@ def seed(conn: psycopg.Connection[Any]) -> dict[str, Any]:
         "VALUES ('BR001', '2026-01-05', %s) RETURNING dcr_id",
         user,
     )[0][0]
-    return {"user": user, "customer": customer, "dcr": dcr}
+    ids = {"user": user, "customer": customer, "dcr": dcr}
+    conn.execute(*collection(**SEEDED_COLLECTION)(ids))
+    return ids
 
 
 def insert(table: str, values: dict[str, Any]) -> tuple[sql.Composed, dict[str, Any]]:
@@ -664,6 +838,79 @@ def dbs(denomination: str, count: int, total: str) -> Callable[[dict[str, Any]],
 def dcr(**overrides: Any) -> Callable[[dict[str, Any]], Any]:
     values = {"branch_code": "BR001", "collection_date": date(2026, 1, 6), **overrides}
     return lambda ids: insert("dcr_sessions", values)
+
+
+def submitted_dcr(**overrides: Any) -> Callable[[dict[str, Any]], Any]:
+    """A SUBMITTED day whose count matches the cash collected, unless overridden."""
+
+    def make(ids: dict[str, Any]) -> Any:
+        values = {
+            "branch_code": "BR001",
+            "collection_date": date(2026, 1, 6),
+            "status": "SUBMITTED",
+            "submitted_by": ids["user"],
+            "submitted_at": "2026-01-06T18:00:00+05:30",
+            "cash_collected": Decimal("1000.00"),
+            "counted_cash": Decimal("1000.00"),
+            "variance_amount": Decimal("0.00"),
+            **{k: ids["user"] if v is USER else v for k, v in overrides.items()},
+        }
+        return insert("dcr_sessions", values)
+
+    return make
+
+
+def collection(**overrides: Any) -> Callable[[dict[str, Any]], Any]:
+    """A valid cash EMI collected in the field from the borrower, unless overridden."""
+
+    def make(ids: dict[str, Any]) -> Any:
+        values = {
+            "transaction_id": "TXN-C-2",
+            "receipt_number": "RCPT-C-2",
+            "branch_code": "BR001",
+            "business_date": date(2026, 1, 5),
+            "loan_account_number": "LN-1",
+            "customer_id": ids["customer"],
+            "amount": Decimal("5000.00"),
+            "mode": "CASH",
+            "instrument": None,
+            "purpose": "EMI",
+            "channel": "FIELD",
+            "payer_key": f"customer:{ids['customer']}",
+            "collected_at": "2026-01-05T10:00:00+05:30",
+            "collected_on": date(2026, 1, 5),
+            "created_by": ids["user"],
+            "idempotency_key_hash": "c" * 64,
+            "request_hash": "d" * 64,
+            **{k: ids["user"] if v is USER else v for k, v in overrides.items()},
+        }
+        return insert("collections", values)
+
+    return make
+
+
+def payment(**overrides: Any) -> tuple[sql.Composed, dict[str, Any]]:
+    values: dict[str, Any] = {
+        "transaction_id": "TXN-P-1",
+        "loan_account_number": "LN-1",
+        "branch_code": "BR001",
+        "amount": Decimal("5000.00"),
+        "status": "CAPTURED",
+        "channel": "FIELD",
+        "created_at": "2026-01-05T10:00:00+05:30",
+        "version": 1,
+    }
+    values.update(overrides)
+    return insert("payments", values)
+
+
+def hrms_change(**overrides: Any) -> Callable[[dict[str, Any]], Any]:
+    def make(ids: dict[str, Any]) -> Any:
+        return insert(
+            "hrms_changes", {"user_id": ids["user"], "action": "USER_LINKED", **overrides}
+        )
+
+    return make
 
 
 def fixed(statement: tuple[Any, dict[str, Any]]) -> Callable[[dict[str, Any]], Any]:
@@ -797,7 +1044,325 @@ REJECTED = [
         "dcr-submitted-without-time",
         dcr(status="SUBMITTED"),
         errors.CheckViolation,
-        "dcr_sessions_submitted_check",
+        "dcr_sessions_submission_check",
+    ),
+    (
+        "dcr-submitted-without-submitter",
+        submitted_dcr(submitted_by=None),
+        errors.CheckViolation,
+        "dcr_sessions_submission_check",
+    ),
+    (
+        "dcr-submitted-without-count",
+        submitted_dcr(counted_cash=None, variance_amount=None),
+        errors.CheckViolation,
+        "dcr_sessions_submission_check",
+    ),
+    (
+        "dcr-draft-with-a-submission",
+        submitted_dcr(status="DRAFT"),
+        errors.CheckViolation,
+        "dcr_sessions_submission_check",
+    ),
+    (
+        "dcr-variance-not-counted-minus-collected",
+        submitted_dcr(variance_amount=Decimal("5.00"), variance_reason="extra"),
+        errors.CheckViolation,
+        "dcr_sessions_counted_check",
+    ),
+    (
+        "dcr-short-without-a-reason",
+        submitted_dcr(counted_cash=Decimal("990.00"), variance_amount=Decimal("-10.00")),
+        errors.CheckViolation,
+        "dcr_sessions_variance_check",
+    ),
+    (
+        "dcr-blank-variance-reason",
+        submitted_dcr(
+            counted_cash=Decimal("990.00"), variance_amount=Decimal("-10.00"), variance_reason=" "
+        ),
+        errors.CheckViolation,
+        "dcr_sessions_variance_check",
+    ),
+    (
+        "dcr-negative-cash-collected",
+        dcr(cash_collected=Decimal("-1")),
+        errors.CheckViolation,
+        "dcr_sessions_collected_check",
+    ),
+    ("dcr-version-0", dcr(version=0), errors.CheckViolation, "dcr_sessions_version_check"),
+    (
+        "dcr-approved-without-approver",
+        submitted_dcr(status="APPROVED"),
+        errors.CheckViolation,
+        "dcr_sessions_approval_check",
+    ),
+    (
+        "dcr-approver-on-a-day-not-approved",
+        submitted_dcr(approved_by=USER, approved_at="2026-01-06T19:00:00+05:30"),
+        errors.CheckViolation,
+        "dcr_sessions_approval_check",
+    ),
+    (
+        "dcr-rejected-without-rejection",
+        submitted_dcr(status="REJECTED"),
+        errors.CheckViolation,
+        "dcr_sessions_rejection_check",
+    ),
+    (
+        "dcr-rejected-with-blank-reason",
+        submitted_dcr(
+            status="REJECTED",
+            rejected_by=USER,
+            rejected_at="2026-01-06T19:00:00+05:30",
+            rejection_reason="  ",
+        ),
+        errors.CheckViolation,
+        "dcr_sessions_rejection_check",
+    ),
+    (
+        "dcr-reopened-but-never-rejected",
+        submitted_dcr(
+            status="DRAFT",
+            submitted_by=None,
+            submitted_at=None,
+            counted_cash=None,
+            variance_amount=None,
+            reopened_by=USER,
+            reopened_at="2026-01-06T20:00:00+05:30",
+        ),
+        errors.CheckViolation,
+        "dcr_sessions_reopen_check",
+    ),
+    (
+        "dcr-submitted-by-unknown-user",
+        submitted_dcr(submitted_by="00000000-0000-0000-0000-000000000000"),
+        errors.ForeignKeyViolation,
+        "dcr_sessions_submitted_by_fkey",
+    ),
+    (
+        "collection-zero-amount",
+        collection(amount=Decimal("0")),
+        errors.CheckViolation,
+        "collections_amount_check",
+    ),
+    (
+        "collection-unknown-mode",
+        # With an instrument, so only the mode is wrong.
+        collection(mode="UPI", instrument=Jsonb({"number": "000123", "bank_name": "HDFC"})),
+        errors.CheckViolation,
+        "collections_mode_check",
+    ),
+    (
+        "cash-with-an-instrument",
+        collection(instrument=Jsonb({"number": "000123", "bank_name": "HDFC"})),
+        errors.CheckViolation,
+        "collections_instrument_check",
+    ),
+    (
+        "cheque-instrument-not-an-object",
+        collection(mode="CHEQUE", instrument=Jsonb(["000123"])),
+        errors.CheckViolation,
+        "collections_instrument_check",
+    ),
+    (
+        "collection-unknown-purpose",
+        collection(purpose="PENALTY"),
+        errors.CheckViolation,
+        "collections_purpose_check",
+    ),
+    (
+        "collection-unknown-channel",
+        collection(channel="ONLINE"),
+        errors.CheckViolation,
+        "collections_channel_check",
+    ),
+    (
+        "payer-key-a-bare-mobile",
+        collection(payer_key="9876543210"),
+        errors.CheckViolation,
+        "collections_payer_key_check",
+    ),
+    (
+        "payer-key-a-short-mobile",
+        collection(payer_key="mobile:98765"),
+        errors.CheckViolation,
+        "collections_payer_key_check",
+    ),
+    (
+        "idempotency-hash-not-lower-hex",
+        collection(idempotency_key_hash="A" * 64),
+        errors.CheckViolation,
+        "collections_hashes_check",
+    ),
+    (
+        "request-hash-not-hex",
+        collection(request_hash="z" * 64),
+        errors.CheckViolation,
+        "collections_hashes_check",
+    ),
+    (
+        "collection-unknown-status",
+        collection(status="REVERSED"),
+        errors.CheckViolation,
+        "collections_status_check",
+    ),
+    (
+        "cancelled-without-who-when-why",
+        collection(status="CANCELLED"),
+        errors.CheckViolation,
+        "collections_cancellation_check",
+    ),
+    (
+        "cancelled-without-a-reason",
+        collection(status="CANCELLED", cancelled_by=USER, cancelled_at="2026-01-05T11:00:00Z"),
+        errors.CheckViolation,
+        "collections_cancellation_check",
+    ),
+    (
+        "cancelled-with-a-blank-reason",
+        collection(
+            status="CANCELLED",
+            cancelled_by=USER,
+            cancelled_at="2026-01-05T11:00:00Z",
+            cancellation_reason="   ",
+        ),
+        errors.CheckViolation,
+        "collections_cancellation_check",
+    ),
+    (
+        "captured-with-a-canceller",
+        collection(cancelled_by=USER, cancelled_at="2026-01-05T11:00:00Z", cancellation_reason="x"),
+        errors.CheckViolation,
+        "collections_cancellation_check",
+    ),
+    (
+        "cancel-recorded-while-captured",
+        collection(cancel_recorded_at="2026-01-05T11:00:00Z"),
+        errors.CheckViolation,
+        "collections_cancel_recorded_check",
+    ),
+    ("collection-without-purpose", collection(purpose=None), errors.NotNullViolation, None),
+    (
+        "collection-for-unknown-loan",
+        collection(loan_account_number="LN-404"),
+        errors.ForeignKeyViolation,
+        "collections_loan_account_number_fkey",
+    ),
+    (
+        "collection-at-unknown-branch",
+        collection(branch_code="BR404"),
+        errors.ForeignKeyViolation,
+        "collections_branch_code_fkey",
+    ),
+    (
+        "same-idempotency-key-same-staff",
+        collection(idempotency_key_hash=SEEDED_COLLECTION["idempotency_key_hash"]),
+        errors.UniqueViolation,
+        "collections_created_by_idempotency_key_hash_key",
+    ),
+    (
+        "duplicate-collection-transaction-id",
+        collection(transaction_id=SEEDED_COLLECTION["transaction_id"]),
+        errors.UniqueViolation,
+        "collections_transaction_id_key",
+    ),
+    (
+        "duplicate-collection-receipt-number",
+        collection(receipt_number=SEEDED_COLLECTION["receipt_number"]),
+        errors.UniqueViolation,
+        "collections_receipt_number_key",
+    ),
+    (
+        "payment-unknown-purpose",
+        fixed(payment(purpose="PENALTY")),
+        errors.CheckViolation,
+        "payments_purpose_check",
+    ),
+    (
+        "payment-unknown-status",
+        fixed(payment(status="REVERSED")),
+        errors.CheckViolation,
+        "payments_status_check",
+    ),
+    (
+        "duplicate-employee-id",
+        fixed(
+            (
+                "INSERT INTO users (username, email, employee_id) "
+                "VALUES ('meena', 'meena@example.in', 'DB-1001')",
+                {},
+            )
+        ),
+        errors.UniqueViolation,
+        "users_employee_id_key",
+    ),
+    (
+        "blank-employee-id",
+        fixed(
+            (
+                "INSERT INTO users (username, email, employee_id) "
+                "VALUES ('meena', 'meena@example.in', ' ')",
+                {},
+            )
+        ),
+        errors.CheckViolation,
+        "users_employee_id_check",
+    ),
+    (
+        "hrms-change-unknown-action",
+        hrms_change(action="USER_DELETED"),
+        errors.CheckViolation,
+        "hrms_changes_action_check",
+    ),
+    (
+        "hrms-change-unknown-pool-action",
+        hrms_change(pool_action="ENABLE"),
+        errors.CheckViolation,
+        "hrms_changes_pool_action_check",
+    ),
+    (
+        "hrms-change-details-not-an-object",
+        hrms_change(details=Jsonb(["BR001"])),
+        errors.CheckViolation,
+        "hrms_changes_details_check",
+    ),
+    (
+        "hrms-change-negative-attempts",
+        hrms_change(attempts=-1),
+        errors.CheckViolation,
+        "hrms_changes_attempts_check",
+    ),
+    (
+        "hrms-change-for-unknown-user",
+        fixed(
+            insert(
+                "hrms_changes",
+                {"user_id": "00000000-0000-0000-0000-000000000000", "action": "USER_LINKED"},
+            )
+        ),
+        errors.ForeignKeyViolation,
+        "hrms_changes_user_id_fkey",
+    ),
+    (
+        "hrms-sync-empty-cursor",
+        fixed(insert("hrms_sync_state", {"sync_name": "hrms", "watermark": NOW_TS, "cursor": ""})),
+        errors.CheckViolation,
+        "hrms_sync_state_cursor_check",
+    ),
+    (
+        "hrms-sync-blank-name",
+        fixed(insert("hrms_sync_state", {"sync_name": " ", "watermark": NOW_TS})),
+        errors.CheckViolation,
+        "hrms_sync_state_sync_name_check",
+    ),
+    (
+        "hrms-sync-negative-pages",
+        fixed(
+            insert("hrms_sync_state", {"sync_name": "hrms", "watermark": NOW_TS, "run_pages": -1})
+        ),
+        errors.CheckViolation,
+        "hrms_sync_state_run_pages_check",
     ),
     (
         "second-dcr-same-branch-same-day",
@@ -858,6 +1423,17 @@ def test_constraints_reject(
         assert info.value.diag.constraint_name == constraint
 
 
+# Failed before 0011 tested `instrument IS NOT NULL` (jsonb_typeof(NULL) = 'object' is NULL,
+# which a CHECK lets through).
+@pytest.mark.parametrize("mode", ["CHEQUE", "DEMAND_DRAFT"])
+def test_a_cheque_or_draft_without_its_instrument_is_rejected(
+    conn: psycopg.Connection[Any], mode: str
+) -> None:
+    test_constraints_reject(
+        conn, collection(mode=mode), errors.CheckViolation, "collections_instrument_check"
+    )
+
+
 def test_login_roles_can_log_in_and_nothing_more_than_their_job(
     conn: psycopg.Connection[Any],
 ) -> None:
@@ -885,6 +1461,29 @@ def test_login_roles_can_log_in_and_nothing_more_than_their_job(
         ("DELETE FROM branches WHERE branch_code = 'BR001'", False),
         ("SELECT count(*) FROM schema_migrations", False),
         ("DROP TABLE dbs_entries", False),
+        ("UPDATE collections SET recorded_at = now()", True),
+        ("UPDATE dcr_sessions SET version = version + 1", True),
+        (
+            "INSERT INTO dbs_entries (dcr_id, denomination, count, total_value) "
+            "SELECT dcr_id, 500, 2, 1000 FROM dcr_sessions",
+            True,
+        ),
+        ("UPDATE users SET exited_at = now(), is_active = false", True),
+        (
+            "INSERT INTO hrms_changes (user_id, action) SELECT user_id, 'USER_LINKED' FROM users",
+            True,
+        ),
+        ("UPDATE hrms_changes SET attempts = attempts + 1", True),
+        ("INSERT INTO hrms_sync_state (sync_name, watermark) VALUES ('hrms', now())", True),
+        ("DELETE FROM collections", False),
+        ("TRUNCATE collections", False),
+        ("DELETE FROM dcr_sessions", False),
+        ("DELETE FROM dbs_entries", False),
+        ("TRUNCATE dbs_entries", False),
+        ("DELETE FROM users", False),
+        ("DELETE FROM hrms_changes", False),
+        ("TRUNCATE hrms_changes", False),
+        ("DELETE FROM hrms_sync_state", False),
     ],
 )
 def test_the_app_role_reads_and_writes_but_never_deletes(
@@ -928,6 +1527,113 @@ def test_valid_rows_are_accepted_and_money_stays_exact(conn: psycopg.Connection[
         assert defaults == [("MONTHLY", "APPROVED"), ("MONTHLY", "PENDING")]
 
 
+def test_the_new_workflows_rows_are_accepted(conn: psycopg.Connection[Any]) -> None:
+    """What the collection, DCR and HRMS code writes passes every constraint above."""
+    with conn.transaction(force_rollback=True):
+        ids = seed(conn)
+        instrument = Jsonb(
+            {"number": "000123", "bank_name": "HDFC", "instrument_date": "2026-01-05"}
+        )
+        cancelled = {"cancelled_by": USER, "cancelled_at": "2026-01-05T11:00:00+05:30"}
+        for make in (
+            collection(mode="CHEQUE", instrument=instrument, amount=Decimal("12500.75")),
+            collection(
+                transaction_id="TXN-C-3",
+                receipt_number="RCPT-C-3",
+                idempotency_key_hash="e" * 64,
+                mode="DEMAND_DRAFT",
+                instrument=instrument,
+                purpose="LEGAL_FEE",
+                channel="BRANCH",
+                customer_id=None,
+                payer_key="mobile:9876543210",
+                payer_name="Suresh K",
+            ),
+            collection(
+                transaction_id="TXN-C-4",
+                receipt_number="RCPT-C-4",
+                idempotency_key_hash="f" * 64,
+                status="CANCELLED",
+                cancellation_reason="wrong loan",
+                recorded_at="2026-01-05T10:00:01+05:30",
+                cancel_recorded_at="2026-01-05T11:00:01+05:30",
+                **cancelled,
+            ),
+        ):
+            conn.execute(*make(ids))
+        assert rows(conn, "SELECT transaction_id, status, amount FROM collections ORDER BY 1") == [
+            ("TXN-C-1", "CAPTURED", Decimal("5000.00")),
+            ("TXN-C-2", "CAPTURED", Decimal("12500.75")),
+            ("TXN-C-3", "CAPTURED", Decimal("5000.00")),
+            ("TXN-C-4", "CANCELLED", Decimal("5000.00")),
+        ]
+
+        rejection = {
+            "rejected_by": USER,
+            "rejected_at": "2026-01-07T19:00:00+05:30",
+            "rejection_reason": "recount the 500s",
+        }
+        for make in (
+            submitted_dcr(),
+            submitted_dcr(
+                collection_date=date(2026, 1, 7),
+                status="APPROVED",
+                counted_cash=Decimal("990.00"),
+                variance_amount=Decimal("-10.00"),
+                variance_reason="a torn note",
+                approved_by=USER,
+                approved_at="2026-01-07T19:00:00+05:30",
+            ),
+            submitted_dcr(collection_date=date(2026, 1, 8), status="REJECTED", **rejection),
+            # Reopened: the submission cleared, the last rejection kept for the cashier.
+            submitted_dcr(
+                collection_date=date(2026, 1, 9),
+                status="DRAFT",
+                submitted_by=None,
+                submitted_at=None,
+                counted_cash=None,
+                variance_amount=None,
+                reopened_by=USER,
+                reopened_at="2026-01-09T20:00:00+05:30",
+                version=3,
+                **rejection,
+            ),
+        ):
+            conn.execute(*make(ids))
+        days = rows(
+            conn,
+            "SELECT collection_date, status, variance_amount FROM dcr_sessions "
+            "WHERE collection_date > '2026-01-05' ORDER BY 1",
+        )
+        assert days == [
+            (date(2026, 1, 6), "SUBMITTED", Decimal("0.00")),
+            (date(2026, 1, 7), "APPROVED", Decimal("-10.00")),
+            (date(2026, 1, 8), "REJECTED", Decimal("0.00")),
+            (date(2026, 1, 9), "DRAFT", None),
+        ]
+
+        conn.execute(*payment(status="CANCELLED", purpose="CHALLAN"))
+        conn.execute(*payment(transaction_id="TXN-P-2", purpose=None))
+        assert rows(conn, "SELECT status, purpose FROM payments ORDER BY transaction_id") == [
+            ("CANCELLED", "CHALLAN"),
+            ("CAPTURED", None),
+        ]
+
+        # employee_id is unique only where there is one: hand-made users have none.
+        for name in ("meena", "arun"):
+            conn.execute(
+                b"INSERT INTO users (username, email) VALUES (%s, %s)", (name, f"{name}@example.in")
+            )
+        for action, pool in (("USER_CREATED", "CREATE"), ("USER_DEACTIVATED", "DISABLE")):
+            conn.execute(*hrms_change(action=action, pool_action=pool)(ids))
+        defaults = rows(
+            conn, "SELECT change_id, details, attempts, done_at FROM hrms_changes ORDER BY 1"
+        )
+        (first, *_), (second, *_) = defaults
+        assert second > first
+        assert [row[1:] for row in defaults] == [({}, 0, None), ({}, 0, None)]
+
+
 # --- the custom resource -------------------------------------------------------------------
 
 
@@ -949,7 +1655,8 @@ def test_custom_resource_create_update_delete(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database)
-    context = LambdaContext(function_name="EngineSchemaMigrate")
+    # Duck-typed for Powertools' LambdaContext, which the handler is annotated with.
+    context: Any = LambdaContext(function_name="EngineSchemaMigrate")
 
     created = handler.on_event(event("Create"), context)
     assert created == {
@@ -984,7 +1691,8 @@ def test_custom_resource_refuses_an_unknown_request_type() -> None:
 def test_custom_resource_fails_the_deploy_when_a_migration_fails(
     database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(handler, "MIGRATIONS_DIR", write(tmp_path, {"1_bad.sql": "SELEC 1;"}))
+    # The handler migrates through engine.db.migrate.migrate, which reads the directory there.
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", write(tmp_path, {"1_bad.sql": "SELEC 1;"}))
     with pytest.raises(MigrationError, match=r"1_bad\.sql failed"):
         handler.handle(event("Create"), connect=lambda: connect(database))
 
@@ -1060,7 +1768,7 @@ def test_cfn_custom_resource_reports_success_and_failure_to_cloudformation(
     from engine.handlers import migrate as handler_module
     from local.events import LambdaContext
 
-    received: list[dict[str, object]] = []
+    received: list[dict[str, Any]] = []
 
     class Capture(BaseHTTPRequestHandler):
         def do_PUT(self) -> None:
@@ -1083,11 +1791,12 @@ def test_cfn_custom_resource_reports_success_and_failure_to_cloudformation(
     }
     try:
         monkeypatch.setenv("DATABASE_URL", database)
-        handler_module.on_cfn_event(event, LambdaContext(function_name="SchemaMigrator"))
+        context: Any = LambdaContext(function_name="SchemaMigrator")
+        handler_module.on_cfn_event(event, context)
         monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
         handler_module.on_cfn_event(
             {**event, "RequestType": "Update", "PhysicalResourceId": "engine-schema"},
-            LambdaContext(function_name="SchemaMigrator"),
+            context,
         )
     finally:
         server.shutdown()
