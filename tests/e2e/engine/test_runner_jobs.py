@@ -75,12 +75,14 @@ def test_every_job_runs_now_and_answers_its_function_and_result(main: str) -> No
 
 def test_a_job_answers_the_value_its_handler_returned(main: str) -> None:
     sweep = http("POST", f"{main}/_local/jobs/LmsSweep").body["result"]
-    assert set(sweep) == {"counts", "depth", "oldest_age_seconds"}, sweep
+    assert set(sweep) == {"counts", "depth", "depths", "oldest_age_seconds"}, sweep
+    assert sweep["depths"] == {"LMS_RECEIPT": 0, "LMS_CANCEL": 0}, sweep
     assert http("POST", f"{main}/_local/jobs/LmsHeartbeat").body["result"] == {
         "lms_reachable": True
     }
     repair = http("POST", f"{main}/_local/jobs/TransactionsRepair").body["result"]
     assert repair["complete"] is True and repair["failed"] == [], repair
+    assert repair["collections_completed"] == repair["dcr_audit_records_settled"] == 0, repair
 
 
 def test_an_unknown_job_is_a_404_naming_the_jobs_in_the_ports_error_shape(main: str) -> None:

@@ -53,7 +53,7 @@ LMS_CANCELLED_AT = "2027-01-15T08:00:01Z"  # the LMS's stamp, as it writes it
 def test_the_cancel_op_queues_one_pending_reversal_once(dynamodb: Any) -> None:
     dynamodb.create_table(**TRANSACTION_QUEUE.create_table_kwargs(TRANSACTION_QUEUE.logical_name))
     queue = QueueStore(TRANSACTION_QUEUE.logical_name)
-    op = queue.lms_cancel_op(TXN, RECEIPT, "wrong loan", CANCELLED_AT, NOW)
+    op = queue.lms_cancel_op(TXN, RECEIPT, "wrong loan", CANCELLED_AT, NOW, "LN0000000001")
     ddb_writes.transact(dynamodb, [op])
 
     raw = dynamodb.get_item(
@@ -73,6 +73,7 @@ def test_the_cancel_op_queues_one_pending_reversal_once(dynamodb: Any) -> None:
             "receipt_number": RECEIPT,
             "reason": "wrong loan",
             "cancelled_at": CANCELLED_AT,
+            "loan_account_number": "LN0000000001",
         },
     }
     # A second cancellation of the same receipt queues nothing more.

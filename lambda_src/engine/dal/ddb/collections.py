@@ -120,6 +120,7 @@ class CollectionRecords:
                 collection.cancellation_reason,
                 at,
                 now_epoch,
+                collection.loan_account_number,
             ),
         ]
         if collection.purpose == EMI:

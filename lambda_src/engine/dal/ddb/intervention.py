@@ -4,7 +4,8 @@ Each action and its audit record (the head office's hash chain of the day in the
 table, engine.dal.ddb.audit: who, when, what, why, the status before and after) are written
 in one transaction, so no action goes unrecorded and no record claims an action that did not
 happen. Only an item in EXCEPTION can be acted on: a live one is the poster's, a final one
-is done.
+is done. An action names the kind of item (a receipt's posting or its reversal, one of each
+per transaction at most) and acts on that one alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from engine.dal.ddb.audit import AuditLog
 from engine.dal.ddb.posting import RETENTION_SECONDS
-from engine.dal.ddb.queue import lms_queue_id
+from engine.dal.ddb.queue import LMS_CANCEL, LMS_RECEIPT, lms_cancel_queue_id, lms_queue_id
 from engine.models.audit import Actor, AuditEntry
 from engine.models.posting import QueueItem
 from engine.models.status import PostingStatus, posting_allowed_from
@@ -27,6 +28,7 @@ __all__ = ["Action", "Actor", "InterventionStore", "NotActionable", "Page"]
 P = PostingStatus
 STATUS_INDEX = "StatusIndex"
 _PAGE_KEYS = ("queue_id", "status", "created_at")
+_QUEUE_IDS = {LMS_RECEIPT: lms_queue_id, LMS_CANCEL: lms_cancel_queue_id}
 
 
 class NotActionable(ConditionFailed):
@@ -42,6 +44,15 @@ class Action:
     reason: str
     at: str  # ISO-8601 UTC
     now: int  # the same moment, epoch seconds
+    queue_type: str = LMS_RECEIPT  # which of the transaction's items
+
+    def __post_init__(self) -> None:
+        if self.queue_type not in _QUEUE_IDS:
+            raise ValueError(f"no intervention on {self.queue_type} items")
+
+    @property
+    def queue_id(self) -> str:
+        return _QUEUE_IDS[self.queue_type](self.transaction_id)
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,9 @@ class InterventionStore:
         loan_account_number: str | None = None,
     ) -> Page:
         """Items in `status`, oldest first; a loan filter reads the same pages (fewer may come
-        back than `limit`, and the cursor goes on from where the read stopped)."""
+        back than `limit`, and the cursor goes on from where the read stopped). A reversal's
+        payload names no loan, so the loan filter leaves reversals out: finding their loan
+        would take a read of each transaction, which this store has no grant for."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": STATUS_INDEX,
@@ -104,8 +117,9 @@ class InterventionStore:
         )
 
     def resolve(self, action: Action, lms_receipt_id: str | None = None) -> None:
-        """EXCEPTION -> RESOLVED (final). With `lms_receipt_id` (the person found the receipt
-        at the LMS), the transaction is marked posted with it too."""
+        """EXCEPTION -> RESOLVED (final). With `lms_receipt_id` (the person found the receipt,
+        or its reversal, at the LMS) the item keeps it, and the transaction is marked as the
+        poster would: posted with it, or for a reversal `lms_cancelled_at`."""
         sets = "SET #s = :to, resolution = :why, resolved_at = :at, #ttl = :ttl"
         values: dict[str, Any] = {
             ":why": action.reason,
@@ -147,7 +161,7 @@ class InterventionStore:
         update = {
             "Update": {
                 "TableName": self.table,
-                "Key": ddb.to_item({"queue_id": lms_queue_id(action.transaction_id)}),
+                "Key": ddb.to_item({"queue_id": action.queue_id}),
                 "UpdateExpression": expression,
                 "ConditionExpression": "#s = :exception",
                 "ExpressionAttributeNames": {"#s": "status"} | (names or {}),
@@ -168,17 +182,20 @@ class InterventionStore:
             raise
 
     def _transaction_op(self, action: Action, receipt_id: str) -> dict[str, Any]:
+        # The poster's marks (engine.dal.ddb.posting `posted`, `reversed`), each a new version.
+        # A reversal's LMS id stays on its item: the transaction's is the receipt's.
+        if action.queue_type == LMS_CANCEL:
+            sets, values = "SET lms_cancelled_at = :at", {":at": action.at}
+        else:
+            sets = "SET lms_receipt_id = :rid, lms_posted_at = :at"
+            values = {":rid": receipt_id, ":at": action.at}
         return {
             "Update": {
                 "TableName": self.transactions_table,
                 "Key": ddb.to_item({"transaction_id": action.transaction_id}),
-                # A new version, as the poster's posted mark (engine.dal.ddb.posting).
-                "UpdateExpression": "SET lms_receipt_id = :rid, lms_posted_at = :at "
-                "ADD version :one",
+                "UpdateExpression": f"{sets} ADD version :one",
                 "ConditionExpression": "attribute_exists(transaction_id)",
-                "ExpressionAttributeValues": ddb.values(
-                    {":rid": receipt_id, ":at": action.at, ":one": 1}
-                ),
+                "ExpressionAttributeValues": ddb.values(values | {":one": 1}),
             }
         }
 
@@ -187,6 +204,7 @@ class InterventionStore:
     ) -> AuditEntry:
         details: dict[str, Any] = {
             "transaction_id": action.transaction_id,
+            "queue_type": action.queue_type,
             "reason": action.reason,
             "status_before": P.EXCEPTION.value,
             "status_after": target.value,
@@ -196,7 +214,7 @@ class InterventionStore:
             action.actor,
             kind,
             "LMS_POSTING",
-            lms_queue_id(action.transaction_id),
+            action.queue_id,
             at=action.at,
             details=details,
         )

@@ -64,11 +64,18 @@ class QueueStore:
             }
         }
 
-    def lms_cancel_op(
-        self, transaction_id: str, receipt_number: str, reason: str, at: str, now_epoch: int
+    def lms_cancel_op(  # noqa: PLR0917 - the reversal's facts, in the order they are known
+        self,
+        transaction_id: str,
+        receipt_number: str,
+        reason: str,
+        at: str,
+        now_epoch: int,
+        loan_account_number: str | None = None,
     ) -> dict[str, Any]:
         """Create-only: a receipt is cancelled once, so its reversal is queued once; the
-        receipt number finds the LMS's receipt (our idempotency reference there)."""
+        receipt number finds the LMS's receipt (our idempotency reference there), and the
+        loan lets staff find the reversal by loan as they find its receipt."""
         item = {
             "queue_id": lms_cancel_queue_id(transaction_id),
             "queue_type": LMS_CANCEL,
@@ -82,7 +89,8 @@ class QueueStore:
                 "receipt_number": receipt_number,
                 "reason": reason,
                 "cancelled_at": at,
-            },
+            }
+            | ({"loan_account_number": loan_account_number} if loan_account_number else {}),
         }
         return {
             "Put": {

@@ -1,6 +1,7 @@
 """The internal API's manual intervention on LMS postings (staff; the staff-engine issue adds
 roles): list items by status, retry an EXCEPTION item now, or mark it resolved. Each action
-is recorded with the staff member and the reason (engine.dal.ddb.intervention)."""
+is recorded with the staff member and the reason (engine.dal.ddb.intervention). Retry and
+resolve act on the receipt's posting unless the body names the reversal (queue_type)."""
 
 from __future__ import annotations
 
@@ -48,26 +49,36 @@ def list_postings(request: Request) -> Reply:
 @routes.route("POST", "/api/v1/lms/postings/{transaction_id}/retry")
 def retry_posting(request: Request) -> Reply:
     actor = authorize(request).actor
-    action = _action(request, actor, RETRY_POSTING.parse(request.body()).reason)
+    body = RETRY_POSTING.parse(request.body())
+    action = _action(request, actor, body.reason, body.item_type)
     _acting(lambda: wiring_lms.interventions().retry_now(action))
-    return Reply(202, {"transaction_id": action.transaction_id, "status": "PENDING"})
+    return Reply(202, _answer(action, "PENDING"))
 
 
 @routes.route("POST", "/api/v1/lms/postings/{transaction_id}/resolve")
 def resolve_posting(request: Request) -> Reply:
     actor = authorize(request).actor
     body = RESOLVE_POSTING.parse(request.body())
-    action = _action(request, actor, body.reason)
+    action = _action(request, actor, body.reason, body.item_type)
     _acting(lambda: wiring_lms.interventions().resolve(action, body.lms_receipt_id))
-    return Reply(200, {"transaction_id": action.transaction_id, "status": "RESOLVED"})
+    return Reply(200, _answer(action, "RESOLVED"))
 
 
-def _action(request: Request, actor: Actor, reason: str) -> Action:
+def _action(request: Request, actor: Actor, reason: str, queue_type: str) -> Action:
     transaction_id = request.path_params.get("transaction_id", "")
     if not _PAYMENT.fullmatch(transaction_id):
         raise _invalid("transaction_id", "pay_ and 20 base32 characters")
     moment = datetime.now(UTC)
-    return Action(transaction_id, actor, reason, clock.iso(moment), int(moment.timestamp()))
+    at, now = clock.iso(moment), int(moment.timestamp())
+    return Action(transaction_id, actor, reason, at, now, queue_type)
+
+
+def _answer(action: Action, status: str) -> dict[str, str]:
+    return {
+        "transaction_id": action.transaction_id,
+        "queue_type": action.queue_type,
+        "status": status,
+    }
 
 
 def _acting(act: Callable[[], None]) -> None:
