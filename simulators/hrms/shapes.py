@@ -1,8 +1,8 @@
 """The HRMS contract's shapes (docs/hrms-api.yml): its errors, its Employee, and the checks of
 what the admin routes are given (ValueError, which the admin dispatcher answers 400).
 
-Timestamps follow the LMS simulator's convention (RFC 3339 UTC with microseconds, so they
-sort as they compare): one convention for every simulator of ours, written once.
+Timestamps are RFC 3339 UTC with microseconds, so they sort as they compare: the convention
+every simulator of ours shares (:mod:`simulators.common.timestamps`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from simulators.lms.shapes import parse_date, parse_timestamp, stamp
+from simulators.common.timestamps import parse_date, parse_timestamp, stamp
 
 __all__ = [
     "STATUSES",

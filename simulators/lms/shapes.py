@@ -3,16 +3,17 @@ checks of what a caller sends (400 ``VALIDATION_FAILED`` when a body or query br
 
 Amounts are Decimal inside the simulator and two-decimal strings on the wire; timestamps are
 aware datetimes inside and RFC 3339 UTC with microseconds (``2026-12-03T10:15:00.000000Z``) on
-the wire, so they sort as they compare.
+the wire, so they sort as they compare (:mod:`simulators.common.timestamps`, re-exported here).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+
+from simulators.common.timestamps import parse_date, parse_timestamp, stamp
 
 __all__ = [
     "LmsApiError",
@@ -20,6 +21,7 @@ __all__ = [
     "amount_text",
     "cancellation_reason",
     "parse_amount",
+    "parse_date",
     "parse_timestamp",
     "receipt_request",
     "stamp",
@@ -31,9 +33,6 @@ LOAN_ACCOUNT_NUMBER = re.compile(r"[A-Z0-9]{6,20}")
 BRANCH_CODE = re.compile(r"[A-Z0-9]{2,20}")
 RECEIPT_ID = re.compile(r"LMSR[0-9]{10}")
 AMOUNT = re.compile(r"(0|[1-9][0-9]{0,12})\.[0-9]{2}")
-_TIMESTAMP = re.compile(
-    r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE
-)
 CHANNELS = frozenset({"PORTAL", "BRANCH", "FIELD", "UPI_AUTOPAY", "NACH"})
 PAYMENT_MODES = frozenset(
     {
@@ -100,37 +99,6 @@ def parse_amount(value: Any, name: str) -> Decimal:
     if not isinstance(value, str) or not AMOUNT.fullmatch(value):
         raise ValueError(f"{name} must be a decimal string with two decimals, like 2500.00")
     return Decimal(value)
-
-
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_timestamp(value: Any, name: str) -> datetime:
-    """RFC 3339 with a zone (``Z`` or an offset): ValueError otherwise."""
-    match = _TIMESTAMP.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"{name} must be an RFC 3339 date-time with a zone")
-    day, time_of_day, fraction, zone = match.groups()
-    fraction = f".{(fraction or '0')[:6]:0<6}"
-    zone = "+00:00" if zone.upper() == "Z" else zone
-    try:
-        return datetime.fromisoformat(f"{day}T{time_of_day}{fraction}{zone}").astimezone(UTC)
-    except ValueError:
-        raise ValueError(f"{name} is not a real date and time") from None
-
-
-def parse_date(value: Any, name: str) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"{name} must be a date (YYYY-MM-DD) or null")
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from typing import Protocol
 from engine.clients.hrms import HrmsRefused, HrmsUnavailable
 from engine.clients.hrms_models import EmployeePage
 from engine.dal.pg.hrms import Decide, PageOutcome
-from engine.dal.pg.loan_sync import SyncState
+from engine.dal.pg.sync_state import SyncState
 from engine.models.audit import AuditEntry, AuditSink
 from engine.models.hrms import (
     SYSTEM_ACTOR,

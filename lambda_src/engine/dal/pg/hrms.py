@@ -30,7 +30,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from engine.dal.pg.db import Cursor, Database
-from engine.dal.pg.loan_sync import SyncState
+from engine.dal.pg.sync_state import SyncState, SyncStateTable
 from engine.models.hrms import (
     Action,
     ChangeNote,
@@ -52,6 +52,9 @@ class StateMoved(ConditionFailed):
     """The sync's state is no longer what this run read: another run moved it."""
 
 
+_STATE = SyncStateTable("hrms_sync_state", StateMoved, "the HRMS sync")
+
+
 @dataclass(frozen=True)
 class PageOutcome:
     state: SyncState  # as saved with the page
@@ -60,44 +63,6 @@ class PageOutcome:
     linked: int = 0  # rows made by hand, now linked to their employee
     finished: bool = False  # the last page: the watermark moved, the cursor is cleared
 
-
-_CREATE_STATE = """
-INSERT INTO hrms_sync_state (sync_name, watermark) VALUES (%s, %s)
-ON CONFLICT (sync_name) DO NOTHING
-"""
-_LOCK_STATE = """
-SELECT sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-FROM hrms_sync_state WHERE sync_name = %s FOR UPDATE
-"""
-_READ_STATE = """
-SELECT sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-FROM hrms_sync_state WHERE sync_name = %s
-"""
-_START_RUN = """
-UPDATE hrms_sync_state SET
-    run_started_at = %s, run_pages = 0, run_high_water = NULL, updated_at = now()
-WHERE sync_name = %s
-RETURNING sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-"""
-_RESTART = """
-UPDATE hrms_sync_state SET cursor = NULL, updated_at = now() WHERE sync_name = %s
-RETURNING sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-"""
-_SAVE = """
-UPDATE hrms_sync_state SET
-    cursor = %(next_cursor)s,
-    watermark = CASE WHEN %(finished)s
-                     THEN GREATEST(watermark,
-                                   GREATEST(run_high_water, %(page_high)s) - %(overlap)s)
-                     ELSE watermark END,
-    run_high_water = CASE WHEN %(finished)s THEN NULL
-                          ELSE GREATEST(run_high_water, %(page_high)s) END,
-    run_pages = run_pages + 1,
-    last_finished_at = CASE WHEN %(finished)s THEN %(now)s ELSE last_finished_at END,
-    updated_at = now()
-WHERE sync_name = %(name)s
-RETURNING sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-"""
 
 _LOCK_USERS = """
 SELECT u.user_id::text, u.username, u.employee_id, u.branch_code, u.is_active, u.exited_at,
@@ -164,22 +129,16 @@ _PENDING = "SELECT count(*) FROM hrms_changes WHERE done_at IS NULL"
 def start(cur: Cursor, name: str, initial_watermark: datetime, now: datetime) -> SyncState:
     """The state a run starts from (created at `initial_watermark` the first time). With no
     run in progress (no cursor), a new one starts now; otherwise the run resumes."""
-    cur.execute(_CREATE_STATE, (name, initial_watermark))
-    state = _state(cur.execute(_LOCK_STATE, (name,)).fetchone())
-    if state.cursor is not None:
-        return state
-    return _state(cur.execute(_START_RUN, (now, name)).fetchone())
+    return _STATE.start(cur, name, initial_watermark, now)
 
 
 def restart(cur: Cursor, expected: SyncState) -> SyncState:
     """Read again from the watermark (the HRMS refused the saved cursor)."""
-    _lock_expected(cur, expected)
-    return _state(cur.execute(_RESTART, (expected.name,)).fetchone())
+    return _STATE.restart(cur, expected)
 
 
 def read_state(cur: Cursor, name: str = SYNC_NAME) -> SyncState | None:
-    found = cur.execute(_READ_STATE, (name,)).fetchone()
-    return _state(found) if found else None
+    return _STATE.read(cur, name)
 
 
 # ---------------------------------------------------------------------- a page
@@ -196,24 +155,14 @@ def apply_page(
     overlap: timedelta,
 ) -> PageOutcome:
     """Apply one page read with `expected`'s watermark and cursor, and save the state."""
-    _lock_expected(cur, expected)
+    _STATE.lock_expected(cur, expected)
     newest = _newest_versions(employees)
     page = _Page(cur, now, newest)
     for employee in newest:
         page.apply(decide(employee, *page.rows_for(employee), page.branches))
-    finished = next_cursor is None
-    saved = cur.execute(
-        _SAVE,
-        {
-            "name": expected.name,
-            "next_cursor": next_cursor,
-            "finished": finished,
-            "page_high": max((e.updated_at for e in newest), default=None),
-            "overlap": overlap,
-            "now": now,
-        },
-    ).fetchone()
-    return PageOutcome(_state(saved), page.moves, page.skips, page.linked, finished)
+    page_high = max((e.updated_at for e in newest), default=None)
+    saved = _STATE.save(cur, expected, next_cursor, page_high, now=now, overlap=overlap)
+    return PageOutcome(saved, page.moves, page.skips, page.linked, next_cursor is None)
 
 
 def _newest_versions(employees: Sequence[Employee]) -> list[Employee]:
@@ -389,16 +338,6 @@ class HrmsSyncStore:
         return int(found[0]) if found else 0
 
 
-def _lock_expected(cur: Cursor, expected: SyncState) -> None:
-    found = cur.execute(_LOCK_STATE, (expected.name,)).fetchone()
-    current = _state(found) if found else None
-    if current is None or (current.watermark, current.cursor) != (
-        expected.watermark,
-        expected.cursor,
-    ):
-        raise StateMoved("the HRMS sync's state moved since this run read it")
-
-
 def _user(row: Any) -> UserRow:
     user_id, username, employee_id, branch, active, exited_at, version, role = row
     return UserRow(
@@ -410,18 +349,4 @@ def _user(row: Any) -> UserRow:
         exited_at=exited_at,
         hrms_updated_at=version,
         role=role,
-    )
-
-
-def _state(row: Any) -> SyncState:
-    assert row is not None  # the row exists: created first, or checked under its lock
-    name, watermark, cursor, high_water, started, pages, finished = row
-    return SyncState(
-        name=str(name),
-        watermark=watermark,
-        cursor=cursor,
-        run_high_water=high_water,
-        run_started_at=started,
-        run_pages=int(pages),
-        last_finished_at=finished,
     )

@@ -41,6 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.dal.pg.db import Cursor, Database
+from engine.dal.pg.sync_state import SyncState, SyncStateTable
 from shared.store_errors import ConditionFailed
 
 SYNC_NAME = "lms_loans"
@@ -51,6 +52,9 @@ POSTED_WINDOW = timedelta(days=30)
 
 class StateMoved(ConditionFailed):
     """The sync's state is no longer what this run read: another run moved it."""
+
+
+_STATE = SyncStateTable("lms_sync_state", StateMoved, "the loan sync")
 
 
 @dataclass(frozen=True)
@@ -70,17 +74,6 @@ class LoanVersion:
 
 
 @dataclass(frozen=True)
-class SyncState:
-    name: str
-    watermark: datetime
-    cursor: str | None  # the next page of the run in progress; None: none in progress
-    run_high_water: datetime | None  # the newest updated_at the run in progress has read
-    run_started_at: datetime | None
-    run_pages: int
-    last_finished_at: datetime | None
-
-
-@dataclass(frozen=True)
 class PageOutcome:
     state: SyncState  # as saved with the page
     loans: int  # distinct loans on the page
@@ -90,45 +83,6 @@ class PageOutcome:
     redivided: int  # payments whose applied/advance division moved
     finished: bool  # the last page: the watermark moved, the cursor is cleared
 
-
-_CREATE_STATE = """
-INSERT INTO lms_sync_state (sync_name, watermark) VALUES (%s, %s)
-ON CONFLICT (sync_name) DO NOTHING
-"""
-_LOCK_STATE = """
-SELECT sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-FROM lms_sync_state WHERE sync_name = %s FOR UPDATE
-"""
-_READ_STATE = """
-SELECT sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-FROM lms_sync_state WHERE sync_name = %s
-"""
-_START_RUN = """
-UPDATE lms_sync_state SET
-    run_started_at = %s, run_pages = 0, run_high_water = NULL, updated_at = now()
-WHERE sync_name = %s
-RETURNING sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-"""
-_RESTART = """
-UPDATE lms_sync_state SET cursor = NULL, updated_at = now()
-WHERE sync_name = %s
-RETURNING sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-"""
-_SAVE = """
-UPDATE lms_sync_state SET
-    cursor = %(next_cursor)s,
-    watermark = CASE WHEN %(finished)s
-                     THEN GREATEST(watermark,
-                                   GREATEST(run_high_water, %(page_high)s) - %(overlap)s)
-                     ELSE watermark END,
-    run_high_water = CASE WHEN %(finished)s THEN NULL
-                          ELSE GREATEST(run_high_water, %(page_high)s) END,
-    run_pages = run_pages + 1,
-    last_finished_at = CASE WHEN %(finished)s THEN %(now)s ELSE last_finished_at END,
-    updated_at = now()
-WHERE sync_name = %(name)s
-RETURNING sync_name, watermark, cursor, run_high_water, run_started_at, run_pages, last_finished_at
-"""
 
 _LOCK_LOANS = """
 SELECT loan_account_number FROM loan_accounts
@@ -239,18 +193,13 @@ SELECT (SELECT count(*) FROM incoming),
 def start(cur: Cursor, name: str, initial_watermark: datetime, now: datetime) -> SyncState:
     """The state a run starts from (created at `initial_watermark` the first time). With no
     run in progress (no cursor), a new one starts now; otherwise the run resumes."""
-    cur.execute(_CREATE_STATE, (name, initial_watermark))
-    state = _state(cur.execute(_LOCK_STATE, (name,)).fetchone())
-    if state.cursor is not None:
-        return state
-    return _state(cur.execute(_START_RUN, (now, name)).fetchone())
+    return _STATE.start(cur, name, initial_watermark, now)
 
 
 def restart(cur: Cursor, expected: SyncState) -> SyncState:
     """The run reads again from the watermark (the LMS refused the saved cursor); what it
     applied stays applied."""
-    _lock_expected(cur, expected)
-    return _state(cur.execute(_RESTART, (expected.name,)).fetchone())
+    return _STATE.restart(cur, expected)
 
 
 def apply_page(
@@ -263,7 +212,7 @@ def apply_page(
     overlap: timedelta,
 ) -> PageOutcome:
     """Apply one page read with `expected`'s watermark and cursor, and save the state."""
-    _lock_expected(cur, expected)
+    _STATE.lock_expected(cur, expected)
     loans, applied, unknown, redivided, page_high = 0, 0, 0, 0, None
     if versions:
         cur.execute(_LOCK_LOANS, (sorted({v.loan_account_number for v in versions}),))
@@ -271,32 +220,20 @@ def apply_page(
         assert found is not None  # aggregates always answer one row
         loans, applied, unknown, redivided = (int(n) for n in found[:4])
         page_high = found[4]
-    finished = next_cursor is None
-    saved = cur.execute(
-        _SAVE,
-        {
-            "name": expected.name,
-            "next_cursor": next_cursor,
-            "finished": finished,
-            "page_high": page_high,
-            "overlap": overlap,
-            "now": now,
-        },
-    ).fetchone()
+    saved = _STATE.save(cur, expected, next_cursor, page_high, now=now, overlap=overlap)
     return PageOutcome(
-        state=_state(saved),
+        state=saved,
         loans=loans,
         applied=applied,
         stale=loans - applied - unknown,
         unknown=unknown,
         redivided=redivided,
-        finished=finished,
+        finished=next_cursor is None,
     )
 
 
 def read_state(cur: Cursor, name: str = SYNC_NAME) -> SyncState | None:
-    found = cur.execute(_READ_STATE, (name,)).fetchone()
-    return _state(found) if found else None
+    return _STATE.read(cur, name)
 
 
 class LoanSyncStore:
@@ -326,16 +263,6 @@ class LoanSyncStore:
         )
 
 
-def _lock_expected(cur: Cursor, expected: SyncState) -> None:
-    found = cur.execute(_LOCK_STATE, (expected.name,)).fetchone()
-    current = _state(found) if found else None
-    if current is None or (current.watermark, current.cursor) != (
-        expected.watermark,
-        expected.cursor,
-    ):
-        raise StateMoved("the loan sync's state moved since this run read it")
-
-
 def _page_params(versions: Sequence[LoanVersion], posted_after: datetime) -> dict[str, Any]:
     ref_positions = [i for i, v in enumerate(versions) for _ in v.receipt_references]
     return {
@@ -353,17 +280,3 @@ def _page_params(versions: Sequence[LoanVersion], posted_after: datetime) -> dic
         "refs": [r for v in versions for r in v.receipt_references],
         "posted_after": posted_after,
     }
-
-
-def _state(row: Any) -> SyncState:
-    assert row is not None  # the row exists: created first, or checked under its lock
-    name, watermark, cursor, high_water, started, pages, finished = row
-    return SyncState(
-        name=str(name),
-        watermark=watermark,
-        cursor=cursor,
-        run_high_water=high_water,
-        run_started_at=started,
-        run_pages=int(pages),
-        last_finished_at=finished,
-    )
