@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+from engine.clients.answers import error_of, retry_after_of
 from engine.clients.hrms_models import (
     EmployeePage,
     HrmsCredentials,
@@ -73,17 +74,6 @@ def _sleep(seconds: float) -> None:
 def read_again(result: Result) -> bool:
     """Worth another attempt: no answer, 429 or a 5xx (every call here is a read)."""
     return isinstance(result, NoAnswer) or result.status == 429 or result.status >= 500
-
-
-def _error_of(answer: Answer) -> tuple[str, str]:
-    error = answer.body.get("error")
-    error = error if isinstance(error, dict) else {}
-    return str(error.get("code") or f"HTTP{answer.status}"), str(error.get("message") or "")
-
-
-def _retry_after(answer: Answer) -> int | None:
-    text = (answer.header("Retry-After") or "").strip()
-    return int(text) if text.isdigit() else None
 
 
 class HrmsClient:
@@ -142,12 +132,12 @@ class HrmsClient:
             raise HrmsUnavailable(f"the HRMS gave no answer: {result.reason}")
         if result.status == 200:
             return result
-        code, message = _error_of(result)
+        code, message = error_of(result)
         if result.status == 400:
             raise HrmsRefused(400, code, message)
         raise HrmsUnavailable(
             f"the HRMS answered {result.status} {code}",
-            retry_after=_retry_after(result),
+            retry_after=retry_after_of(result),
             status=result.status,
         )
 

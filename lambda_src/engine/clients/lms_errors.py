@@ -8,6 +8,7 @@ UNAVAILABLE, and never for a 4xx.
 
 from __future__ import annotations
 
+from engine.clients.answers import error_of, retry_after_of
 from engine.clients.transport import Answer, NoAnswer, Result
 
 __all__ = [
@@ -49,18 +50,6 @@ class LmsRefused(LmsError):
         self.status = status
         self.code = code
         self.message = message
-
-
-def error_of(answer: Answer) -> tuple[str, str]:
-    """The contract's `{"error": {"code", "message"}}`, or `HTTP<status>` and ""."""
-    error = answer.body.get("error")
-    error = error if isinstance(error, dict) else {}
-    return str(error.get("code") or f"HTTP{answer.status}"), str(error.get("message") or "")
-
-
-def retry_after_of(answer: Answer) -> int | None:
-    text = (answer.header("Retry-After") or "").strip()
-    return int(text) if text.isdigit() else None
 
 
 def read_again(result: Result) -> bool:

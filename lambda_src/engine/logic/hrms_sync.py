@@ -52,6 +52,7 @@ from engine.clients.hrms import HrmsRefused, HrmsUnavailable
 from engine.clients.hrms_models import EmployeePage
 from engine.dal.pg.hrms import Decide, PageOutcome
 from engine.dal.pg.sync_state import SyncState
+from engine.logic.watermark_run import WatermarkStore, cursor_droppable, drop_cursor, run_pages
 from engine.models.audit import AuditEntry, AuditSink
 from engine.models.hrms import (
     SYSTEM_ACTOR,
@@ -88,11 +89,7 @@ class EmployeeSource(Protocol):
     ) -> EmployeePage: ...
 
 
-class SyncStore(Protocol):
-    def start(self, initial_watermark: datetime, now: datetime) -> SyncState: ...
-
-    def restart(self, expected: SyncState) -> SyncState: ...
-
+class SyncStore(WatermarkStore, Protocol):
     def apply_page(
         self,
         expected: SyncState,
@@ -327,35 +324,42 @@ class HrmsSync:
         return report
 
     def _pages(self, report: RunReport, seconds_left: Callable[[], float]) -> None:
-        state = self.store.start(self.initial_watermark, self.now())
-        report.resumed = state.cursor is not None
-        while True:
-            report.watermark = clock.iso(state.watermark)
-            if seconds_left() < self.reserve_seconds:
-                report.out_of_time = True
-                return
-            state, page = self._read(state, report, seconds_left)
-            if page.malformed:
-                logger.warning(
-                    "%d employees on the page do not follow the contract: %s",
-                    len(page.malformed),
-                    ", ".join(page.malformed),
-                )
-            outcome = self.store.apply_page(
-                state,
-                page.employees,
-                decide,
-                page.next_cursor,
-                now=self.now(),
-                overlap=self.overlap,
+        run_pages(
+            self.store,
+            report,
+            initial_watermark=self.initial_watermark,
+            now=self.now,
+            seconds_left=seconds_left,
+            reserve_seconds=self.reserve_seconds,
+            read=lambda state: self._read(state, report, seconds_left),
+            apply=lambda state, page: self._apply(state, page, report, seconds_left),
+        )
+
+    def _apply(
+        self,
+        state: SyncState,
+        page: EmployeePage,
+        report: RunReport,
+        seconds_left: Callable[[], float],
+    ) -> PageOutcome:
+        """The page applied with its cursor, then its changes carried."""
+        if page.malformed:
+            logger.warning(
+                "%d employees on the page do not follow the contract: %s",
+                len(page.malformed),
+                ", ".join(page.malformed),
             )
-            report.add(outcome, len(page.malformed))
-            state = outcome.state
-            self.carry(report, seconds_left)
-            if outcome.finished:
-                report.finished = True
-                report.watermark = clock.iso(state.watermark)
-                return
+        outcome = self.store.apply_page(
+            state,
+            page.employees,
+            decide,
+            page.next_cursor,
+            now=self.now(),
+            overlap=self.overlap,
+        )
+        report.add(outcome, len(page.malformed))
+        self.carry(report, seconds_left)
+        return outcome
 
     def _read(
         self, state: SyncState, report: RunReport, seconds_left: Callable[[], float]
@@ -369,13 +373,12 @@ class HrmsSync:
                     watermark, state.cursor, self.page_size
                 )
             except HrmsRefused as refused:
-                if state.cursor is None or report.restarted:
+                if not cursor_droppable(state, report):
                     raise
                 logger.warning(
                     "the HRMS refused the saved cursor (%s); from the watermark", refused.code
                 )
-                state = self.store.restart(state)
-                report.restarted = True
+                state = drop_cursor(self.store, state, report)
             except HrmsUnavailable as down:
                 wait = down.retry_after
                 if (

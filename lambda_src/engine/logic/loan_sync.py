@@ -56,6 +56,7 @@ from typing import Protocol
 from engine.clients.lms_errors import LmsRefused
 from engine.clients.lms_models import LmsLoan, LoanPage
 from engine.dal.pg.loan_sync import LoanVersion, PageOutcome, SyncState
+from engine.logic.watermark_run import WatermarkStore, cursor_droppable, drop_cursor, run_pages
 from shared import clock
 
 logger = logging.getLogger(__name__)
@@ -79,11 +80,7 @@ class PageSource(Protocol):
     ) -> LoanPage: ...
 
 
-class SyncStore(Protocol):
-    def start(self, initial_watermark: datetime, now: datetime) -> SyncState: ...
-
-    def restart(self, expected: SyncState) -> SyncState: ...
-
+class SyncStore(WatermarkStore, Protocol):
     def apply_page(
         self,
         expected: SyncState,
@@ -169,53 +166,56 @@ class LoanSync:
         or the database raised (LmsError, a database error, StateMoved) after the pages
         before it were applied and saved."""
         report = RunReport()
-        state = self.store.start(self.initial_watermark, self.now())
-        report.resumed = state.cursor is not None
-        while True:
-            report.watermark = clock.iso(state.watermark)
-            if seconds_left() < self.reserve_seconds:
-                report.out_of_time = True
-                return report
-            try:
-                page = self.source.loans_changed_since(
-                    report.watermark, state.cursor, self.page_size
-                )
-            except LmsRefused as refused:
-                if state.cursor is None or report.restarted:
-                    self._log_stop(report, refused)
-                    raise
-                # An expired or unknown cursor: read again from the watermark, once.
-                logger.warning(
-                    "the LMS refused the saved cursor (%s); reading again from the watermark",
-                    refused.code,
-                )
-                state = self.store.restart(state)
-                report.restarted = True
-                continue
-            except Exception as exc:
-                self._log_stop(report, exc)
+        run_pages(
+            self.store,
+            report,
+            initial_watermark=self.initial_watermark,
+            now=self.now,
+            seconds_left=seconds_left,
+            reserve_seconds=self.reserve_seconds,
+            read=lambda state: self._read(state, report),
+            apply=lambda state, page: self._apply(state, page, report),
+        )
+        return report
+
+    def _read(self, state: SyncState, report: RunReport) -> tuple[SyncState, LoanPage | None]:
+        """The page at the state's cursor; no page, and the state again, if it was dropped."""
+        try:
+            return state, self.source.loans_changed_since(
+                report.watermark, state.cursor, self.page_size
+            )
+        except LmsRefused as refused:
+            if not cursor_droppable(state, report):
+                self._log_stop(report, refused)
                 raise
-            versions = [v for v in map(version_of, page.items) if v is not None]
-            if len(versions) < len(page.items):
-                # Which loans is not logged (no customer data in logs): the count alarms.
-                logger.warning(
-                    "%d loans on the page cannot be stored (status or amounts out of range)",
-                    len(page.items) - len(versions),
-                )
-                report.refused += len(page.items) - len(versions)
-            try:
-                outcome = self.store.apply_page(
-                    state, versions, page.next_cursor, now=self.now(), overlap=self.overlap
-                )
-            except Exception as exc:
-                self._log_stop(report, exc)
-                raise
-            report.add(outcome)
-            state = outcome.state
-            if outcome.finished:
-                report.finished = True
-                report.watermark = clock.iso(state.watermark)
-                return report
+            # An expired or unknown cursor: read again from the watermark, once.
+            logger.warning(
+                "the LMS refused the saved cursor (%s); reading again from the watermark",
+                refused.code,
+            )
+            return drop_cursor(self.store, state, report), None
+        except Exception as exc:
+            self._log_stop(report, exc)
+            raise
+
+    def _apply(self, state: SyncState, page: LoanPage, report: RunReport) -> PageOutcome:
+        versions = [v for v in map(version_of, page.items) if v is not None]
+        if len(versions) < len(page.items):
+            # Which loans is not logged (no customer data in logs): the count alarms.
+            logger.warning(
+                "%d loans on the page cannot be stored (status or amounts out of range)",
+                len(page.items) - len(versions),
+            )
+            report.refused += len(page.items) - len(versions)
+        try:
+            outcome = self.store.apply_page(
+                state, versions, page.next_cursor, now=self.now(), overlap=self.overlap
+            )
+        except Exception as exc:
+            self._log_stop(report, exc)
+            raise
+        report.add(outcome)
+        return outcome
 
     @staticmethod
     def _log_stop(report: RunReport, exc: BaseException) -> None:

@@ -19,127 +19,27 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from dataclasses import dataclass
 
 import jsonschema
 import pytest
-import urllib3
-import yaml
 
 from engine.clients import transport
 from engine.clients.hrms import HrmsClient, HrmsCredentials, HrmsRefused, HrmsUnavailable
 from simulators.hrms import HrmsSimulator, demo_employees
+from tests.contract_support import Contract, RecordingPool
 
-ROOT = Path(__file__).resolve().parents[3]
-SPEC = yaml.safe_load((ROOT / "docs" / "hrms-api.yml").read_text())
+CONTRACT = Contract("hrms-api.yml")
+SPEC, validate, deref = CONTRACT.spec, CONTRACT.validate, CONTRACT.deref
 USER, PASSWORD, KEY = "contract-user", "contract-password", "contract-api-key"
 WATERMARK = "2000-01-01T00:00:00Z"
 JSON = "application/json"
 PATH = "/employees"
 OPERATION = SPEC["paths"][PATH]["get"]
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
-
-
-def as_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema objects to JSON Schema: ``nullable: true`` admits null."""
-    if isinstance(node, list):
-        return [as_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: as_json_schema(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable") is True:
-        if "type" in converted:
-            converted["type"] = [converted["type"], "null"]
-            if "enum" in converted:
-                converted["enum"] = [*converted["enum"], None]
-        else:
-            converted = {"anyOf": [converted, {"type": "null"}]}
-    return converted
-
-
-COMPONENTS = as_json_schema(SPEC["components"])
-FORMATS = jsonschema.FormatChecker()
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _DATE_TIME.fullmatch(value):
-        return False
-    datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00")))
-    return True
-
-
-@FORMATS.checks("date", raises=ValueError)
-def _date(value: object) -> bool:
-    if isinstance(value, str):
-        date.fromisoformat(value)
-    return True
-
-
-def validate(instance: Any, schema: dict[str, Any]) -> None:
-    """Raise jsonschema.ValidationError unless ``instance`` follows the OpenAPI ``schema``."""
-    root = {"allOf": [as_json_schema(schema)], "components": COMPONENTS}
-    jsonschema.Draft7Validator(root, format_checker=FORMATS).validate(instance)
-
-
-def deref(node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = SPEC
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
 
 
 # --------------------------------------------------------------------------- the wire
-
-
-@dataclass(frozen=True)
-class Exchange:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    sent_headers: dict[str, str]
-    status: int
-    headers: dict[str, str]
-    data: bytes
-    by_client: bool
-
-
-@dataclass
-class RecordingPool:
-    """A urllib3 pool that keeps every request and answer (the client's and the plain ones)."""
-
-    pool: urllib3.PoolManager = field(
-        default_factory=lambda: urllib3.PoolManager(num_pools=2, maxsize=4, retries=False)
-    )
-    exchanges: list[Exchange] = field(default_factory=list)
-    by_client: bool = True
-
-    def request(self, method: str, url: str, **options: Any) -> Any:
-        answer = self.pool.request(method, url, **options)
-        parts = urlsplit(url)
-        self.exchanges.append(
-            Exchange(
-                method,
-                parts.path,
-                parse_qs(parts.query),
-                dict(options.get("headers") or {}),
-                answer.status,
-                {name.lower(): value for name, value in answer.headers.items()},
-                answer.data,
-                self.by_client,
-            )
-        )
-        return answer
 
 
 @dataclass

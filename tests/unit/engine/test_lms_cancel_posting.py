@@ -12,7 +12,6 @@ import pytest
 
 from engine.clients.lms import REASON_MAX, LmsRefused, LmsUnavailable, ReceiptPost
 from engine.dal.ddb.intervention import InterventionStore
-from engine.dal.ddb.posting import PostingStore
 from engine.dal.ddb.queue import (
     LMS_CANCEL,
     LMS_RECEIPT,
@@ -25,25 +24,27 @@ from engine.handlers.consumers.lms_poster import due_queue_ids
 from engine.logic.lms_posting import (
     CANCELLED,
     NOT_AT_LMS,
-    Poster,
     PostingPolicy,
     queue_gauges,
     queue_gauges_by_type,
 )
 from engine.models.lms_admin import posting_view
-from engine.models.posting import QueueItem
 from engine.models.status import PostingStatus
-from engine.tables import COUNTERS, TRANSACTION_QUEUE, TRANSACTIONS
+from engine.tables import TRANSACTION_QUEUE, TRANSACTIONS
 from shared import ddb, ddb_writes
-from shared.breaker import BreakerSettings
-from shared.breaker_store import BreakerStore
 from shared.store_errors import Conflict
+from tests.posting_support import (
+    NOW,
+    POLICY,
+    TIME_LEFT,
+    Clock,
+    Posted,
+    PosterHarness,
+    Receipt,
+    stores,
+)
 
 P = PostingStatus
-NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
-NO_WAIT = ddb_writes.Retry(attempts=2, base_seconds=0)
-POLICY = PostingPolicy(lease_seconds=120, max_attempts=3, backoff_base_seconds=30)
-TIME_LEFT = 60.0
 TXN = "pay_aaaaaaaaaaaaaaaaaaab"
 RECEIPT = "BR001/2026-27/000001"
 CANCELLED_AT = "2027-01-15T07:59:00.000Z"  # our cancellation, a minute before NOW
@@ -82,19 +83,6 @@ def test_the_cancel_op_queues_one_pending_reversal_once(dynamodb: Any) -> None:
 
 
 # ---------------------------------------------------------------------------- the poster
-
-
-@dataclass
-class Receipt:
-    receipt_id: str
-    status: str = "POSTED"
-    cancelled_at: str | None = None
-
-
-@dataclass
-class Posted:
-    receipt: Receipt
-    created: bool = True
 
 
 @dataclass
@@ -152,35 +140,12 @@ def down() -> LmsUnavailable:
     return LmsUnavailable("503 UNAVAILABLE", outcome_unknown=False)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = float(NOW)
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @dataclass
-class Harness:
-    dynamodb: Any
-    store: PostingStore
-    breaker: BreakerStore
+class Harness(PosterHarness):
     lms: BookLms
-    clock: Clock
-
-    def poster(self, policy: PostingPolicy = POLICY) -> Poster:
-        return Poster(self.store, self.lms, self.breaker, policy, now=self.clock, rand=lambda: 0.0)
 
     def post(self, *ids: str, policy: PostingPolicy = POLICY) -> dict[str, int]:
         return self.poster(policy).post(list(ids), lambda: TIME_LEFT)
-
-    def captured(self, n: int = 1) -> str:
-        txn = f"pay_{'a' * 19}{chr(ord('a') + n)}"
-        self.dynamodb.put_item(
-            TableName=TRANSACTIONS.logical_name,
-            Item=ddb.to_item({"transaction_id": txn, "status": "CAPTURED", "version": 3}),
-        )
-        return txn
 
     def queue_receipt(self, txn: str, n: int = 1) -> str:
         item = {
@@ -220,20 +185,6 @@ class Harness:
         self.lms.book[receipt_number(n)] = receipt
         return receipt
 
-    def item(self, queue_id: str) -> QueueItem:
-        found = self.store.get(queue_id)
-        assert found is not None
-        return found
-
-    def transaction(self, txn: str) -> dict[str, Any]:
-        raw = self.dynamodb.get_item(
-            TableName=TRANSACTIONS.logical_name, Key=ddb.to_item({"transaction_id": txn})
-        )["Item"]
-        return ddb.from_item(raw) or {}
-
-    def later(self, seconds: float) -> None:
-        self.clock.t += seconds
-
 
 def receipt_number(n: int) -> str:
     return f"BR001/2026-27/{n:06d}"
@@ -241,17 +192,7 @@ def receipt_number(n: int) -> str:
 
 @pytest.fixture
 def h(dynamodb: Any) -> Iterator[Harness]:
-    for spec in (TRANSACTIONS, TRANSACTION_QUEUE, COUNTERS):
-        dynamodb.create_table(**spec.create_table_kwargs(spec.logical_name))
-    store = PostingStore(
-        dynamodb, TRANSACTION_QUEUE.logical_name, TRANSACTIONS.logical_name, NO_WAIT
-    )
-    settings = BreakerSettings(
-        min_volume=2, failure_ratio=Decimal("0.5"), window_seconds=120, open_seconds=60
-    )
-    breaker = BreakerStore.for_table(
-        dynamodb, COUNTERS, COUNTERS.logical_name, settings, name="lms"
-    )
+    store, breaker = stores(dynamodb)
     yield Harness(dynamodb, store, breaker, BookLms(), Clock())
 
 

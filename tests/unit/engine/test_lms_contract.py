@@ -24,14 +24,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import jsonschema
 import pytest
-import urllib3
-import yaml
 
 from engine.clients import lms_models, transport
 from engine.clients.lms import (
@@ -43,71 +40,17 @@ from engine.clients.lms import (
 )
 from simulators.lms import LmsSimulator
 from simulators.lms import shapes as sim_shapes
+from tests.contract_support import Contract, RecordingPool
 
-ROOT = Path(__file__).resolve().parents[3]
-SPEC = yaml.safe_load((ROOT / "docs" / "lms-api.yml").read_text())
+CONTRACT = Contract("lms-api.yml")
+SPEC, validate, deref = CONTRACT.spec, CONTRACT.validate, CONTRACT.deref
 CLIENT_ID, CLIENT_SECRET = "contract-client", "contract-secret"
 WATERMARK = "2000-01-01T00:00:00Z"
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
 # --------------------------------------------------------------------------- the contract
-
-
-def as_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema objects to JSON Schema: ``nullable: true`` admits null."""
-    if isinstance(node, list):
-        return [as_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: as_json_schema(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable") is True:
-        if "type" in converted:
-            converted["type"] = [converted["type"], "null"]
-            if "enum" in converted:
-                converted["enum"] = [*converted["enum"], None]
-        else:
-            converted = {"anyOf": [converted, {"type": "null"}]}
-    return converted
-
-
-COMPONENTS = as_json_schema(SPEC["components"])
-FORMATS = jsonschema.FormatChecker()
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not _DATE_TIME.fullmatch(value):
-        return False
-    datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00")))
-    return True
-
-
-@FORMATS.checks("date", raises=ValueError)
-def _date(value: object) -> bool:
-    if isinstance(value, str):
-        datetime.strptime(value, "%Y-%m-%d")  # noqa: DTZ007 - a date, no time or zone
-    return True
-
-
-def validate(instance: Any, schema: dict[str, Any]) -> None:
-    """Raise jsonschema.ValidationError unless ``instance`` follows the OpenAPI ``schema``."""
-    root = {"allOf": [as_json_schema(schema)], "components": COMPONENTS}
-    jsonschema.Draft7Validator(root, format_checker=FORMATS).validate(instance)
-
-
-def deref(node: dict[str, Any]) -> dict[str, Any]:
-    """A response, parameter or schema object, following a ``#/components/...`` reference."""
-    while "$ref" in node:
-        target: Any = SPEC
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
 
 
 @dataclass(frozen=True)
@@ -145,30 +88,6 @@ def operation(method: str, path: str) -> tuple[Operation, dict[str, str]]:
 
 
 # --------------------------------------------------------------------------- the wire
-
-
-@dataclass(frozen=True)
-class Exchange:
-    method: str
-    path: str
-    status: int
-    headers: dict[str, str]
-    data: bytes
-
-
-class RecordingPool:
-    """A urllib3 pool that keeps every answer it read (the client's, and the plain calls')."""
-
-    def __init__(self) -> None:
-        self._pool = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False)
-        self.exchanges: list[Exchange] = []
-
-    def request(self, method: str, url: str, **options: Any) -> Any:
-        answer = self._pool.request(method, url, **options)
-        headers = {name.lower(): value for name, value in answer.headers.items()}
-        path = urlsplit(url).path
-        self.exchanges.append(Exchange(method, path, answer.status, headers, answer.data))
-        return answer
 
 
 @dataclass

@@ -12,33 +12,25 @@ from typing import Any
 import pytest
 
 from engine.clients.lms import LmsRefused, LmsUnavailable, ReceiptPost
-from engine.dal.ddb.posting import ClaimLost, PostingStore
+from engine.dal.ddb.posting import ClaimLost
 from engine.dal.ddb.queue import LMS_RECEIPT, lms_queue_id
 from engine.handlers.consumers.lms_poster import due_queue_ids
-from engine.logic.lms_posting import Poster, PostingPolicy, next_due, queue_gauges
+from engine.logic.lms_posting import PostingPolicy, next_due, queue_gauges
 from engine.models.status import PostingStatus
-from engine.tables import COUNTERS, TRANSACTION_QUEUE, TRANSACTIONS
-from shared import ddb, ddb_writes
-from shared.breaker import BreakerSettings
-from shared.breaker_store import BreakerStore
+from engine.tables import TRANSACTION_QUEUE
+from shared import ddb
+from tests.posting_support import (
+    NOW,
+    POLICY,
+    TIME_LEFT,
+    Clock,
+    Posted,
+    PosterHarness,
+    Receipt,
+    stores,
+)
 
 P = PostingStatus
-NOW = 1_800_000_000
-NO_WAIT = ddb_writes.Retry(attempts=2, base_seconds=0)
-POLICY = PostingPolicy(lease_seconds=120, max_attempts=3, backoff_base_seconds=30)
-TIME_LEFT = 60.0
-
-
-@dataclass
-class Receipt:
-    receipt_id: str
-    status: str = "POSTED"
-
-
-@dataclass
-class Posted:
-    receipt: Receipt
-    created: bool = True
 
 
 @dataclass
@@ -76,31 +68,12 @@ def down(retry_after: int | None = None) -> LmsUnavailable:
     return LmsUnavailable("503 UNAVAILABLE", outcome_unknown=False, retry_after=retry_after)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = float(NOW)
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @dataclass
-class Harness:
-    dynamodb: Any
-    store: PostingStore
-    breaker: BreakerStore
+class Harness(PosterHarness):
     lms: ScriptedLms
-    clock: Clock
-
-    def poster(self, policy: PostingPolicy = POLICY) -> Poster:
-        return Poster(self.store, self.lms, self.breaker, policy, now=self.clock, rand=lambda: 0.0)
 
     def queue(self, n: int = 1, **payload: Any) -> str:
-        txn = f"pay_{'a' * 19}{chr(ord('a') + n)}"
-        self.dynamodb.put_item(
-            TableName=TRANSACTIONS.logical_name,
-            Item=ddb.to_item({"transaction_id": txn, "status": "CAPTURED", "version": 3}),
-        )
+        txn = self.captured(n)
         body = {
             "transaction_id": txn,
             "receipt_number": f"BR001/2026-27/{n:06d}",
@@ -126,35 +99,14 @@ class Harness:
         self.dynamodb.put_item(TableName=TRANSACTION_QUEUE.logical_name, Item=ddb.to_item(item))
         return lms_queue_id(txn)
 
-    def item(self, queue_id: str) -> Any:
-        found = self.store.get(queue_id)
-        assert found is not None
-        return found
-
     def transaction(self, queue_id: str) -> dict[str, Any]:
-        txn = self.item(queue_id).transaction_id
-        raw = self.dynamodb.get_item(
-            TableName=TRANSACTIONS.logical_name, Key=ddb.to_item({"transaction_id": txn})
-        )["Item"]
-        return ddb.from_item(raw) or {}
-
-    def later(self, seconds: float) -> None:
-        self.clock.t += seconds
+        """The row of the transaction the queue item posts."""
+        return super().transaction(self.item(queue_id).transaction_id)
 
 
 @pytest.fixture
 def h(dynamodb: Any) -> Iterator[Harness]:
-    for spec in (TRANSACTIONS, TRANSACTION_QUEUE, COUNTERS):
-        dynamodb.create_table(**spec.create_table_kwargs(spec.logical_name))
-    store = PostingStore(
-        dynamodb, TRANSACTION_QUEUE.logical_name, TRANSACTIONS.logical_name, NO_WAIT
-    )
-    settings = BreakerSettings(
-        min_volume=2, failure_ratio=Decimal("0.5"), window_seconds=120, open_seconds=60
-    )
-    breaker = BreakerStore.for_table(
-        dynamodb, COUNTERS, COUNTERS.logical_name, settings, name="lms"
-    )
+    store, breaker = stores(dynamodb)
     yield Harness(dynamodb, store, breaker, ScriptedLms(), Clock())
 
 
