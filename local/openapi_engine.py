@@ -127,7 +127,8 @@ def permission_of(route: Route) -> dict[str, Any]:
 def _permission_text(permission: dict[str, Any]) -> str:
     scope = str(permission["scope"]).replace("_", " ")
     roles = ", ".join(permission["roles"]) or "none"
-    return f"**Permission** `{permission['permission']}` ({scope}); roles: {roles}."
+    # /docs renders plain text with `code` spans only (local/docs.html).
+    return f"Permission `{permission['permission']}` ({scope}); roles: {roles}."
 
 
 # Every module whose REQUESTS declare request shapes (the gateway model's title names one).

@@ -365,6 +365,10 @@ class EngineSystem:
             f"   # then pay, and watch {self.main}/_local/lms/postings",
             f"  curl -s -X POST {self.main}/_local/jobs/LmsSweep"
             "   # post what is due now (GET /_local/jobs lists every job)",
+            f"  Staff: curl -s -X POST '{self.main}/local/token?user=cashier.br001'"
+            "   # also manager., officer.(.br001|.br002), finance.ho, admin.ho",
+            f"  HRMS (DarwinBox) simulator: {self.hrms}"
+            "   (POST /_simulator/employees, then job HrmsSync)",
         ]
 
     def saved(self) -> dict[str, Any]:
