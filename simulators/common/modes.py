@@ -45,6 +45,7 @@ class ModeState:
         default: str = "ok",
         options: Mapping[str, int] | None = None,
         latency_outlives_count: bool = True,
+        slow_ms: int | None = None,
     ) -> None:
         if default not in modes:
             raise ValueError(f"default mode {default!r} is not one of {list(modes)}")
@@ -53,6 +54,8 @@ class ModeState:
         self.option_defaults = dict(options or {})
         # Monoova's documented latency lasts until the next set_mode, even past a count.
         self._latency_outlives_count = latency_outlives_count
+        # Where set, mode "slow" without a latency_ms takes this one.
+        self._slow_ms = slow_ms
         self._lock = threading.Lock()
         self.reset()
 
@@ -69,6 +72,8 @@ class ModeState:
         count = _positive_or_none("count", count)
         if isinstance(latency_ms, bool) or not isinstance(latency_ms, int) or latency_ms < 0:
             raise ValueError("latency_ms must be a non-negative integer")
+        if mode == "slow" and not latency_ms and self._slow_ms:
+            latency_ms = self._slow_ms
         chosen = dict(self.option_defaults)
         for name, value in options.items():
             if name not in chosen:

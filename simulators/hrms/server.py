@@ -82,7 +82,10 @@ class HrmsSimulator(HttpSimulator):
         self._directory = Directory(now)
         self._directory.seed(employees)
         self._modes = ModeState(
-            MODES, options={"retry_after": DEFAULT_RETRY_AFTER}, latency_outlives_count=False
+            MODES,
+            options={"retry_after": DEFAULT_RETRY_AFTER},
+            latency_outlives_count=False,
+            slow_ms=DEFAULT_SLOW_MS,
         )
         self._requests = BoundedLog(log_limit)
         self._admin_routes = self._declare_admin_routes()
@@ -97,8 +100,6 @@ class HrmsSimulator(HttpSimulator):
         retry_after: int | None = None,
     ) -> None:
         """Set the behaviour of following API requests (see the module docstring)."""
-        if mode == "slow" and not latency_ms:
-            latency_ms = DEFAULT_SLOW_MS
         self._modes.set(mode, count=count, latency_ms=latency_ms, retry_after=retry_after)
 
     def mode(self) -> dict[str, Any]:

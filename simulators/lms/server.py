@@ -108,7 +108,10 @@ class LmsSimulator(HttpSimulator):
         self._book = Book(now)
         self._book.seed(loans)
         self._modes = ModeState(
-            MODES, options={"seconds": DEFAULT_MAINTENANCE_SECONDS}, latency_outlives_count=False
+            MODES,
+            options={"seconds": DEFAULT_MAINTENANCE_SECONDS},
+            latency_outlives_count=False,
+            slow_ms=DEFAULT_SLOW_MS,
         )
         self._maintenance_until: float | None = None
         self._lock = threading.Lock()
@@ -122,8 +125,6 @@ class LmsSimulator(HttpSimulator):
         self, mode: str, count: int | None = None, latency_ms: int = 0, seconds: int | None = None
     ) -> None:
         """Set the behaviour of following requests (see the module docstring)."""
-        if mode == "slow" and not latency_ms:
-            latency_ms = DEFAULT_SLOW_MS
         if mode == "maintenance":
             count = None  # a window of time, not of requests
         with self._lock:

@@ -157,7 +157,10 @@ class RazorpaySimulator(HttpSimulator):
         self._event_limit = log_limit
         self._ledger = Ledger()
         self._modes = ModeState(
-            MODES, options={"times": DEFAULT_DUPLICATES}, latency_outlives_count=False
+            MODES,
+            options={"times": DEFAULT_DUPLICATES},
+            latency_outlives_count=False,
+            slow_ms=DEFAULT_SLOW_MS,
         )
         self._requests = BoundedLog(log_limit)
         policy = RetryPolicy(tuple(webhook_retry_delays))
@@ -188,8 +191,6 @@ class RazorpaySimulator(HttpSimulator):
         self, mode: str, count: int | None = None, latency_ms: int = 0, times: int | None = None
     ) -> None:
         """Set the behaviour of following requests (see the module docstring)."""
-        if mode == "slow" and not latency_ms:
-            latency_ms = DEFAULT_SLOW_MS
         self._modes.set(mode, count=count, latency_ms=latency_ms, times=times)
 
     def mode(self) -> dict[str, Any]:

@@ -48,6 +48,19 @@ def test_latency_outlives_a_count_only_where_the_provider_says_so() -> None:
     assert (after.mode, after.latency_ms) == ("ok", 0)
 
 
+def test_slow_without_a_latency_takes_the_simulators_default() -> None:
+    state = ModeState(MODES, slow_ms=2000)
+    state.set("slow")
+    assert state.snapshot()["latency_ms"] == 2000
+    state.set("slow", latency_ms=300)
+    assert state.snapshot()["latency_ms"] == 300
+    state.set("fail")
+    assert state.snapshot()["latency_ms"] == 0
+    unset = ModeState(MODES)  # Monoova: no default, slow is as fast as asked
+    unset.set("slow")
+    assert unset.snapshot()["latency_ms"] == 0
+
+
 def test_mode_options_have_defaults_and_are_validated() -> None:
     state = ModeState(MODES, options={"times": 5})
     assert state.consume(MODES).options == {"times": 5}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg import errors
+from psycopg import errors, sql
 
 from engine.dal.pg.db import Cursor, Database
 from engine.models.staff import StaffUser
@@ -21,15 +21,16 @@ u.user_id::text, u.username, u.email, u.branch_code, u.is_active, r.role_name, u
 FROM users u
 LEFT JOIN roles r ON r.role_id = u.role_id
 """
-_BY_ID = f"SELECT {_COLUMNS} WHERE u.user_id = %s::uuid"
-_PAGE = f"""
-SELECT {_COLUMNS}
+# Composed with psycopg.sql from these constants only; every value is a parameter.
+_BY_ID = sql.SQL("SELECT {} WHERE u.user_id = %s::uuid").format(sql.SQL(_COLUMNS))
+_PAGE = sql.SQL("""
+SELECT {}
 WHERE (%(branch)s::text IS NULL OR u.branch_code = %(branch)s::text)
   AND (%(active)s::boolean IS NULL OR u.is_active = %(active)s::boolean)
   AND (%(after)s::text IS NULL OR u.username > %(after)s::text)
 ORDER BY u.username
 LIMIT %(limit)s
-"""
+""").format(sql.SQL(_COLUMNS))
 # The role read before is the condition: `IS NOT DISTINCT FROM` matches a joiner's NULL too.
 _SET_ROLE = """
 UPDATE users

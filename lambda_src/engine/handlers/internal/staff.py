@@ -118,11 +118,6 @@ def authorize(request: Request, lookup: Lookup | None = None) -> Caller:
     return Caller(user, roles, route.permission, reach)
 
 
-def staff_actor(request: Request) -> Actor:
-    """The authorized caller as the audit trail names them."""
-    return authorize(request).actor
-
-
 def _route_of(request: Request) -> Route:
     key = (str(request.event.get("httpMethod", "")).upper(), str(request.event.get("resource")))
     route = _internal_routes().get(key)
